@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # Connection, credential, retry and pacing options shared by every module of the collection.
+    DOCUMENTATION = r"""
+options:
+  account_id:
+    description:
+      - The Cloudflare account identifier, 32 hexadecimal characters.
+      - If not set, the environment variable E(CLOUDFLARE_ACCOUNT_ID) is used.
+      - Required, through this option or the environment.
+    type: str
+  api_token:
+    description:
+      - "A Cloudflare API token. Releasing needs the C(Cloud Email Security: Write) permission;
+        reading and searching need C(Cloud Email Security: Read) or C(Write)."
+      - If none of O(api_token), O(api_email) and O(api_key) is set, the environment variable
+        E(CLOUDFLARE_API_TOKEN) is used, and without it E(CLOUDFLARE_EMAIL) and E(CLOUDFLARE_API_KEY).
+      - Mutually exclusive with O(api_email) and O(api_key).
+      - Never shown in output, logs, warnings or errors.
+    type: str
+  api_email:
+    description:
+      - The email address of the Cloudflare user owning O(api_key), for the legacy global API key.
+      - Prefer O(api_token); the global key can do anything the user can.
+    type: str
+  api_key:
+    description:
+      - A legacy Cloudflare global API key, used with O(api_email).
+      - Never shown in output, logs, warnings or errors.
+    type: str
+  base_url:
+    description:
+      - The API base URL. If not set, the environment variable E(CLOUDFLARE_BASE_URL) is used, then
+        C(https://api.cloudflare.com/client/v4).
+      - Point it at the collection's simulator to rehearse a runbook offline.
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for each HTTP request (connecting takes at most 5 seconds of it).
+    type: float
+    default: 30
+  task_timeout:
+    description:
+      - Seconds the whole task may take, waits for the rate limit included. Requests that would start
+        later are not sent, and their ids end with an explicit status saying so.
+    type: float
+    default: 3600
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate. Turn off only for a test endpoint.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A CA bundle file to verify the server's certificate with, for example behind a TLS-inspecting proxy.
+      - Proxies are taken from the E(HTTPS_PROXY), E(HTTP_PROXY) and E(NO_PROXY) environment variables.
+    type: path
+  retries:
+    description:
+      - How many times one request is retried after a rate-limit answer (HTTP 429), a connection that could
+        not be made, or, for reads only, a server error (5xx), a timeout or a dropped connection.
+      - A release request whose answer is lost is never resent blindly; see the release module's notes.
+      - Every retry is reported as a warning saying why.
+    type: int
+    default: 3
+  max_retry_wait:
+    description:
+      - The longest wait, in seconds, before one retry. A C(Retry-After) longer than this (a rate-limit
+        lockout lasts 5 minutes) fails the request with a message saying how long the lockout lasts.
+    type: float
+    default: 60
+  rate_limit:
+    description:
+      - The most requests this task sends in any 5-minute window. Cloudflare allows 1200 per token across
+        the dashboard and the API and locks the token out for 5 minutes beyond that; the default leaves room
+        for people working in the dashboard. Values above 1200 are for accounts with a raised limit.
+      - Independently of this option, when the server's C(Ratelimit) header announces that the quota is
+        nearly spent, every request waits until the window resets.
+    type: int
+    default: 1000
+  concurrency:
+    description:
+      - How many requests are in flight at once (batches and message reads), from 1 to 32, all inside the
+        rate-limit pacing and over one pool of keep-alive connections.
+    type: int
+    default: 4
+requirements:
+  - requests (Python library)
+notes:
+  - The API token and key are marked C(no_log) and removed from every text the module returns, including
+    error messages from servers or proxies that echo request headers back.
+  - The modules talk to an HTTP API, so they usually run on the controller, in a play against C(localhost)
+    or with C(delegate_to=localhost).
+"""
+
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/mailsec.cloudflare.email_security) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - mailsec.cloudflare.email_security
+"""

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The connection options every module shares, and how they are resolved and checked.
+
+Precedence: an explicit task argument, then ``module_defaults`` (Ansible merges both into the
+module's parameters), then the environment. Credentials come from one source as a whole, so
+a token in the environment never collides with an email + key pair given in the task.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import DEFAULT_BASE_URL
+
+ENV_ACCOUNT_ID = "CLOUDFLARE_ACCOUNT_ID"
+ENV_API_TOKEN = "CLOUDFLARE_API_TOKEN"
+ENV_API_EMAIL = "CLOUDFLARE_EMAIL"
+ENV_API_KEY = "CLOUDFLARE_API_KEY"
+ENV_BASE_URL = "CLOUDFLARE_BASE_URL"
+
+CONNECTION_ARGUMENT_SPEC = dict(
+    account_id=dict(type="str"),
+    api_token=dict(type="str", no_log=True),
+    api_email=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    base_url=dict(type="str"),
+    timeout=dict(type="float", default=30.0),
+    task_timeout=dict(type="float", default=3600.0),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    retries=dict(type="int", default=3),
+    max_retry_wait=dict(type="float", default=60.0),
+    rate_limit=dict(type="int", default=1000),
+    concurrency=dict(type="int", default=4),
+)
+CONNECTION_MUTUALLY_EXCLUSIVE = [("api_token", "api_key"), ("api_token", "api_email")]
+CONNECTION_REQUIRED_TOGETHER = [("api_email", "api_key")]
+
+_ACCOUNT_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+class ValidationError(ValueError):
+    """Input that cannot be right; found before any request is sent."""
+
+
+def check_range(name, value, low, high=None):
+    if value is None or value < low or (high is not None and value > high):
+        bounds = "from %s to %s" % (low, high) if high is not None else "at least %s" % low
+        raise ValidationError("%s must be %s (got %s)" % (name, bounds, value))
+    return value
+
+
+def resolve_connection(params, environ):
+    """Return the settings the client needs, or raise ValidationError naming the option and variable to fix."""
+    account_id = params.get("account_id") or environ.get(ENV_ACCOUNT_ID)
+    if not account_id:
+        raise ValidationError("no account id: set the account_id option or the %s environment variable" % ENV_ACCOUNT_ID)
+    account_id = account_id.strip()
+    if not _ACCOUNT_ID.match(account_id):
+        raise ValidationError("account_id must be the 32-character hexadecimal Cloudflare account identifier "
+                              "(got %d characters); check the account_id option or %s" % (len(account_id), ENV_ACCOUNT_ID))
+
+    token, email, key = params.get("api_token"), params.get("api_email"), params.get("api_key")
+    source = "options"
+    if not (token or email or key):
+        source = "environment"
+        token = environ.get(ENV_API_TOKEN)
+        if not token:
+            email, key = environ.get(ENV_API_EMAIL), environ.get(ENV_API_KEY)
+    if token and (email or key):
+        raise ValidationError("give either api_token or api_email + api_key, not both")
+    if not token and not (email and key):
+        if email or key:
+            raise ValidationError("the legacy global API key needs both api_email and api_key (%s and %s); "
+                                  "an API token (api_token, %s) is preferred" % (ENV_API_EMAIL, ENV_API_KEY, ENV_API_TOKEN))
+        raise ValidationError("no credentials: set api_token or the %s environment variable (an API token with "
+                              "'Cloud Email Security: Write'), or the legacy api_email + api_key (%s, %s)"
+                              % (ENV_API_TOKEN, ENV_API_EMAIL, ENV_API_KEY))
+
+    base_url = (params.get("base_url") or environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip()
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ValidationError("base_url must be an http(s) URL such as %s (check the base_url option or %s)"
+                              % (DEFAULT_BASE_URL, ENV_BASE_URL))
+
+    settings = dict(
+        account_id=account_id.lower(),
+        api_token=token or None,
+        api_email=None if token else email,
+        api_key=None if token else key,
+        base_url=base_url,
+        credential_source=source,
+        timeout=check_range("timeout", params.get("timeout", 30.0), 0.1),
+        task_timeout=check_range("task_timeout", params.get("task_timeout", 3600.0), 1),
+        validate_certs=params.get("validate_certs", True),
+        ca_path=params.get("ca_path"),
+        retries=check_range("retries", params.get("retries", 3), 0, 10),
+        max_retry_wait=check_range("max_retry_wait", params.get("max_retry_wait", 60.0), 0),
+        # Cloudflare's default ceiling is 1200 per 5 minutes; higher values are for raised limits.
+        rate_limit=check_range("rate_limit", params.get("rate_limit", 1000), 1, 100000),
+        concurrency=check_range("concurrency", params.get("concurrency", 4), 1, 32),
+    )
+    return settings

@@ -1,0 +1,383 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: email_security_release
+short_description: Release messages from Cloudflare Email Security quarantine
+version_added: 0.1.0
+description:
+  - Releases quarantined messages to their intended recipients through Cloudflare Email Security's
+    Investigate API (C(POST /accounts/{account_id}/email-security/investigate/release)), in batches.
+  - Returns one result per requested id, in request order, with a status and the recipients the message
+    was delivered to, failed for, or not delivered to, so that later tasks can C(register) and C(assert).
+  - By default each message is read first and only those still quarantined are sent, so running the same
+    task again releases nothing twice and reports no change.
+author:
+  - mailsec.cloudflare maintainers (@mailsec)
+options:
+  message_ids:
+    description:
+      - The ids of the messages to release, as the Investigate API and
+        M(mailsec.cloudflare.email_security_message_info) return them.
+      - Repeated ids are released once, in the order first seen, with a warning.
+      - An empty list, an empty id, or an id containing whitespace, quotes, braces, a backslash or
+        C(/), C(?), C(#) fails the task before any request is sent.
+    type: list
+    elements: str
+    required: true
+    aliases: [ids]
+  batch_size:
+    description:
+      - How many ids one release request carries, from 1 to 1000.
+    type: int
+    default: 100
+  only_quarantined:
+    description:
+      - Read each message first (one C(GET) per id, in parallel and inside the rate-limit pacing) and send
+        only those still quarantined. Messages already out of quarantine end C(already_released) and unknown
+        ids C(not_found), without a release request.
+      - This makes the task idempotent and check mode exact. Turn it off to save one request per id when
+        every id is known to be quarantined; a message released twice is then reported by Cloudflare as
+        not delivered.
+    type: bool
+    default: true
+  fail_on_incomplete:
+    description:
+      - Fail the task when any id ends with a status other than C(released), C(already_released) or
+        C(would_release). The failed result still carries RV(results), RV(summary) and RV(incomplete_ids),
+        so C(ignore_errors) with C(register), or a C(rescue) block, can act on them.
+    type: bool
+    default: true
+  body_format:
+    description:
+      - The shape of the release request body. Cloudflare's beta API has changed it over time.
+      - V(object) sends a JSON object with the ids in its C(ids) list, the current documented form;
+        V(array) sends a bare JSON array of ids, the earlier form.
+      - V(auto) sends the object form and, if the server rejects the body's shape (HTTP 400 or 422, which
+        processes nothing), sends the array form instead and keeps it for the rest of the run.
+    type: str
+    choices: [auto, object, array]
+    default: auto
+extends_documentation_fragment:
+  - mailsec.cloudflare.connection
+  - mailsec.cloudflare.connection.action_group
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Check mode never sends a release request. With O(only_quarantined=true) it reads every message and
+        predicts per id exactly what a real run would do (V(would_release), V(already_released),
+        V(not_found)); with O(only_quarantined=false) it sends nothing at all and predicts V(would_release).
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+    details:
+      - The diff shows each message's quarantine state before and after, for example C(quarantined) to C(released).
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run reports no changes.
+    support: partial
+    details:
+      - Idempotent with the default O(only_quarantined=true). With O(only_quarantined=false) a second run sends
+        the release again; Cloudflare delivers nothing the second time and the ids end V(not_released).
+notes:
+  - B(Retries never deliver twice.) Rate-limit answers (HTTP 429) and connections that could not be made are
+    retried, because nothing was processed. A release request whose answer is lost (a timeout after sending, a
+    dropped connection, a server error, an unreadable answer) is never resent blindly; its messages are read
+    back instead. Those that left quarantine end V(released), those still quarantined are sent again (at most
+    O(retries) times), and those that cannot be read end V(unknown), listed in RV(incomplete_ids).
+  - B(Pacing.) All requests of the task, on every thread, draw from one budget of O(rate_limit) requests per
+    5 minutes; when Cloudflare's C(Ratelimit) header announces the quota nearly spent, the task pauses until
+    the window resets instead of tripping the 5-minute lockout. Pauses and retries show up as warnings.
+  - A run that dies half-way can be run again as it was, with O(only_quarantined=true); messages it had
+    released end V(already_released).
+  - Every Investigate API operation is marked beta by Cloudflare.
+seealso:
+  - module: mailsec.cloudflare.email_security_message_info
+  - name: Release messages from quarantine (Cloudflare API reference)
+    description: The endpoint this module calls.
+    link: https://developers.cloudflare.com/api/resources/email_security/subresources/investigate/subresources/release/methods/bulk/
+"""
+
+EXAMPLES = r"""
+- name: Release two messages and check the outcome
+  mailsec.cloudflare.email_security_release:
+    account_id: "{{ cloudflare_account_id }}"
+    api_token: "{{ cloudflare_api_token }}"
+    message_ids:
+      - 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
+      - 5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321
+  delegate_to: localhost
+  register: release
+
+- name: Every message reached every recipient
+  ansible.builtin.assert:
+    that:
+      - release.results | map(attribute='status') | unique == ['released']
+      - "'alice@example.com' in release.results[0].delivered"
+
+- name: Connection settings once, for every module of the collection
+  module_defaults:
+    group/mailsec.cloudflare.email_security:
+      account_id: "{{ cloudflare_account_id }}"
+      api_token: "{{ cloudflare_api_token }}"
+  block:
+    - name: Preview what a release would do (reads only, sends no release)
+      mailsec.cloudflare.email_security_release:
+        message_ids: "{{ ids }}"
+      check_mode: true
+      diff: true
+      register: preview
+
+    - name: Release, keeping going on partial failure to report it
+      mailsec.cloudflare.email_security_release:
+        message_ids: "{{ preview.results | selectattr('status', 'eq', 'would_release') | map(attribute='id') }}"
+        batch_size: 200
+      register: release
+      ignore_errors: true
+
+    - name: Show what still needs attention
+      ansible.builtin.debug:
+        msg: "{{ release.summary.incomplete }} message(s) need attention: {{ release.incomplete_ids }}"
+      when: release.incomplete_ids | length > 0
+
+- name: Credentials from the environment (CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN), as AWX injects them
+  mailsec.cloudflare.email_security_release:
+    ids: "{{ message_ids }}"
+    fail_on_incomplete: false
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One entry per unique requested id, in request order.
+    - Also returned when the task fails.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The requested message id.
+      type: str
+      returned: always
+      sample: 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
+    status:
+      description:
+        - V(released) every recipient delivered; V(partially_released) some delivered, some failed or
+          undelivered; V(not_released) none delivered, or not sent; V(would_release) check mode;
+          V(already_released) no longer quarantined, not sent; V(not_found) Cloudflare has no such message;
+          V(unknown) the outcome could not be established (never counted as released).
+      type: str
+      returned: always
+      sample: released
+    delivered:
+      description: Recipients the message was delivered to. Never null.
+      type: list
+      elements: str
+      returned: always
+      sample: [alice@example.com]
+    failed:
+      description: Recipients whose delivery failed. Never null.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    undelivered:
+      description: Recipients the message was not delivered to. Never null.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    postfix_id:
+      description: The short, deprecated postfix id, when the API gave one.
+      type: str
+      returned: when the API returned it
+      sample: 4Njp3P0STMz2c02Q
+    detail:
+      description: Why the status is what it is, when that is not self-evident; null otherwise.
+      type: str
+      returned: always
+      sample: no longer quarantined; not sent again
+summary:
+  description: Counts over RV(results).
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: Unique ids requested.
+      type: int
+      returned: always
+    incomplete:
+      description: Ids not fully released (the length of RV(incomplete_ids)).
+      type: int
+      returned: always
+    released:
+      description: Ids per status; every status in RV(results[].status) has a key, zero included.
+      type: int
+      returned: always
+    recipients_delivered:
+      description: Recipients delivered to, over all messages.
+      type: int
+      returned: always
+    recipients_failed:
+      description: Recipients whose delivery failed, over all messages.
+      type: int
+      returned: always
+    recipients_undelivered:
+      description: Recipients not delivered to, over all messages.
+      type: int
+      returned: always
+    requests_sent:
+      description: HTTP requests sent, reads and retries included.
+      type: int
+      returned: always
+    retries:
+      description: Requests that were retried.
+      type: int
+      returned: always
+    rate_limit_paused_seconds:
+      description: Seconds the task waited to stay inside the rate limit.
+      type: float
+      returned: always
+  sample:
+    total: 3
+    released: 2
+    partially_released: 1
+    not_released: 0
+    would_release: 0
+    already_released: 0
+    not_found: 0
+    unknown: 0
+    incomplete: 1
+    recipients_delivered: 4
+    recipients_failed: 1
+    recipients_undelivered: 0
+    requests_sent: 4
+    retries: 0
+    rate_limit_paused_seconds: 0.0
+released_ids:
+  description: Ids released to every recipient by this run (status V(released)).
+  returned: always
+  type: list
+  elements: str
+  sample: [4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678]
+incomplete_ids:
+  description: Every id not fully released, whatever the reason; the list to act on next.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+unexpected_items:
+  description: Result items the API returned for ids that were not requested, as returned.
+  returned: always
+  type: list
+  elements: raw
+  sample: []
+body_format:
+  description: The request body form the run ended with (V(object) or V(array)).
+  returned: always
+  type: str
+  sample: object
+error:
+  description: The API error that stopped the task, without credentials or headers.
+  returned: when an error stopped the whole task (credentials, permissions, account, lockout, task_timeout)
+  type: dict
+  contains:
+    status:
+      description: The HTTP status, when there was an answer.
+      type: int
+      returned: always
+    errors:
+      description: Cloudflare's C(errors[]) (C(code), C(message)).
+      type: list
+      elements: dict
+      returned: always
+    method:
+      description: The HTTP method of the failed request.
+      type: str
+      returned: always
+    path:
+      description: The API path of the failed request.
+      type: str
+      returned: always
+  sample:
+    status: 403
+    errors: [{code: 10000, message: Authentication error}]
+    method: POST
+    path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/release
+"""
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
+    ReleaseEngine,
+    unique_message_ids,
+    validate_release_options,
+)
+
+
+def main():
+    module = CloudflareModule(
+        argument_spec=dict(
+            message_ids=dict(type="list", elements="str", required=True, aliases=["ids"]),
+            batch_size=dict(type="int", default=100),
+            only_quarantined=dict(type="bool", default=True),
+            fail_on_incomplete=dict(type="bool", default=True),
+            body_format=dict(type="str", default="auto", choices=["auto", "object", "array"]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        message_ids, repeated = unique_message_ids(params["message_ids"])
+        validate_release_options(params["batch_size"], params["body_format"])
+    except ValidationError as exc:
+        module.fail_json(msg=str(exc))
+    settings = module.resolve_settings()
+    if repeated:
+        module.warn("%d repeated id(s) in message_ids were dropped; each message is released once: %s"
+                    % (len(repeated), ", ".join(sorted(set(repeated))[:10])))
+
+    client = module.client(settings)
+    engine = ReleaseEngine(client, settings["account_id"], batch_size=params["batch_size"],
+                           concurrency=settings["concurrency"], only_quarantined=params["only_quarantined"],
+                           body_format=params["body_format"], check_mode=module.check_mode, warn=module.warn)
+    try:
+        report = engine.run(message_ids)
+    finally:
+        client.close()
+
+    result = dict(
+        changed=report.changed,
+        results=report.results,
+        summary=report.summary(client.requests_sent, client.retries_done, client.pacer.paused_seconds),
+        released_ids=report.released_ids,
+        incomplete_ids=report.incomplete_ids,
+        unexpected_items=report.unexpected_items,
+        body_format=engine.body_format,
+    )
+    if module._diff:
+        result["diff"] = report.diff()
+    if report.fatal_error is not None:
+        module.fail_json(msg="%s. %d of %d message(s) were not fully released; see results and incomplete_ids"
+                         % (report.fatal_error.message, len(report.incomplete_ids), len(report.results)),
+                         error=report.fatal_error.as_dict(), **result)
+    if report.incomplete_ids and params["fail_on_incomplete"]:
+        summary = result["summary"]
+        counts = ", ".join("%d %s" % (summary[status], status)
+                           for status in ("partially_released", "not_released", "not_found", "unknown")
+                           if summary[status])
+        module.fail_json(msg="%d of %d message(s) were not fully released (%s); see incomplete_ids and each result's "
+                         "detail, or set fail_on_incomplete: false" % (len(report.incomplete_ids),
+                                                                       len(report.results), counts), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Give ansible-test a pip bootstrap script that needs no download.
+
+ansible-test builds each sanity virtualenv by running a get-pip script it fetches from a host
+these machines cannot reach (ansible/ansible#77304 documents caching it by hand). The stand-in
+written here installs pip from the interpreter's own ensurepip bundle, then the exact packages
+ansible-test asks for from the package index.
+"""
+
+import os
+import re
+import sys
+
+import ansible_test
+
+STAND_IN = '''import subprocess
+import sys
+
+# Written by tests/tools/ansible_test_pip_bootstrap.py in place of get-pip.py.
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
+arguments = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "pip", "install"] + arguments)
+'''
+
+
+def pip_versions():
+    source_path = os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")
+    with open(source_path, encoding="utf-8") as source:
+        return sorted(set(re.findall(r"pip=['\"]([0-9][0-9.]*)['\"]", source.read())))
+
+
+def main():
+    cache = os.path.expanduser("~/.ansible/test/cache")
+    os.makedirs(cache, exist_ok=True)
+    versions = pip_versions()
+    if not versions:
+        sys.exit("could not find the pip version ansible-test bootstraps; update tests/tools/ansible_test_pip_bootstrap.py")
+    for version in versions:
+        path = os.path.join(cache, "get_pip_%s.py" % version.replace(".", "_"))
+        with open(path, "w", encoding="utf-8") as script:
+            script.write(STAND_IN)
+        print("pip bootstrap stand-in for pip %s: %s" % (version, path))
+
+
+if __name__ == "__main__":
+    main()

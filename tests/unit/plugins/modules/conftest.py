@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import contextlib
+import json
+
+import pytest
+import responses
+from responses.registries import OrderedRegistry
+
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+try:
+    from ansible.module_utils.testing import patch_module_args  # ansible-core 2.19 and newer
+except ImportError:
+    from unittest import mock
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
+            yield
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+BASE = "https://api.example.test/client/v4"
+TOKEN = "tok-SECRET-0123456789abcdef"
+RELEASE_URL = "%s/accounts/%s/email-security/investigate/release" % (BASE, ACCOUNT)
+
+
+class ModuleExit(Exception):
+    def __init__(self, result, failed):
+        super(ModuleExit, self).__init__(result.get("msg"))
+        self.result = result
+        self.failed = failed
+
+
+def _exit_json(self, **kwargs):
+    kwargs.setdefault("changed", False)
+    raise ModuleExit(kwargs, failed=False)
+
+
+def _fail_json(self, msg, **kwargs):
+    kwargs["msg"] = msg
+    raise ModuleExit(kwargs, failed=True)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_BASE_URL", "CLOUDFLARE_EMAIL",
+                 "CLOUDFLARE_API_KEY", "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def api():
+    """Scripted HTTP: registered answers are consumed in order, and anything unregistered fails the test."""
+    with responses.RequestsMock(registry=OrderedRegistry, assert_all_requests_are_fired=True) as mocked:
+        yield mocked
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    # Retries must not make the unit tests sleep.
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+
+    def run(main, args, check_mode=False, diff=False):
+        args = dict(args)
+        args["_ansible_check_mode"] = check_mode
+        args["_ansible_diff"] = diff
+        with patch_module_args(args):
+            with pytest.raises(ModuleExit) as raised:
+                main()
+        return raised.value
+
+    return run
+
+
+def envelope(result=None, success=True, errors=None, messages=None, **extra):
+    body = {"success": success, "errors": errors or [], "messages": messages or [], "result": result}
+    body.update(extra)
+    return body
