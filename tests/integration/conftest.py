@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Real ansible-playbook runs against the simulator, started and stopped by each test."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS_PATH = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_ROOT)))
+SIMULATOR_DIR = os.path.join(COLLECTION_ROOT, "tests", "simulator")
+sys.path.insert(0, SIMULATOR_DIR)
+
+from simulator import Simulator, SimulatorState  # noqa: E402 pylint: disable=wrong-import-position
+
+BIN_DIR = os.path.dirname(sys.executable)
+
+
+def demo_seed():
+    with open(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"), encoding="utf-8") as source:
+        return json.load(source)
+
+
+@pytest.fixture
+def seed():
+    return demo_seed()
+
+
+@pytest.fixture
+def sim(seed):
+    with Simulator(SimulatorState.from_seed(seed)) as running:
+        yield running
+
+
+class PlaybookRun:
+    def __init__(self, process, result_path):
+        self.returncode = process.returncode
+        self.stdout = process.stdout
+        self.stderr = process.stderr
+        self.output = process.stdout + process.stderr
+        self._result_path = result_path
+
+    @property
+    def result(self):
+        with open(self._result_path, encoding="utf-8") as source:
+            return json.load(source)
+
+
+def ansible_env(sim=None, tmp_path=None, **overrides):
+    """The environment of a playbook run: this collection, this interpreter, the simulator's connection."""
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_"))
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_HOST_KEY_CHECKING="0",
+        PATH=BIN_DIR + os.pathsep + env.get("PATH", ""),
+    )
+    if tmp_path is not None:
+        env.update(ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible-home"))
+    if sim is not None:
+        env.update(CLOUDFLARE_ACCOUNT_ID=sim.state.account_id, CLOUDFLARE_API_TOKEN=sim.state.api_token,
+                   CLOUDFLARE_BASE_URL=sim.base_url)
+    env.update(overrides)
+    return dict((k, v) for k, v in env.items() if v is not None)
+
+
+def run_playbook(playbook, tmp_path, env, extra_vars=None, options=(), timeout=300):
+    extra = dict(extra_vars or {})
+    vars_path = tmp_path / ("vars-%d.json" % len(list(tmp_path.glob("vars-*.json"))))
+    vars_path.write_text(json.dumps(extra))
+    command = [os.path.join(BIN_DIR, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+               "-e", "@%s" % vars_path, str(playbook)] + list(options)
+    process = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return PlaybookRun(process, extra.get("result_file"))
+
+
+def release_playbook(tmp_path, module_args, check_mode=False, diff=False, name="release"):
+    """A one-task playbook around email_security_release that saves what it registered."""
+    task = {
+        "name": "Release quarantined messages",
+        "mailsec.cloudflare.email_security_release": module_args,
+        "register": "release",
+        "ignore_errors": True,
+        "check_mode": check_mode,
+        "diff": diff,
+    }
+    save = {"name": "Save the registered result", "ansible.builtin.copy": {
+        "content": "{{ release | to_nice_json }}", "dest": "{{ result_file }}", "mode": "0600"}}
+    play = [{"name": "Release", "hosts": "localhost", "gather_facts": False, "tasks": [task, save]}]
+    path = tmp_path / ("%s.yml" % name)
+    path.write_text(yaml.safe_dump(play, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def release(tmp_path, sim):
+    """Run email_security_release once in a real playbook against the simulator; return the PlaybookRun."""
+    counter = [0]
+
+    def run(module_args, check_mode=False, diff=False, env_overrides=None, options=()):
+        counter[0] += 1
+        playbook = release_playbook(tmp_path, module_args, check_mode, diff, name="release%d" % counter[0])
+        result_file = str(tmp_path / ("result%d.json" % counter[0]))
+        env = ansible_env(sim, tmp_path, **(env_overrides or {}))
+        return run_playbook(playbook, tmp_path, env, {"result_file": result_file}, options)
+
+    return run

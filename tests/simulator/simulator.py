@@ -1,0 +1,639 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A stateful stand-in for Cloudflare Email Security's Investigate API, for tests, demos and rehearsals.
+
+Standard library only. It binds 127.0.0.1, keeps messages and their quarantine state, delivers a
+released message once, and writes a ledger of every request and delivery so that tests can
+prove what crossed the wire. Faults (rate limits, server errors, dropped connections before and
+after processing, slow answers, malformed bodies), API drift (body form, postfix_id-only items,
+202 searches) and a Cloudflare-like quota with lockout are switched on per test.
+
+    python tests/simulator/simulator.py --port 0 --seed tests/simulator/seeds/demo.json
+
+prints the base URL it serves (``http://127.0.0.1:PORT/client/v4``) and runs until SIGTERM.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import argparse
+import base64
+import json
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+API_PREFIX = "/client/v4"
+DEFAULT_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
+DEFAULT_TOKEN = "sim-token-write-5f1c0d2e9a7b4c3d"
+DEFAULT_READ_ONLY_TOKEN = "sim-token-read-0a9b8c7d6e5f4a3b"
+DEFAULT_EMAIL = "secops@example.com"
+DEFAULT_KEY = "0123456789abcdef0123456789abcdef01234"
+DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK")
+FAULT_KINDS = ("rate_limit", "status", "drop_before", "drop_after", "slow_after", "malformed")
+ENDPOINTS = ("release", "get", "search", "any")
+
+_RELEASE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/release$")
+_MESSAGE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)$")
+_SEARCH = re.compile(r"^/accounts/([^/]+)/email-security/investigate$")
+_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+def _error(code, message, chain=None):
+    error = {"code": code, "message": message}
+    if chain:
+        error["error_chain"] = chain
+    return error
+
+
+def envelope(result=None, errors=None, messages=None, success=None, **extra):
+    body = {"success": not errors if success is None else success, "errors": errors or [],
+            "messages": messages or [], "result": result}
+    body.update(extra)
+    return body
+
+
+class Message:
+    """One message in the simulated quarantine."""
+
+    def __init__(self, message_id, sender, recipients, subject, sent_date, final_disposition="SPAM",
+                 is_quarantined=True, failing_recipients=(), alert_id=None, postfix_id=None):
+        self.id = message_id
+        self.postfix_id = postfix_id or message_id.split("-", 1)[0]
+        self.sender = sender
+        self.recipients = list(recipients)
+        self.failing_recipients = [r for r in failing_recipients if r in self.recipients]
+        self.subject = subject
+        self.sent_date = sent_date
+        self.final_disposition = final_disposition
+        self.is_quarantined = is_quarantined
+        self.alert_id = alert_id or "%s-alert" % self.postfix_id
+        self.post_delivery_operations = [] if is_quarantined else ["QUARANTINE_RELEASE"]
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data["id"], data["from"], data["to"], data.get("subject", ""), data.get("sent_date", ""),
+                   data.get("final_disposition", "SPAM"), data.get("is_quarantined", True),
+                   data.get("failing_recipients", ()), data.get("alert_id"), data.get("postfix_id"))
+
+    def as_api(self):
+        return {
+            "id": self.id,
+            "postfix_id": self.postfix_id,
+            "from": self.sender,
+            "from_name": self.sender.split("@", 1)[0],
+            "to": list(self.recipients),
+            "client_recipients": list(self.recipients),
+            "subject": self.subject,
+            "sent_date": self.sent_date,
+            "final_disposition": self.final_disposition,
+            "is_quarantined": self.is_quarantined,
+            "delivery_status": ["quarantined"] if self.is_quarantined else ["delivered"],
+            "post_delivery_operations": list(self.post_delivery_operations),
+            "alert_id": self.alert_id,
+            "message_id": "<%s@%s>" % (self.postfix_id, self.sender.split("@")[-1]),
+        }
+
+
+def generate_messages(count, seed=0, quarantined=True):
+    """Synthetic messages with realistic ids: ``<postfix_id>-<timestamp>-<suffix>``."""
+    rng = random.Random(seed)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    senders = ["billing@vendor.example", "news@partner.example", "hr@corp.example", "alerts@saas.example"]
+    messages = []
+    for index in range(count):
+        postfix = "".join(rng.choice(alphabet) for dummy in range(16))
+        stamp = "2026-11-%02dT%02d:%02d:%02d" % (1 + index % 28, index % 24, index % 60, (index * 7) % 60)
+        message_id = "%s-%s-%08d" % (postfix, stamp, index)
+        recipients = ["user%d@corp.example" % ((index + n) % 50) for n in range(1 + index % 3)]
+        messages.append(Message(message_id, senders[index % len(senders)], recipients, "Generated message %d" % index,
+                                stamp + "Z", DETECTIONS[index % len(DETECTIONS)], quarantined))
+    return messages
+
+
+class Fault:
+    def __init__(self, kind, endpoint="any", count=1, status=503, retry_after=1, delay=2.0):
+        if kind not in FAULT_KINDS:
+            raise ValueError("fault kind must be one of %s" % ", ".join(FAULT_KINDS))
+        if endpoint not in ENDPOINTS:
+            raise ValueError("fault endpoint must be one of %s" % ", ".join(ENDPOINTS))
+        self.kind = kind
+        self.endpoint = endpoint
+        self.remaining = count
+        self.status = status
+        self.retry_after = retry_after
+        self.delay = delay
+
+
+class SimulatorState:
+    """The account, its credentials, its messages, the switches, and the ledger. Thread-safe."""
+
+    def __init__(self, messages=(), account_id=DEFAULT_ACCOUNT_ID, api_token=DEFAULT_TOKEN,
+                 read_only_token=DEFAULT_READ_ONLY_TOKEN, api_email=DEFAULT_EMAIL, api_key=DEFAULT_KEY,
+                 ledger_path=None):
+        self.lock = threading.RLock()
+        self.account_id = account_id
+        self.api_token = api_token
+        self.read_only_token = read_only_token
+        self.api_email = api_email
+        self.api_key = api_key
+        self.messages = dict((m.id, m) for m in messages)
+        self.accept_body = "both"
+        self.reject_status = 400
+        self.postfix_only = False
+        self.search_polls = 0
+        self.latency = 0.0
+        self.faults = []
+        self.quota = None
+        self.window = 300.0
+        self.lockout = 300.0
+        self._window_start = time.monotonic()
+        self._window_count = 0
+        self._locked_until = 0.0
+        self._polls = {}
+        self._ledger = []
+        self._ledger_file = open(ledger_path, "a", encoding="utf-8") if ledger_path else None
+
+    @classmethod
+    def from_seed(cls, seed, ledger_path=None):
+        messages = [Message.from_dict(item) for item in seed.get("messages", [])]
+        generate = seed.get("generate")
+        if generate:
+            messages.extend(generate_messages(generate.get("count", 0), generate.get("seed", 0)))
+        keys = ("account_id", "api_token", "read_only_token", "api_email", "api_key")
+        return cls(messages, ledger_path=ledger_path, **dict((k, seed[k]) for k in keys if k in seed))
+
+    # Configuration -------------------------------------------------------------------------------------
+
+    def add_messages(self, messages):
+        with self.lock:
+            for message in messages:
+                self.messages[message.id] = message
+
+    def inject(self, kind, endpoint="any", count=1, **options):
+        with self.lock:
+            self.faults.append(Fault(kind, endpoint, count, **options))
+
+    def set_quota(self, limit, window=300.0, lockout=None):
+        with self.lock:
+            self.quota = limit
+            self.window = window
+            self.lockout = window if lockout is None else lockout
+            self._window_start = time.monotonic()
+            self._window_count = 0
+            self._locked_until = 0.0
+
+    def configure(self, settings):
+        """Apply a dict of switches, as sent to POST /_sim/config."""
+        with self.lock:
+            for name in ("accept_body", "reject_status", "postfix_only", "search_polls", "latency"):
+                if name in settings:
+                    setattr(self, name, settings[name])
+            if "quota" in settings:
+                self.set_quota(settings["quota"], settings.get("window", 300.0), settings.get("lockout"))
+            for fault in settings.get("faults", []):
+                self.faults.append(Fault(**fault))
+
+    # Ledger --------------------------------------------------------------------------------------------
+
+    def record(self, event, **fields):
+        fields["event"] = event
+        fields["time"] = round(time.time(), 3)
+        with self.lock:
+            self._ledger.append(fields)
+            if self._ledger_file is not None:
+                self._ledger_file.write(json.dumps(fields) + "\n")
+                self._ledger_file.flush()
+
+    def ledger(self, event=None):
+        with self.lock:
+            return [dict(e) for e in self._ledger if event is None or e["event"] == event]
+
+    def requests(self, method=None, endpoint=None):
+        return [e for e in self.ledger("request")
+                if (method is None or e["method"] == method) and (endpoint is None or e["endpoint"] == endpoint)]
+
+    def deliveries(self):
+        """Message id -> how many times it was delivered."""
+        counts = {}
+        for event in self.ledger("delivery"):
+            counts[event["id"]] = counts.get(event["id"], 0) + 1
+        return counts
+
+    def double_deliveries(self):
+        return self.ledger("double_delivery")
+
+    def close(self):
+        with self.lock:
+            if self._ledger_file is not None:
+                self._ledger_file.close()
+                self._ledger_file = None
+
+    # Behaviour -----------------------------------------------------------------------------------------
+
+    def take_fault(self, endpoint):
+        with self.lock:
+            for fault in self.faults:
+                if fault.remaining > 0 and fault.endpoint in (endpoint, "any"):
+                    fault.remaining -= 1
+                    return fault
+        return None
+
+    def spend_quota(self):
+        """Count one request; return (headers, lockout seconds left or None)."""
+        with self.lock:
+            if self.quota is None:
+                return {}, None
+            now = time.monotonic()
+            if now - self._window_start >= self.window:
+                self._window_start = now
+                self._window_count = 0
+            reset = max(0, int(round(self._window_start + self.window - now)))
+            headers = {"Ratelimit-Policy": '"default";q=%d;w=%d' % (self.quota, self.window)}
+            if self._locked_until > now:
+                left = self._locked_until - now
+                headers["Retry-After"] = str(int(left) + 1)
+                return headers, left
+            self._window_count += 1
+            if self._window_count > self.quota:
+                self._locked_until = now + self.lockout
+                self.record("lockout", seconds=self.lockout)
+                headers["Retry-After"] = str(int(self.lockout))
+                return headers, self.lockout
+            headers["Ratelimit"] = '"default";r=%d;t=%d' % (self.quota - self._window_count, reset)
+            return headers, None
+
+    def release(self, ids):
+        items = []
+        with self.lock:
+            for message_id in ids:
+                message = self.messages.get(message_id)
+                if message is None:
+                    items.append({"id": message_id, "postfix_id": message_id.split("-", 1)[0],
+                                  "delivered": [], "failed": [], "undelivered": []})
+                    continue
+                item = {"id": message.id, "postfix_id": message.postfix_id}
+                if message.is_quarantined:
+                    delivered = [r for r in message.recipients if r not in message.failing_recipients]
+                    item.update(delivered=delivered, failed=list(message.failing_recipients), undelivered=[])
+                    message.is_quarantined = False
+                    message.post_delivery_operations.append("QUARANTINE_RELEASE")
+                    self.record("delivery", id=message.id, recipients=delivered)
+                else:
+                    item.update(delivered=[], failed=[], undelivered=list(message.recipients))
+                    self.record("double_delivery", id=message.id)
+                if self.postfix_only:
+                    del item["id"]
+                items.append(item)
+        return items
+
+    def search(self, query):
+        def first(name, default=None):
+            return query.get(name, [default])[0]
+
+        per_page = max(1, min(1000, int(first("per_page", "20"))))
+        offset = int(base64.urlsafe_b64decode(first("cursor")).decode()) if first("cursor") else 0
+        detections_only = first("detections_only", "true").lower() != "false"
+        with self.lock:
+            matches = [m for m in self.messages.values() if _matches(m, query, detections_only)]
+        page = matches[offset:offset + per_page]
+        following = offset + per_page
+        next_cursor = base64.urlsafe_b64encode(str(following).encode()).decode() if following < len(matches) else None
+        previous = base64.urlsafe_b64encode(str(max(0, offset - per_page)).encode()).decode() if offset else None
+        return [m.as_api() for m in page], {"count": len(page), "per_page": per_page, "next": next_cursor,
+                                            "previous": previous, "page": 0, "total_count": 0}
+
+    def poll_ticket(self, ticket):
+        """Return True when the search behind ticket is ready; None for a new search that must wait."""
+        with self.lock:
+            if ticket is None:
+                if self.search_polls <= 0:
+                    return True
+                ticket = "job%d" % (len(self._polls) + 1)
+                self._polls[ticket] = self.search_polls
+                return ticket
+            left = self._polls.get(ticket, 0) - 1
+            self._polls[ticket] = left
+            return True if left <= 0 else ticket
+
+
+def _contains(value, needle):
+    return needle.lower() in (value or "").lower()
+
+
+def _matches(message, query, detections_only):
+    def first(name):
+        values = query.get(name)
+        return values[0] if values else None
+
+    if detections_only and message.final_disposition not in DETECTIONS:
+        return False
+    text = first("query")
+    if text and not any(_contains(v, text) for v in [message.sender, message.subject, message.id] + message.recipients):
+        return False
+    checks = (
+        ("sender", lambda v: _contains(message.sender, v)),
+        ("recipient", lambda v: any(_contains(r, v) for r in message.recipients)),
+        ("subject", lambda v: _contains(message.subject, v)),
+        ("domain", lambda v: any(a.lower().endswith("@" + v.lower()) for a in [message.sender] + message.recipients)),
+        ("message_id", lambda v: v in (message.id, message.as_api()["message_id"])),
+        ("alert_id", lambda v: v == message.alert_id),
+        ("final_disposition", lambda v: v.upper() == message.final_disposition),
+        ("delivery_status", lambda v: v in message.as_api()["delivery_status"]),
+        ("message_action", lambda v: v != "QUARANTINE_RELEASED" or "QUARANTINE_RELEASE" in
+         message.post_delivery_operations),
+        ("start", lambda v: message.sent_date >= v),
+        ("end", lambda v: message.sent_date < v),
+    )
+    return all(check(first(name)) for name, check in checks if first(name) is not None)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "CloudflareEmailSecuritySimulator/1.0"
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        return
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self._handle("GET")
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        self._handle("POST")
+
+    def _handle(self, method):
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        if url.path.startswith("/_sim/"):
+            return self._admin(method, url.path, raw_body)
+        if self.state.latency:
+            time.sleep(self.state.latency)
+        path = url.path[len(API_PREFIX):] if url.path.startswith(API_PREFIX) else None
+        endpoint, route = self._route(method, path)
+        entry = {"method": method, "path": url.path, "endpoint": endpoint, "auth": self._auth_kind()}
+
+        quota_headers, locked = self.state.spend_quota()
+        if locked is not None:
+            return self._answer(entry, 429, envelope(errors=[_error(971, "Please wait and consider throttling your "
+                                                                           "request speed")]), quota_headers)
+        fault = self.state.take_fault(endpoint) if endpoint else None
+        if fault is not None and fault.kind == "drop_before":
+            return self._drop(entry, "dropped before processing")
+        if fault is not None and fault.kind == "rate_limit":
+            headers = dict(quota_headers, **{"Retry-After": str(fault.retry_after)})
+            return self._answer(entry, 429, envelope(errors=[_error(971, "Please wait and consider throttling your "
+                                                                           "request speed")]), headers)
+        if fault is not None and fault.kind == "status":
+            return self._answer(entry, fault.status, envelope(errors=[_error(fault.status, "Internal server error")]),
+                                quota_headers)
+
+        status, body, headers = self._process(method, endpoint, route, url, raw_body, entry)
+        headers.update(quota_headers)
+        if fault is not None and fault.kind == "drop_after":
+            return self._drop(entry, "dropped after processing")
+        if fault is not None and fault.kind == "slow_after":
+            time.sleep(fault.delay)
+        if fault is not None and fault.kind == "malformed":
+            return self._answer(entry, 200, None, headers, raw=b"<html><body>502 upstream glitch</body></html>")
+        return self._answer(entry, status, body, headers)
+
+    def _route(self, method, path):
+        if path is None:
+            return None, None
+        for endpoint, pattern, verb in (("release", _RELEASE, "POST"), ("search", _SEARCH, "GET"),
+                                        ("get", _MESSAGE, "GET")):
+            match = pattern.match(path)
+            if match and method == verb:
+                return endpoint, match
+        return None, None
+
+    def _auth_kind(self):
+        if self.headers.get("Authorization"):
+            return "token"
+        if self.headers.get("X-Auth-Key") or self.headers.get("X-Auth-Email"):
+            return "legacy"
+        return "none"
+
+    def _authenticate(self, write):
+        """None when allowed, else (status, errors)."""
+        state = self.state
+        authorization = self.headers.get("Authorization")
+        key, email = self.headers.get("X-Auth-Key"), self.headers.get("X-Auth-Email")
+        if authorization is not None:
+            if not authorization.startswith("Bearer ") or not authorization[7:].strip():
+                return 400, [_error(6003, "Invalid request headers", [_error(6111, "Invalid format for Authorization "
+                                                                                   "header")])]
+            token = authorization[7:].strip()
+            if token == state.api_token:
+                return None
+            if token == state.read_only_token:
+                return None if not write else (403, [_error(9109, "Unauthorized to access requested resource")])
+            return 401, [_error(10000, "Authentication error")]
+        if key is not None or email is not None:
+            if not key or not email:
+                return 400, [_error(6003, "Invalid request headers", [_error(6103, "Invalid format for X-Auth-Key "
+                                                                                   "header")])]
+            if (email, key) == (state.api_email, state.api_key):
+                return None
+            return 403, [_error(9103, "Unknown X-Auth-Key or X-Auth-Email")]
+        return 400, [_error(6003, "Invalid request headers", [_error(6111, "Invalid format for Authorization header")])]
+
+    def _process(self, method, endpoint, route, url, raw_body, entry):
+        state = self.state
+        if endpoint is None:
+            return 404, envelope(errors=[_error(7000, "No route for that URI")]), {}
+        account_id = route.group(1)
+        if not _HEX32.match(account_id):
+            return 400, envelope(errors=[_error(7003, "Could not route to %s, perhaps your object identifier is "
+                                                      "invalid?" % url.path), _error(7000, "No route for that URI")]), {}
+        denied = self._authenticate(write=endpoint == "release")
+        if denied is not None:
+            return denied[0], envelope(errors=denied[1]), {}
+        if account_id.lower() != state.account_id:
+            return 403, envelope(errors=[_error(10000, "Authentication error")]), {}
+        if endpoint == "release":
+            return self._release(raw_body, entry)
+        if endpoint == "get":
+            message = state.messages.get(unquote(route.group(2)))
+            if message is None:
+                return 404, envelope(errors=[_error(1002, "Message not found")]), {}
+            return 200, envelope(message.as_api()), {}
+        return self._search(url)
+
+    def _release(self, raw_body, entry):
+        state = self.state
+        try:
+            body = json.loads(raw_body.decode("utf-8") or "null")
+        except ValueError:
+            return 400, envelope(errors=[_error(10026, "Malformed JSON in request body")]), {}
+        form = "array" if isinstance(body, list) else "object" if isinstance(body, dict) else None
+        ids = body if form == "array" else body.get("ids") if form == "object" else None
+        entry["body_form"] = form
+        if form is None or not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            return state.reject_status, envelope(errors=[_error(10001, "Invalid request body: expected %s"
+                                                                % _expected_body(state.accept_body))]), {}
+        if state.accept_body not in ("both", form):
+            return state.reject_status, envelope(errors=[_error(10001, "Invalid request body: expected %s"
+                                                                % _expected_body(state.accept_body))]), {}
+        entry["ids"] = list(ids)
+        return 200, envelope(state.release(ids)), {}
+
+    def _search(self, url):
+        query = parse_qs(url.query)
+        ticket = self.state.poll_ticket(query.get("poll", [None])[0])
+        if ticket is not True:
+            params = [(k, v) for k, values in query.items() if k != "poll" for v in values] + [("poll", ticket)]
+            location = "%s?%s" % (url.path, urlencode(params))
+            return 202, envelope([], messages=[_error(202, "Search in progress")]), {"Location": location}
+        result, info = self.state.search(query)
+        return 200, envelope(result, result_info=info), {}
+
+    def _answer(self, entry, status, body, headers, raw=None):
+        payload = raw if raw is not None else json.dumps(body).encode("utf-8")
+        entry["status"] = status
+        self.state.record("request", **entry)
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html" if raw is not None else "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _drop(self, entry, why):
+        entry["status"] = None
+        entry["fault"] = why
+        self.state.record("request", **entry)
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _admin(self, method, path, raw_body):
+        state = self.state
+        status, body = 200, {"ok": True}
+        if method == "GET" and path == "/_sim/ledger":
+            body = state.ledger()
+        elif method == "GET" and path == "/_sim/messages":
+            with state.lock:
+                body = [m.as_api() for m in state.messages.values()]
+        elif method == "POST" and path == "/_sim/config":
+            try:
+                state.configure(json.loads(raw_body.decode("utf-8") or "{}"))
+            except (ValueError, TypeError) as exc:
+                status, body = 400, {"ok": False, "error": str(exc)}
+        else:
+            status, body = 404, {"ok": False, "error": "unknown admin path"}
+        payload = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _expected_body(accept):
+    return {"array": "a JSON array of message ids", "object": 'a JSON object {"ids": [...]}'}.get(
+        accept, 'a JSON array of ids or {"ids": [...]}')
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class Simulator:
+    """Runs a SimulatorState behind an HTTP server on 127.0.0.1, in a background thread."""
+
+    def __init__(self, state=None, port=0):
+        self.state = state or SimulatorState()
+        self._server = _Server(("127.0.0.1", port), _Handler)
+        self._server.state = self.state
+        self._thread = None
+
+    @property
+    def port(self):
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d%s" % (self.port, API_PREFIX)
+
+    def start(self):
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.state.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Cloudflare Email Security Investigate API simulator (127.0.0.1 only)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--seed", help="JSON file with the account, credentials and messages")
+    parser.add_argument("--generate", type=int, default=0, help="add N synthetic quarantined messages")
+    parser.add_argument("--ledger", help="append the ledger to this JSON-lines file")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
+    parser.add_argument("--quota", type=int, help="requests allowed per window, announced in Ratelimit headers")
+    parser.add_argument("--window", type=float, default=300.0, help="quota window in seconds")
+    parser.add_argument("--accept-body", choices=("both", "object", "array"), default="both")
+    parser.add_argument("--search-polls", type=int, default=0, help="answer searches with 202 this many times first")
+    parser.add_argument("--postfix-only", action="store_true", help="key release items by postfix_id only")
+    parser.add_argument("--ready-file", help="write the base URL to this file once listening")
+    options = parser.parse_args(argv)
+
+    seed = {}
+    if options.seed:
+        with open(options.seed, encoding="utf-8") as source:
+            seed = json.load(source)
+    state = SimulatorState.from_seed(seed, ledger_path=options.ledger)
+    if options.generate:
+        state.add_messages(generate_messages(options.generate, seed=1))
+    state.configure({"latency": options.latency, "accept_body": options.accept_body,
+                     "search_polls": options.search_polls, "postfix_only": options.postfix_only})
+    if options.quota:
+        state.set_quota(options.quota, options.window)
+
+    simulator = Simulator(state, options.port)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *args: stopping.set())
+    signal.signal(signal.SIGINT, lambda *args: stopping.set())
+    simulator.start()
+    print("listening on %s" % simulator.base_url, flush=True)
+    if options.ready_file:
+        with open(options.ready_file, "w", encoding="utf-8") as ready:
+            ready.write(simulator.base_url)
+    while not stopping.wait(0.2):
+        pass
+    simulator.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The simulator's own behaviour: what the product's tests rely on it to do."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from simulator import (  # noqa: E402 pylint: disable=wrong-import-position
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_EMAIL,
+    DEFAULT_KEY,
+    DEFAULT_READ_ONLY_TOKEN,
+    DEFAULT_TOKEN,
+    Message,
+    Simulator,
+    SimulatorState,
+    generate_messages,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+AUTH = {"Authorization": "Bearer " + DEFAULT_TOKEN}
+
+
+def quarantine():
+    return [
+        Message("AAAA1111-2026-11-24T08:00:00-1", "a@sender.example", ["x@corp.example", "y@corp.example"], "Hello",
+                "2026-11-24T08:00:00Z", "SPAM", failing_recipients=["y@corp.example"]),
+        Message("BBBB2222-2026-11-24T09:00:00-2", "b@sender.example", ["z@corp.example"], "Invoice",
+                "2026-11-24T09:00:00Z", "BULK"),
+        Message("CCCC3333-2026-11-24T10:00:00-3", "c@other.example", ["x@corp.example"], "Clean",
+                "2026-11-24T10:00:00Z", "NONE", is_quarantined=False),
+    ]
+
+
+@pytest.fixture
+def sim():
+    with Simulator(SimulatorState(quarantine())) as running:
+        yield running
+
+
+def url(sim, tail=""):
+    return "%s/accounts/%s/email-security/investigate%s" % (sim.base_url, DEFAULT_ACCOUNT_ID, tail)
+
+
+def release(sim, body, headers=None):
+    return requests.post(url(sim, "/release"), json=body, headers=headers or AUTH, timeout=10)
+
+
+def test_binds_loopback_on_an_ephemeral_port(sim):
+    assert sim.base_url.startswith("http://127.0.0.1:")
+    assert sim.port > 0
+
+
+def test_release_delivers_once_and_reports_failing_recipients(sim):
+    answer = release(sim, {"ids": ["AAAA1111-2026-11-24T08:00:00-1"]}).json()
+
+    assert answer["success"] is True
+    assert answer["result"] == [{"id": "AAAA1111-2026-11-24T08:00:00-1", "postfix_id": "AAAA1111",
+                                 "delivered": ["x@corp.example"], "failed": ["y@corp.example"], "undelivered": []}]
+    assert sim.state.deliveries() == {"AAAA1111-2026-11-24T08:00:00-1": 1}
+    detail = requests.get(url(sim, "/AAAA1111-2026-11-24T08:00:00-1"), headers=AUTH, timeout=10).json()["result"]
+    assert detail["is_quarantined"] is False
+    assert "QUARANTINE_RELEASE" in detail["post_delivery_operations"]
+
+
+def test_releasing_a_released_message_delivers_nothing_and_is_recorded(sim):
+    release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+    answer = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"]).json()
+
+    assert answer["result"][0]["delivered"] == []
+    assert answer["result"][0]["undelivered"] == ["z@corp.example"]
+    assert sim.state.deliveries() == {"BBBB2222-2026-11-24T09:00:00-2": 1}
+    assert [e["id"] for e in sim.state.double_deliveries()] == ["BBBB2222-2026-11-24T09:00:00-2"]
+
+
+@pytest.mark.parametrize("accept, rejected, accepted", [
+    ("array", {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, ["BBBB2222-2026-11-24T09:00:00-2"]),
+    ("object", ["BBBB2222-2026-11-24T09:00:00-2"], {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}),
+])
+def test_a_drifted_server_accepts_one_body_form_only(sim, accept, rejected, accepted):
+    sim.state.configure({"accept_body": accept, "reject_status": 422})
+
+    refused = release(sim, rejected)
+    assert refused.status_code == 422
+    assert refused.json()["success"] is False
+    assert sim.state.deliveries() == {}
+    assert release(sim, accepted).status_code == 200
+    assert sim.state.deliveries() == {"BBBB2222-2026-11-24T09:00:00-2": 1}
+
+
+def test_postfix_only_items(sim):
+    sim.state.configure({"postfix_only": True})
+    item = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"]).json()["result"][0]
+    assert "id" not in item and item["postfix_id"] == "BBBB2222"
+
+
+def test_get_unknown_message_is_404_in_the_envelope(sim):
+    answer = requests.get(url(sim, "/nope-1"), headers=AUTH, timeout=10)
+    assert answer.status_code == 404
+    assert answer.json()["success"] is False
+
+
+@pytest.mark.parametrize("headers, status, codes", [
+    ({"Authorization": "Bearer wrong"}, 401, [10000]),
+    ({"Authorization": "Bearer " + DEFAULT_READ_ONLY_TOKEN}, 403, [9109]),
+    ({"Authorization": "Token abc"}, 400, [6003]),
+    ({"X-Auth-Key": DEFAULT_TOKEN}, 400, [6003]),
+    ({"X-Auth-Email": DEFAULT_EMAIL, "X-Auth-Key": "bad"}, 403, [9103]),
+])
+def test_auth_errors_use_cloudflare_codes(sim, headers, status, codes):
+    answer = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"], headers=headers)
+    assert answer.status_code == status
+    assert [e["code"] for e in answer.json()["errors"]] == codes
+    assert sim.state.deliveries() == {}
+
+
+def test_malformed_auth_header_carries_the_6111_chain(sim):
+    errors = release(sim, ["x"], headers={"Authorization": "Token abc"}).json()["errors"]
+    assert errors[0]["error_chain"][0]["code"] == 6111
+
+
+def test_legacy_key_and_read_only_token_can_read(sim):
+    legacy = {"X-Auth-Email": DEFAULT_EMAIL, "X-Auth-Key": DEFAULT_KEY}
+    assert requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=legacy, timeout=10).status_code == 200
+    read_only = {"Authorization": "Bearer " + DEFAULT_READ_ONLY_TOKEN}
+    assert requests.get(url(sim), headers=read_only, timeout=10).status_code == 200
+
+
+def test_bad_account_id_is_7003(sim):
+    answer = requests.get("%s/accounts/not-hex/email-security/investigate" % sim.base_url, headers=AUTH, timeout=10)
+    assert answer.status_code == 400
+    assert [e["code"] for e in answer.json()["errors"]] == [7003, 7000]
+
+
+def test_search_filters_and_cursor_paging(sim):
+    sim.state.add_messages(generate_messages(45, seed=3))
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"per_page": 20, "detections_only": "false"}
+        if cursor:
+            params["cursor"] = cursor
+        body = requests.get(url(sim), params=params, headers=AUTH, timeout=10).json()
+        pages += 1
+        seen.extend(m["id"] for m in body["result"])
+        cursor = body["result_info"]["next"]
+        if not cursor:
+            break
+    assert pages == 3 and len(seen) == 48 == len(set(seen))
+
+    by_sender = requests.get(url(sim), params={"sender": "a@sender.example"}, headers=AUTH, timeout=10).json()
+    assert [m["id"] for m in by_sender["result"]] == ["AAAA1111-2026-11-24T08:00:00-1"]
+    clean = requests.get(url(sim), params={"query": "Clean"}, headers=AUTH, timeout=10).json()
+    assert clean["result"] == []
+    everything = requests.get(url(sim), params={"query": "Clean", "detections_only": "false"}, headers=AUTH,
+                              timeout=10).json()
+    assert len(everything["result"]) == 1
+
+
+def test_search_answers_202_with_a_location_first(sim):
+    sim.state.configure({"search_polls": 2})
+    first = requests.get(url(sim), params={"sender": "b@sender.example"}, headers=AUTH, timeout=10,
+                         allow_redirects=False)
+    assert first.status_code == 202
+    location = first.headers["Location"]
+    origin = sim.base_url.split("/client/v4")[0]
+    second = requests.get(origin + location, headers=AUTH, timeout=10)
+    assert second.status_code == 202
+    third = requests.get(origin + second.headers["Location"], headers=AUTH, timeout=10)
+    assert third.status_code == 200
+    assert [m["id"] for m in third.json()["result"]] == ["BBBB2222-2026-11-24T09:00:00-2"]
+
+
+def test_injected_rate_limit_and_server_errors_then_recovery(sim):
+    sim.state.inject("rate_limit", "release", count=1, retry_after=3)
+    sim.state.inject("status", "release", count=1, status=502)
+
+    limited = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "3"
+    assert release(sim, ["BBBB2222-2026-11-24T09:00:00-2"]).status_code == 502
+    assert sim.state.deliveries() == {}
+    assert release(sim, ["BBBB2222-2026-11-24T09:00:00-2"]).status_code == 200
+
+
+def test_connection_dropped_before_processing_delivers_nothing(sim):
+    sim.state.inject("drop_before", "release")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+    assert sim.state.deliveries() == {}
+
+
+def test_connection_dropped_after_processing_delivered_anyway(sim):
+    sim.state.inject("drop_after", "release")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+    assert sim.state.deliveries() == {"BBBB2222-2026-11-24T09:00:00-2": 1}
+
+
+def test_slow_answer_after_processing(sim):
+    sim.state.inject("slow_after", "release", delay=1.5)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(url(sim, "/release"), json=["BBBB2222-2026-11-24T09:00:00-2"], headers=AUTH, timeout=0.5)
+    assert sim.state.deliveries() == {"BBBB2222-2026-11-24T09:00:00-2": 1}
+
+
+def test_malformed_body(sim):
+    sim.state.inject("malformed", "get")
+    answer = requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10)
+    assert answer.status_code == 200
+    with pytest.raises(ValueError):
+        answer.json()
+
+
+def test_latency_is_added_per_request(sim):
+    sim.state.configure({"latency": 0.2})
+    started = time.monotonic()
+    requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10)
+    assert time.monotonic() - started >= 0.2
+
+
+def test_quota_is_announced_and_exceeding_it_locks_out(sim):
+    sim.state.set_quota(3, window=60)
+    answers = [requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10) for dummy in range(5)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert answers[0].headers["Ratelimit"].startswith('"default";r=2;t=')
+    assert answers[2].headers["Ratelimit"].startswith('"default";r=0;t=')
+    assert answers[0].headers["Ratelimit-Policy"] == '"default";q=3;w=60'
+    assert int(answers[3].headers["Retry-After"]) >= 59
+    assert len(sim.state.ledger("lockout")) == 1
+
+
+def test_the_quota_window_resets(sim):
+    sim.state.set_quota(1, window=0.5, lockout=0.5)
+    assert requests.get(url(sim), headers=AUTH, timeout=10).status_code == 200
+    time.sleep(0.6)
+    assert requests.get(url(sim), headers=AUTH, timeout=10).status_code == 200
+
+
+def test_concurrent_releases_deliver_each_message_exactly_once(sim):
+    messages = generate_messages(200, seed=9)
+    sim.state.add_messages(messages)
+    ids = [m.id for m in messages]
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda chunk: release(sim, chunk), [ids[i:i + 10] for i in range(0, 200, 10)] * 2))
+
+    assert sim.state.deliveries() == dict((i, 1) for i in ids)
+    assert len(sim.state.double_deliveries()) == 200
+
+
+def test_ledger_records_requests_and_is_written_as_json_lines(tmp_path):
+    ledger_path = tmp_path / "ledger.jsonl"
+    with Simulator(SimulatorState(quarantine(), ledger_path=str(ledger_path))) as running:
+        release(running, ["BBBB2222-2026-11-24T09:00:00-2"])
+        requests.get(url(running, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10)
+        admin = requests.get(running.base_url.replace("/client/v4", "/_sim/ledger"), timeout=10).json()
+    lines = [json.loads(line) for line in ledger_path.read_text().splitlines()]
+    assert [e["event"] for e in lines] == ["delivery", "request", "request"]
+    assert lines[1]["endpoint"] == "release" and lines[1]["ids"] == ["BBBB2222-2026-11-24T09:00:00-2"]
+    assert lines[1]["auth"] == "token" and DEFAULT_TOKEN not in ledger_path.read_text()
+    assert admin == lines
+
+
+def test_admin_config_injects_faults(sim):
+    admin = sim.base_url.replace("/client/v4", "/_sim/config")
+    assert requests.post(admin, json={"faults": [{"kind": "status", "endpoint": "get", "status": 500}]},
+                         timeout=10).status_code == 200
+    assert requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10).status_code == 500
+    assert requests.post(admin, json={"faults": [{"kind": "nonsense"}]}, timeout=10).status_code == 400
+
+
+def test_command_line_prints_its_address_and_stops_on_sigterm(tmp_path):
+    process = subprocess.Popen([sys.executable, os.path.join(HERE, "simulator.py"), "--port", "0", "--seed",
+                                os.path.join(HERE, "seeds", "demo.json"), "--ledger", str(tmp_path / "l.jsonl")],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:")
+        base_url = line.split()[-1]
+        answer = requests.get(base_url + "/accounts/%s/email-security/investigate" % DEFAULT_ACCOUNT_ID,
+                              headers=AUTH, params={"per_page": 100}, timeout=10).json()
+        assert len(answer["result"]) == 12
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+        assert "stopped" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
