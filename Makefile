@@ -45,5 +45,11 @@ simulator-tests: collection-copy
 integration: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) tests/integration
 
+demo: collection-copy
+	cd $(COLLECTION_ROOT) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build ANSIBLE_PYTHON_INTERPRETER=$(CURDIR)/$(BIN)/python \
+	  ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+	  $(CURDIR)/$(BIN)/python tests/simulator/with_simulator.py --seed tests/simulator/seeds/demo.json -- \
+	  $(CURDIR)/$(BIN)/ansible-playbook playbooks/demo.yml
+
 clean:
 	rm -rf build $(VENV) tests/output

@@ -113,8 +113,9 @@ def _wait_for_search(client, path, response, poll_timeout, poll_interval, sleep)
 
 
 def search_messages(client, account_id, filters, detections_only=True, limit=1000, per_page=100,
-                    quarantined_only=False, poll_timeout=120.0, poll_interval=1.0, sleep=time.sleep):
+                    quarantined_only=False, poll_timeout=120.0, poll_interval=1.0, sleep=None):
     """Search and page through results with the cursor; return (messages, pages_read, truncated)."""
+    sleep = sleep or time.sleep
     path = investigate_path(account_id)
     params = dict((name, value) for name, value in filters.items() if value is not None)
     params["detections_only"] = "true" if detections_only else "false"

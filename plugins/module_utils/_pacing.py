@@ -94,8 +94,9 @@ class RequestPacer:
             return
         with self._lock:
             now = self._clock()
-            # Without a reset time, a whole window is the only safe assumption.
-            self._pause_until(now, now + (reset if reset is not None else self.window),
+            # Without a reset time, a whole window is the only safe assumption; a reset of 0 s is
+            # a rounded-down fraction, so wait at least one second.
+            self._pause_until(now, now + (max(reset, 1) if reset is not None else self.window),
                               "Cloudflare's Ratelimit header announces %d request(s) left" % remaining)
 
     def _pause_until(self, now, until, why):

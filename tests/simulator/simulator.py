@@ -20,6 +20,7 @@ __metaclass__ = type
 import argparse
 import base64
 import json
+import math
 import random
 import re
 import signal
@@ -51,6 +52,9 @@ def _error(code, message, chain=None):
     if chain:
         error["error_chain"] = chain
     return error
+
+
+RATE_LIMITED = _error(971, "Please wait and consider throttling your request speed")
 
 
 def envelope(result=None, errors=None, messages=None, success=None, **extra):
@@ -181,6 +185,11 @@ class SimulatorState:
         with self.lock:
             self.faults.append(Fault(kind, endpoint, count, **options))
 
+    def lock_out(self, seconds):
+        """Start a lockout now, as one caused by another client of the same token would."""
+        with self.lock:
+            self._locked_until = time.monotonic() + seconds
+
     def set_quota(self, limit, window=300.0, lockout=None):
         with self.lock:
             self.quota = limit
@@ -249,18 +258,17 @@ class SimulatorState:
     def spend_quota(self):
         """Count one request; return (headers, lockout seconds left or None)."""
         with self.lock:
+            now = time.monotonic()
+            if self._locked_until > now:
+                left = self._locked_until - now
+                return {"Retry-After": str(int(math.ceil(left)))}, left
             if self.quota is None:
                 return {}, None
-            now = time.monotonic()
             if now - self._window_start >= self.window:
                 self._window_start = now
                 self._window_count = 0
-            reset = max(0, int(round(self._window_start + self.window - now)))
+            reset = max(1, int(math.ceil(self._window_start + self.window - now)))
             headers = {"Ratelimit-Policy": '"default";q=%d;w=%d' % (self.quota, self.window)}
-            if self._locked_until > now:
-                left = self._locked_until - now
-                headers["Retry-After"] = str(int(left) + 1)
-                return headers, left
             self._window_count += 1
             if self._window_count > self.quota:
                 self._locked_until = now + self.lockout
@@ -386,15 +394,13 @@ class _Handler(BaseHTTPRequestHandler):
 
         quota_headers, locked = self.state.spend_quota()
         if locked is not None:
-            return self._answer(entry, 429, envelope(errors=[_error(971, "Please wait and consider throttling your "
-                                                                           "request speed")]), quota_headers)
+            return self._answer(entry, 429, envelope(errors=[RATE_LIMITED]), quota_headers)
         fault = self.state.take_fault(endpoint) if endpoint else None
         if fault is not None and fault.kind == "drop_before":
             return self._drop(entry, "dropped before processing")
         if fault is not None and fault.kind == "rate_limit":
             headers = dict(quota_headers, **{"Retry-After": str(fault.retry_after)})
-            return self._answer(entry, 429, envelope(errors=[_error(971, "Please wait and consider throttling your "
-                                                                           "request speed")]), headers)
+            return self._answer(entry, 429, envelope(errors=[RATE_LIMITED]), headers)
         if fault is not None and fault.kind == "status":
             return self._answer(entry, fault.status, envelope(errors=[_error(fault.status, "Internal server error")]),
                                 quota_headers)
@@ -404,7 +410,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drop_after":
             return self._drop(entry, "dropped after processing")
         if fault is not None and fault.kind == "slow_after":
+            # The ledger says what the server did when it did it, not when the slow answer leaves.
+            entry["status"] = status
+            self.state.record("request", **entry)
             time.sleep(fault.delay)
+            return self._answer(None, status, body, headers)
         if fault is not None and fault.kind == "malformed":
             return self._answer(entry, 200, None, headers, raw=b"<html><body>502 upstream glitch</body></html>")
         return self._answer(entry, status, body, headers)
@@ -502,8 +512,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, entry, status, body, headers, raw=None):
         payload = raw if raw is not None else json.dumps(body).encode("utf-8")
-        entry["status"] = status
-        self.state.record("request", **entry)
+        if entry is not None:
+            entry["status"] = status
+            self.state.record("request", **entry)
         self.send_response(status)
         self.send_header("Content-Type", "text/html" if raw is not None else "application/json")
         self.send_header("Content-Length", str(len(payload)))

@@ -242,6 +242,13 @@ def test_quota_is_announced_and_exceeding_it_locks_out(sim):
     assert len(sim.state.ledger("lockout")) == 1
 
 
+def test_a_lockout_from_elsewhere_answers_429_with_retry_after(sim):
+    sim.state.lock_out(120)
+    answer = requests.get(url(sim), headers=AUTH, timeout=10)
+    assert answer.status_code == 429
+    assert 119 <= int(answer.headers["Retry-After"]) <= 120
+
+
 def test_the_quota_window_resets(sim):
     sim.state.set_quota(1, window=0.5, lockout=0.5)
     assert requests.get(url(sim), headers=AUTH, timeout=10).status_code == 200

@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+name: recipient_table
+short_description: Lay out release results as a per-message, per-recipient table
+version_added: 0.1.0
+author:
+  - mailsec.cloudflare maintainers (@mailsec)
+description:
+  - Turns the RV(mailsec.cloudflare.email_security_release#module:results) of a release into a table with one
+    row per recipient (and one row for a message without recipient outcomes), as plain text or Markdown.
+positional: _input
+options:
+  _input:
+    description: The C(results) list that M(mailsec.cloudflare.email_security_release) returned.
+    type: list
+    elements: dict
+    required: true
+  messages:
+    description:
+      - Messages as M(mailsec.cloudflare.email_security_message_info) returns them, to add sender and subject.
+    type: list
+    elements: dict
+    default: []
+  style:
+    description: V(text) for a fixed-width table, V(markdown) for a Markdown table.
+    type: str
+    choices: [text, markdown]
+    default: text
+"""
+
+EXAMPLES = r"""
+- name: Print who got what
+  ansible.builtin.debug:
+    msg: "{{ (release.results | mailsec.cloudflare.recipient_table(messages=found.messages)).splitlines() }}"
+
+- name: Keep a Markdown record
+  ansible.builtin.copy:
+    content: "{{ release.results | mailsec.cloudflare.recipient_table(style='markdown') }}"
+    dest: /tmp/release.md
+    mode: "0644"
+"""
+
+RETURN = r"""
+_value:
+  description: The table, one line per row, header first.
+  type: str
+"""
+
+from ansible.errors import AnsibleFilterError
+
+_COLUMNS = ("message", "status", "recipient", "outcome", "sender", "subject")
+_OUTCOMES = (("delivered", "delivered"), ("failed", "failed"), ("undelivered", "not delivered"))
+
+
+def _rows(results, messages):
+    by_id = dict((m.get("id"), m) for m in messages or [] if isinstance(m, dict))
+    for entry in results:
+        if not isinstance(entry, dict) or "id" not in entry:
+            raise AnsibleFilterError("recipient_table expects the results list of email_security_release")
+        message = by_id.get(entry["id"], {})
+        context = (message.get("from") or "", message.get("subject") or "")
+        recipients = [(address, label) for key, label in _OUTCOMES for address in entry.get(key) or []]
+        if not recipients:
+            yield (entry["id"], entry.get("status", ""), "-", entry.get("detail") or "-") + context
+        for address, label in recipients:
+            yield (entry["id"], entry.get("status", ""), address, label) + context
+
+
+def recipient_table(results, messages=None, style="text"):
+    if not isinstance(results, list):
+        raise AnsibleFilterError("recipient_table expects a list, got %s" % type(results).__name__)
+    rows = list(_rows(results, messages))
+    if style == "markdown":
+        def cell(value):
+            return str(value).replace("|", "\\|")
+        lines = ["| %s |" % " | ".join(_COLUMNS), "|%s|" % "|".join("---" for dummy in _COLUMNS)]
+        lines.extend("| %s |" % " | ".join(cell(v) for v in row) for row in rows)
+        return "\n".join(lines)
+    if style != "text":
+        raise AnsibleFilterError("recipient_table style must be text or markdown, got %r" % style)
+    widths = [max([len(_COLUMNS[i])] + [len(str(row[i])) for row in rows]) for i in range(len(_COLUMNS))]
+    layout = "  ".join("%%-%ds" % width for width in widths)
+    lines = [layout % _COLUMNS, layout % tuple("-" * width for width in widths)]
+    lines.extend(layout % row for row in rows)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"recipient_table": recipient_table}

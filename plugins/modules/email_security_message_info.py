@@ -1,0 +1,349 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: email_security_message_info
+short_description: Find and read messages in Cloudflare Email Security
+version_added: 0.1.0
+description:
+  - Reads messages from Cloudflare Email Security's Investigate API, either by id (one C(GET) per id, in parallel
+    inside the rate-limit pacing) or by searching with filters (cursor paging, and polling when Cloudflare answers
+    a slow search with HTTP 202).
+  - Returns normalized messages ready for C(loop) and C(when), and the ids ready for
+    M(mailsec.cloudflare.email_security_release).
+  - Read-only; never changes anything.
+author:
+  - mailsec.cloudflare maintainers (@mailsec)
+options:
+  message_ids:
+    description:
+      - Read these messages by id. Mutually exclusive with the search filters.
+      - Ids Cloudflare does not know are listed in RV(not_found_ids); see O(fail_on_not_found).
+    type: list
+    elements: str
+    aliases: [ids]
+  query:
+    description: Free text matched against sender, recipients, subject, attachment names and message id.
+    type: str
+  sender:
+    description: Sender address or part of it.
+    type: str
+  recipient:
+    description: Recipient address or part of it.
+    type: str
+  subject:
+    description: Subject text.
+    type: str
+  domain:
+    description: Sender or recipient domain.
+    type: str
+  message_id:
+    description: The RFC 5322 C(Message-ID) header value.
+    type: str
+  alert_id:
+    description: The alert id Cloudflare attached to the message.
+    type: str
+  final_disposition:
+    description: Only messages with this final disposition.
+    type: str
+    choices: [MALICIOUS, MALICIOUS-BEC, SUSPICIOUS, SPOOF, SPAM, BULK, ENCRYPTED, EXTERNAL, UNKNOWN, NONE]
+  delivery_status:
+    description: Only messages with this delivery status.
+    type: str
+    choices: [delivered, moved, quarantined, rejected, deferred, bounced, queued, move_failed]
+  message_action:
+    description: Only messages on which this action was taken.
+    type: str
+    choices: [PREVIEW, QUARANTINE_RELEASED, MOVED]
+  start:
+    description:
+      - Messages sent at or after this ISO 8601 date-time, for example C(2026-11-24T09:00:00Z).
+      - Cloudflare searches the last 30 days when neither O(start) nor O(end) is set.
+    type: str
+  end:
+    description: Messages sent before this ISO 8601 date-time.
+    type: str
+  detections_only:
+    description:
+      - Only messages Cloudflare detected as a threat, spam or bulk (the API's own default).
+      - Set to V(false) to search everything.
+    type: bool
+    default: true
+  quarantined_only:
+    description: Keep only messages that are still quarantined (C(is_quarantined)), the ones a release can act on.
+    type: bool
+    default: false
+  limit:
+    description:
+      - The most messages a search returns. Paging stops there, and RV(truncated) says whether more matched.
+    type: int
+    default: 1000
+  per_page:
+    description: Messages per search page, from 1 to 1000.
+    type: int
+    default: 100
+  poll_timeout:
+    description: Seconds to keep polling a search that Cloudflare answered with HTTP 202 before failing.
+    type: float
+    default: 120
+  fail_on_not_found:
+    description: Fail when any of O(message_ids) is unknown to Cloudflare.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - mailsec.cloudflare.connection
+  - mailsec.cloudflare.connection.action_group
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The module only reads, so check mode runs it as usual.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: N/A
+    details:
+      - The module changes nothing.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run reports no changes.
+    support: full
+seealso:
+  - module: mailsec.cloudflare.email_security_release
+"""
+
+EXAMPLES = r"""
+- name: Everything quarantined from a sender since 09:00
+  mailsec.cloudflare.email_security_message_info:
+    sender: invoices@northwind-supplies.example
+    start: "2026-11-24T09:00:00Z"
+    quarantined_only: true
+  register: found
+
+- name: Release what was found
+  mailsec.cloudflare.email_security_release:
+    message_ids: "{{ found.ids }}"
+  when: found.ids | length > 0
+
+- name: Read two messages by id
+  mailsec.cloudflare.email_security_message_info:
+    message_ids:
+      - 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
+      - 5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321
+  register: info
+
+- name: Show each message
+  ansible.builtin.debug:
+    msg: "{{ item.id }} from {{ item.from }}: {{ 'quarantined' if item.is_quarantined else 'not quarantined' }}"
+  loop: "{{ info.messages }}"
+  loop_control:
+    label: "{{ item.id }}"
+"""
+
+RETURN = r"""
+messages:
+  description:
+    - The messages found, in the API's order (search) or in the order of O(message_ids).
+    - Every field the API returned is kept; the ones below are always present.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The message id, as O(mailsec.cloudflare.email_security_release#module:message_ids) takes it.
+      type: str
+      returned: always
+    is_quarantined:
+      description: Whether the message is still in quarantine.
+      type: bool
+      returned: always
+    from:
+      description: The sender address.
+      type: str
+      returned: always
+    to:
+      description: The recipients in the C(To) header. Never null.
+      type: list
+      elements: str
+      returned: always
+    client_recipients:
+      description: The recipients in your organisation. Never null.
+      type: list
+      elements: str
+      returned: always
+    subject:
+      description: The subject.
+      type: str
+      returned: always
+    sent_date:
+      description: When the message was sent.
+      type: str
+      returned: always
+    final_disposition:
+      description: Cloudflare's verdict, such as C(SPAM) or C(MALICIOUS).
+      type: str
+      returned: always
+    delivery_status:
+      description: Delivery states such as C(quarantined) or C(delivered). Never null.
+      type: list
+      elements: str
+      returned: always
+    post_delivery_operations:
+      description: Actions taken after delivery, such as C(QUARANTINE_RELEASE). Never null.
+      type: list
+      elements: str
+      returned: always
+    alert_id:
+      description: The alert id.
+      type: str
+      returned: always
+    message_id:
+      description: The C(Message-ID) header value.
+      type: str
+      returned: always
+  sample:
+    - id: 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
+      is_quarantined: true
+      from: invoices@northwind-supplies.example
+      to: [alice@corp.example]
+      client_recipients: [alice@corp.example]
+      subject: Invoice 1 for October
+      sent_date: "2024-01-05T10:00:00Z"
+      final_disposition: SPAM
+      delivery_status: [quarantined]
+      post_delivery_operations: []
+      alert_id: 4Njp3P0STMz2c02Q-alert
+      message_id: <4Njp3P0STMz2c02Q@northwind-supplies.example>
+ids:
+  description: The ids of RV(messages), in the same order.
+  returned: always
+  type: list
+  elements: str
+  sample: [4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678]
+not_found_ids:
+  description: Requested ids Cloudflare does not know (reading by id only).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+truncated:
+  description: Whether the search matched more messages than O(limit).
+  returned: always
+  type: bool
+  sample: false
+summary:
+  description: Counts, and the requests the task sent.
+  returned: always
+  type: dict
+  sample: {found: 12, quarantined: 11, not_found: 0, pages: 1, requests_sent: 1}
+"""
+
+import re
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+    NOT_FOUND,
+    SEARCH_FILTERS,
+    UNREADABLE,
+    read_messages,
+    search_messages,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import unique_message_ids
+
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def main():
+    module = CloudflareModule(
+        argument_spec=dict(
+            message_ids=dict(type="list", elements="str", aliases=["ids"]),
+            query=dict(type="str"),
+            sender=dict(type="str"),
+            recipient=dict(type="str"),
+            subject=dict(type="str"),
+            domain=dict(type="str"),
+            message_id=dict(type="str"),
+            alert_id=dict(type="str"),
+            final_disposition=dict(type="str", choices=["MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM",
+                                                        "BULK", "ENCRYPTED", "EXTERNAL", "UNKNOWN", "NONE"]),
+            delivery_status=dict(type="str", choices=["delivered", "moved", "quarantined", "rejected", "deferred",
+                                                      "bounced", "queued", "move_failed"]),
+            message_action=dict(type="str", choices=["PREVIEW", "QUARANTINE_RELEASED", "MOVED"]),
+            start=dict(type="str"),
+            end=dict(type="str"),
+            detections_only=dict(type="bool", default=True),
+            quarantined_only=dict(type="bool", default=False),
+            limit=dict(type="int", default=1000),
+            per_page=dict(type="int", default=100),
+            poll_timeout=dict(type="float", default=120.0),
+            fail_on_not_found=dict(type="bool", default=False),
+        ),
+        mutually_exclusive=[("message_ids", name) for name in SEARCH_FILTERS],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        message_ids = unique_message_ids(params["message_ids"])[0] if params["message_ids"] is not None else None
+        check_range("limit", params["limit"], 1)
+        check_range("per_page", params["per_page"], 1, 1000)
+        check_range("poll_timeout", params["poll_timeout"], 0)
+        for name in ("start", "end"):
+            if params[name] is not None and not _DATE_TIME.match(params[name]):
+                raise ValidationError("%s must be an ISO 8601 date-time such as 2026-11-24T09:00:00Z (got %r)"
+                                      % (name, params[name]))
+    except ValidationError as exc:
+        module.fail_json(msg=str(exc))
+    settings = module.resolve_settings()
+    client = module.client(settings)
+
+    not_found_ids = []
+    pages, truncated = 0, False
+    try:
+        if message_ids is not None:
+            messages = []
+            for message_id, state in zip(message_ids, read_messages(client, settings["account_id"], message_ids,
+                                                                    settings["concurrency"])):
+                if state.state == NOT_FOUND:
+                    not_found_ids.append(message_id)
+                elif state.state == UNREADABLE:
+                    module.fail_json(msg="could not read message %s: %s" % (message_id, state.error))
+                elif state.message["is_quarantined"] or not params["quarantined_only"]:
+                    messages.append(state.message)
+        else:
+            filters = dict((name, params[name]) for name in SEARCH_FILTERS)
+            messages, pages, truncated = search_messages(
+                client, settings["account_id"], filters, detections_only=params["detections_only"],
+                limit=params["limit"], per_page=min(params["per_page"], params["limit"]),
+                quarantined_only=params["quarantined_only"], poll_timeout=params["poll_timeout"])
+    except CloudflareError as exc:
+        module.fail_json(msg=exc.message, error=exc.as_dict())
+    finally:
+        client.close()
+
+    result = dict(
+        changed=False,
+        messages=messages,
+        ids=[message["id"] for message in messages],
+        not_found_ids=not_found_ids,
+        truncated=truncated,
+        summary=dict(found=len(messages), quarantined=sum(1 for m in messages if m["is_quarantined"]),
+                     not_found=len(not_found_ids), pages=pages, requests_sent=client.requests_sent),
+    )
+    if truncated:
+        module.warn("the search matched more than limit=%d messages; only the first %d are returned"
+                    % (params["limit"], params["limit"]))
+    if not_found_ids and params["fail_on_not_found"]:
+        module.fail_json(msg="%d of %d message id(s) are unknown to Cloudflare: %s"
+                         % (len(not_found_ids), len(message_ids), ", ".join(not_found_ids[:10])), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

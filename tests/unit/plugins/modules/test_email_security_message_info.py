@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_message_info
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import ACCOUNT, BASE, TOKEN, envelope
+
+MAIN = email_security_message_info.main
+SEARCH_URL = "%s/accounts/%s/email-security/investigate" % (BASE, ACCOUNT)
+
+
+def args(**extra):
+    base = dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE)
+    base.update(extra)
+    return base
+
+
+def raw(message_id, quarantined=True, **extra):
+    data = {"id": message_id, "is_quarantined": quarantined, "from": "a@sender.example", "to": ["x@corp.example"],
+            "subject": "s", "delivery_status": None}
+    data.update(extra)
+    return data
+
+
+def query_of(call):
+    return parse_qs(urlsplit(call.request.url).query)
+
+
+def test_search_follows_the_cursor_through_every_page(api, run_module):
+    api.get(SEARCH_URL, json=envelope([raw("m1"), raw("m2")], result_info={"next": "c2", "count": 2}))
+    api.get(SEARCH_URL, json=envelope([raw("m3", quarantined=False)], result_info={"next": "c3"}))
+    api.get(SEARCH_URL, json=envelope([raw("m4")], result_info={"next": None}))
+
+    outcome = run_module(MAIN, args(sender="a@sender.example", per_page=2, detections_only=False))
+
+    result = outcome.result
+    assert result["ids"] == ["m1", "m2", "m3", "m4"]
+    assert result["changed"] is False and result["truncated"] is False
+    assert result["summary"]["pages"] == 3 and result["summary"]["quarantined"] == 3
+    assert result["messages"][0]["delivery_status"] == [] and result["messages"][0]["client_recipients"] == []
+    queries = [query_of(call) for call in api.calls]
+    assert queries[0] == {"sender": ["a@sender.example"], "detections_only": ["false"], "per_page": ["2"]}
+    assert [q.get("cursor") for q in queries] == [None, ["c2"], ["c3"]]
+    assert all(call.request.method == "GET" for call in api.calls)
+
+
+def test_search_stops_at_the_limit_and_says_so(api, run_module):
+    api.get(SEARCH_URL, json=envelope([raw("m1"), raw("m2")], result_info={"next": "c2"}))
+
+    outcome = run_module(MAIN, args(limit=2))
+
+    assert outcome.result["ids"] == ["m1", "m2"]
+    assert outcome.result["truncated"] is True
+    assert len(api.calls) == 1
+
+
+def test_quarantined_only_filters_released_messages(api, run_module):
+    api.get(SEARCH_URL, json=envelope([raw("m1"), raw("m2", quarantined=False)], result_info={"next": None}))
+
+    outcome = run_module(MAIN, args(quarantined_only=True))
+
+    assert outcome.result["ids"] == ["m1"]
+
+
+def test_a_202_search_is_polled_at_its_location(api, run_module):
+    relative = "/client/v4/accounts/%s/email-security/investigate?poll=job1" % ACCOUNT
+    api.get(SEARCH_URL, status=202, json=envelope([]), headers={"Location": relative})
+    api.get(SEARCH_URL, status=202, json=envelope([]), headers={"Location": SEARCH_URL + "?poll=job1"})
+    api.get(SEARCH_URL, json=envelope([raw("m1")], result_info={"next": None}))
+
+    outcome = run_module(MAIN, args(query="invoice"))
+
+    assert outcome.result["ids"] == ["m1"]
+    assert [query_of(call).get("poll") for call in api.calls] == [None, ["job1"], ["job1"]]
+    assert all(call.request.headers["Authorization"] == "Bearer " + TOKEN for call in api.calls)
+
+
+def test_a_202_pointing_at_another_host_is_not_followed(api, run_module):
+    api.get(SEARCH_URL, status=202, json=envelope([]), headers={"Location": "https://elsewhere.example.test/poll"})
+
+    outcome = run_module(MAIN, args(query="invoice"))
+
+    assert outcome.failed
+    assert "another host" in outcome.result["msg"]
+    assert len(api.calls) == 1
+
+
+def test_read_by_ids_reports_unknown_ids(api, run_module):
+    api.get(SEARCH_URL + "/m1", json=envelope(raw("m1")))
+    api.get(SEARCH_URL + "/nope", status=404, json=envelope(None, success=False, errors=[{"code": 1002,
+                                                                                          "message": "not found"}]))
+
+    outcome = run_module(MAIN, args(message_ids=["m1", "nope"], concurrency=1))
+
+    assert not outcome.failed
+    assert outcome.result["ids"] == ["m1"]
+    assert outcome.result["not_found_ids"] == ["nope"]
+
+
+def test_unknown_ids_can_be_fatal(api, run_module):
+    api.get(SEARCH_URL + "/nope", status=404, json=envelope(None, success=False, errors=[{"code": 1002,
+                                                                                          "message": "not found"}]))
+
+    outcome = run_module(MAIN, args(message_ids=["nope"], fail_on_not_found=True))
+
+    assert outcome.failed
+    assert outcome.result["not_found_ids"] == ["nope"]
+
+
+def test_a_permission_error_fails_with_the_code(api, run_module):
+    api.get(SEARCH_URL, status=403, json=envelope(None, success=False, errors=[{"code": 10000,
+                                                                                "message": "Authentication error"}]))
+
+    outcome = run_module(MAIN, args())
+
+    assert outcome.failed
+    assert "[10000] Authentication error" in outcome.result["msg"]
+    assert outcome.result["error"]["status"] == 403
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(message_ids=["m1"], sender="x"), "mutually exclusive"),
+    (dict(per_page=0), "per_page must be from 1 to 1000"),
+    (dict(limit=0), "limit must be at least 1"),
+    (dict(start="yesterday"), "start must be an ISO 8601 date-time"),
+    (dict(message_ids=["bad id"]), "invalid id"),
+    (dict(final_disposition="EVIL"), "final_disposition"),
+])
+def test_bad_input_sends_nothing(api, run_module, bad, message):
+    outcome = run_module(MAIN, args(**bad))
+
+    assert outcome.failed
+    assert message in outcome.result["msg"]
+    assert len(api.calls) == 0
