@@ -4,11 +4,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # ansible-test insists on running from .../ansible_collections/<namespace>/<name>/ and refuses symlinks,
 # so the checks run in a copy of the tracked tree.
-COLLECTION_ROOT := build/ansible_collections/mailsec/cloudflare
+# One copy per virtualenv, so that the version matrix and the main checks never share a tree.
+BUILD_DIR := build/$(notdir $(VENV))
+COLLECTION_ROOT := $(BUILD_DIR)/ansible_collections/mailsec/cloudflare
 PYVER = $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 PYTEST_WORKERS ?= 2
+# The version matrix (.ci/matrix) pins ansible-core per virtualenv and leaves out the tooling.
+CORE_SPEC ?=
+TOOLS ?= 1
+INTEGRATION_TESTS ?= tests/integration
 
-.PHONY: help venv collection-copy test sanity units integration simulator-tests demo bench lint clean
+.PHONY: help venv collection-copy test sanity units integration simulator-tests release-check demo bench clean
 
 help:
 	@echo "make demo    release a seeded quarantine end to end against the bundled simulator"
@@ -17,10 +23,11 @@ help:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: tests/requirements.txt
+$(VENV)/.installed: tests/requirements.txt tests/requirements-tools.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt \
+	  $(if $(CORE_SPEC),"$(CORE_SPEC)") $(if $(filter 1,$(TOOLS)),-r tests/requirements-tools.txt)
 	$(BIN)/python tests/tools/ansible_test_pip_bootstrap.py
 	touch $@
 
@@ -31,7 +38,7 @@ collection-copy: venv
 	# A repository of its own: otherwise ansible-test finds this checkout, where build/ is ignored.
 	cd $(COLLECTION_ROOT) && git init -q && git add -A
 
-test: sanity units simulator-tests integration
+test: sanity units simulator-tests integration release-check
 
 sanity: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --python $(PYVER) --color no
@@ -43,13 +50,26 @@ simulator-tests: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q tests/simulator
 
 integration: collection-copy
-	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) tests/integration
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) $(INTEGRATION_TESTS)
+
+# What a release needs besides the tests: linted docs and changelog, a tarball that installs offline
+# and documents every plugin from the installed copy.
+release-check: collection-copy
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-changelog lint
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	rm -rf $(BUILD_DIR)/dist $(BUILD_DIR)/installed
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-galaxy collection build --output-path $(CURDIR)/$(BUILD_DIR)/dist
+	$(BIN)/ansible-galaxy collection install --offline -p $(BUILD_DIR)/installed $(BUILD_DIR)/dist/mailsec-cloudflare-*.tar.gz
+	$(BIN)/python tests/tools/check_installed.py $(BUILD_DIR)/installed $(BUILD_DIR)/dist/mailsec-cloudflare-*.tar.gz
 
 demo: collection-copy
-	cd $(COLLECTION_ROOT) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build ANSIBLE_PYTHON_INTERPRETER=$(CURDIR)/$(BIN)/python \
+	cd $(COLLECTION_ROOT) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD_DIR) ANSIBLE_PYTHON_INTERPRETER=$(CURDIR)/$(BIN)/python \
 	  ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
 	  $(CURDIR)/$(BIN)/python tests/simulator/with_simulator.py --seed tests/simulator/seeds/demo.json -- \
 	  $(CURDIR)/$(BIN)/ansible-playbook playbooks/demo.yml
+
+bench: collection-copy
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/bench/bench.py --markdown $(CURDIR)/docs/performance.md
 
 clean:
 	rm -rf build $(VENV) tests/output

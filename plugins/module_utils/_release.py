@@ -323,8 +323,6 @@ class ReleaseEngine:
             return []
         still_quarantined = []
         for message_id, state in zip(message_ids, states):
-            self._before.setdefault(message_id, STATE_QUARANTINED if state.state == STATE_QUARANTINED
-                                    else "not read (only_quarantined=false)")
             if state.state == STATE_QUARANTINED:
                 still_quarantined.append(message_id)
             elif state.state == STATE_RELEASED:

@@ -119,3 +119,21 @@ def test_the_legacy_key_never_appears_at_maximum_verbosity(sim, release):
 
     assert run.returncode == 0, run.output
     assert sim.state.api_key not in run.output
+
+
+def test_proxy_environment_variables_are_honoured(sim, release):
+    """The simulator also answers absolute-URI requests, as a forward proxy receives them."""
+    ids = quarantined_ids(sim)[:2]
+    through_proxy = {"CLOUDFLARE_BASE_URL": "http://api.cloudflare.invalid/client/v4", "HTTP_PROXY": sim.base_url
+                     .rsplit("/client/v4", 1)[0], "NO_PROXY": ""}
+
+    run = release({"message_ids": ids[:1]}, env_overrides=through_proxy)
+
+    assert run.returncode == 0, run.output
+    assert run.result["results"][0]["status"] == "released"
+
+    bypassing = {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}
+    run = release({"message_ids": ids[1:]}, env_overrides=bypassing)
+
+    assert run.returncode == 0, run.output
+    assert sim.state.deliveries() == dict((i, 1) for i in ids)

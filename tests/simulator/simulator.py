@@ -319,7 +319,7 @@ class SimulatorState:
                                             "previous": previous, "page": 0, "total_count": 0}
 
     def poll_ticket(self, ticket):
-        """Return True when the search behind ticket is ready; None for a new search that must wait."""
+        """True when the search can be answered now, else the ticket its 202 answer tells the client to poll with."""
         with self.lock:
             if ticket is None:
                 if self.search_polls <= 0:

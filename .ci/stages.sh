@@ -1,0 +1,20 @@
+# Sourced by .ci/run and .ci/matrix: run named stages, log each to .ci-logs/, count them.
+passed=0
+failed=0
+failures=""
+mkdir -p .ci-logs
+
+stage() {
+    local name=$1
+    shift
+    local started=$SECONDS
+    if "$@" >".ci-logs/$name.log" 2>&1; then
+        passed=$((passed + 1))
+        echo "PASS  $name ($((SECONDS - started)) s)"
+    else
+        failed=$((failed + 1))
+        failures="$failures $name"
+        echo "FAIL  $name ($((SECONDS - started)) s); last lines of .ci-logs/$name.log:"
+        tail -n 40 ".ci-logs/$name.log" | sed 's/^/      /'
+    fi
+}
