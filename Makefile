@@ -40,6 +40,7 @@ collection-copy: venv
 
 test: sanity units simulator-tests integration release-check
 
+sanity: export PATH := $(CURDIR)/$(BIN):$(PATH)
 sanity: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --python $(PYVER) --color no
 
@@ -54,6 +55,7 @@ integration: collection-copy
 
 # What a release needs besides the tests: linted docs and changelog, a tarball that installs offline
 # and documents every plugin from the installed copy.
+release-check: export PATH := $(CURDIR)/$(BIN):$(PATH)
 release-check: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-changelog lint
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by .ci/run and .ci/matrix: run named stages, log each to .ci-logs/, count them.
 passed=0
 failed=0

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 name: recipient_table
 short_description: Lay out release results as a per-message, per-recipient table
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - mailsec.cloudflare maintainers (@mailsec)
 description:

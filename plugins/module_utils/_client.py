@@ -244,8 +244,17 @@ class CloudflareClient:
         Retried: 429 (after Retry-After), and failures before the request left. Reads are also
         retried on 5xx, timeouts and dropped connections. A write whose outcome is unknown is
         never resent here: OutcomeUnknownError lets the caller check what happened first.
+        Errors carry no credential, even when a server or proxy echoed request headers back.
         """
-        url = url or self.base_url + path
+        try:
+            return self._send_with_retries(method, path, params, body, write, url or self.base_url + path)
+        except CloudflareError as exc:
+            exc.message = self.redact(exc.message)
+            exc.errors = self.redact(exc.errors)
+            exc.args = (exc.message,)
+            raise
+
+    def _send_with_retries(self, method, path, params, body, write, url):
         attempt = 0
         while True:
             self._take_budget(method, path)
@@ -253,7 +262,7 @@ class CloudflareClient:
                 response = self.session.request(method, url, params=params, json=body, timeout=self._timeouts(),
                                                 allow_redirects=False)
             except requests.exceptions.RequestException as exc:
-                reason = self.redact(exc)
+                reason = str(exc)
                 if write and _may_have_reached_server(exc):
                     raise OutcomeUnknownError(
                         "%s %s: the connection failed after the request was sent (%s); it may have been processed"

@@ -188,7 +188,6 @@ class ReleaseEngine:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.only_quarantined = only_quarantined
-        self.negotiate_body = body_format == "auto"
         self.check_mode = check_mode
         self._warn_callback = warn
         self._lock = threading.Lock()

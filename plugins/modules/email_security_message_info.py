@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: email_security_message_info
 short_description: Find and read messages in Cloudflare Email Security
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads messages from Cloudflare Email Security's Investigate API, either by id (one C(GET) per id, in parallel
     inside the rate-limit pacing) or by searching with filters (cursor paging, and polling when Cloudflare answers

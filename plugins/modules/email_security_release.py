@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: email_security_release
 short_description: Release messages from Cloudflare Email Security quarantine
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Releases quarantined messages to their intended recipients through Cloudflare Email Security's
     Investigate API (C(POST /accounts/{account_id}/email-security/investigate/release)), in batches.

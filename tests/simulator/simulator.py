@@ -365,6 +365,9 @@ def _matches(message, query, detections_only):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle on, keep-alive clients would wait for a
+    # delayed ACK (40 ms) on every answer, which is a property of this server, not of the API.
+    disable_nagle_algorithm = True
     server_version = "CloudflareEmailSecuritySimulator/1.0"
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
