@@ -187,3 +187,14 @@ def test_secrets_stay_hidden_through_retries_and_errors(sim, release):
     assert run.returncode == 0, run.output
     assert "retry 1 of 3" in run.output
     assert sim.state.api_token not in run.output
+
+
+def test_a_proxy_echoing_the_token_back_cannot_leak_it(sim, release):
+    sim.state.inject("echo_headers", "release", count=1)
+
+    run = release({"message_ids": quarantined_ids(sim)[:2], "body_format": "object"}, options=["-vvvv"])
+
+    assert run.result["failed"] is True
+    assert "Invalid request headers: " in run.result["msg"] and "********" in run.result["msg"]
+    assert sim.state.api_token not in run.output
+    assert sim.state.api_token not in str(run.result)

@@ -38,7 +38,7 @@ DEFAULT_READ_ONLY_TOKEN = "sim-token-read-0a9b8c7d6e5f4a3b"
 DEFAULT_EMAIL = "secops@example.com"
 DEFAULT_KEY = "0123456789abcdef0123456789abcdef01234"
 DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK")
-FAULT_KINDS = ("rate_limit", "status", "drop_before", "drop_after", "slow_after", "malformed")
+FAULT_KINDS = ("rate_limit", "status", "drop_before", "drop_after", "slow_after", "malformed", "echo_headers")
 ENDPOINTS = ("release", "get", "search", "any")
 
 _RELEASE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/release$")
@@ -404,6 +404,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "rate_limit":
             headers = dict(quota_headers, **{"Retry-After": str(fault.retry_after)})
             return self._answer(entry, 429, envelope(errors=[RATE_LIMITED]), headers)
+        if fault is not None and fault.kind == "echo_headers":
+            # A misbehaving proxy that quotes the request's headers back in its error.
+            echoed = "; ".join("%s: %s" % item for item in self.headers.items())
+            return self._answer(entry, 400, envelope(errors=[_error(6003, "Invalid request headers: " + echoed)]),
+                                quota_headers)
         if fault is not None and fault.kind == "status":
             return self._answer(entry, fault.status, envelope(errors=[_error(fault.status, "Internal server error")]),
                                 quota_headers)

@@ -215,6 +215,13 @@ def test_slow_answer_after_processing(sim):
     assert sim.state.deliveries() == {"BBBB2222-2026-11-24T09:00:00-2": 1}
 
 
+def test_echoed_headers(sim):
+    sim.state.inject("echo_headers", "release")
+    answer = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+    assert answer.status_code == 400
+    assert DEFAULT_TOKEN in answer.json()["errors"][0]["message"]
+
+
 def test_malformed_body(sim):
     sim.state.inject("malformed", "get")
     answer = requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10)
