@@ -282,6 +282,8 @@ class CloudflareClient:
                     raise failure.amend(". The token is locked out for %.0f s (Retry-After), longer than max_retry_wait "
                                         "(%.0f s): run again after the lockout ends, or raise max_retry_wait"
                                         % (wait, self.max_retry_wait))
+                # The limit is per token: the other threads wait too instead of collecting 429s.
+                self.pacer.hold(wait if wait is not None else _BACKOFF_BASE)
                 attempt = self._retry_or_raise(attempt, failure, wait, "HTTP 429 rate limited")
                 continue
             if status >= 500 or (envelope is None and 200 <= status < 300):

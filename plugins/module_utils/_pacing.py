@@ -99,11 +99,17 @@ class RequestPacer:
             self._pause_until(now, now + (max(reset, 1) if reset is not None else self.window),
                               "Cloudflare's Ratelimit header announces %d request(s) left" % remaining)
 
+    def hold(self, seconds):
+        """Make every thread wait, as after a 429 whose Retry-After applies to the whole token."""
+        with self._lock:
+            now = self._clock()
+            self._pause_until(now, now + seconds, None)
+
     def _pause_until(self, now, until, why):
         # Called with the lock held; one notice per pause, not one per waiting thread.
         if until <= self._paused_until:
             return
         self.paused_seconds += until - max(now, self._paused_until)
         self._paused_until = until
-        if self._on_pause is not None:
+        if self._on_pause is not None and why is not None:
             self._on_pause("pausing %.1f s to stay inside the rate limit: %s" % (until - now, why))

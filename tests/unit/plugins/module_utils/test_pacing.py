@@ -74,3 +74,14 @@ def test_a_pause_past_the_deadline_is_refused():
     with pytest.raises(BudgetExhaustedError):
         pacer.acquire(deadline=fake.now + 10)
     assert fake.slept == []
+
+
+def test_hold_makes_every_caller_wait_without_a_notice():
+    fake = FakeTime()
+    notices = []
+    pacer = RequestPacer(on_pause=notices.append, clock=fake.clock, sleep=fake.sleep)
+    pacer.hold(5.0)
+    pacer.acquire()
+
+    assert fake.slept == [5.0]
+    assert notices == []
