@@ -611,6 +611,18 @@ class Simulator:
         self.stop()
 
 
+def load_state(seed_path=None, generate=0, ledger_path=None):
+    """A SimulatorState from a JSON seed file (or the defaults), plus ``generate`` synthetic messages."""
+    seed = {}
+    if seed_path:
+        with open(seed_path, encoding="utf-8") as source:
+            seed = json.load(source)
+    state = SimulatorState.from_seed(seed, ledger_path=ledger_path)
+    if generate:
+        state.add_messages(generate_messages(generate, seed=1))
+    return state
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Cloudflare Email Security Investigate API simulator (127.0.0.1 only)")
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free port)")
@@ -623,16 +635,9 @@ def main(argv=None):
     parser.add_argument("--accept-body", choices=("both", "object", "array"), default="both")
     parser.add_argument("--search-polls", type=int, default=0, help="answer searches with 202 this many times first")
     parser.add_argument("--postfix-only", action="store_true", help="key release items by postfix_id only")
-    parser.add_argument("--ready-file", help="write the base URL to this file once listening")
     options = parser.parse_args(argv)
 
-    seed = {}
-    if options.seed:
-        with open(options.seed, encoding="utf-8") as source:
-            seed = json.load(source)
-    state = SimulatorState.from_seed(seed, ledger_path=options.ledger)
-    if options.generate:
-        state.add_messages(generate_messages(options.generate, seed=1))
+    state = load_state(options.seed, options.generate, options.ledger)
     state.configure({"latency": options.latency, "accept_body": options.accept_body,
                      "search_polls": options.search_polls, "postfix_only": options.postfix_only})
     if options.quota:
@@ -644,9 +649,6 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *args: stopping.set())
     simulator.start()
     print("listening on %s" % simulator.base_url, flush=True)
-    if options.ready_file:
-        with open(options.ready_file, "w", encoding="utf-8") as ready:
-            ready.write(simulator.base_url)
     while not stopping.wait(0.2):
         pass
     simulator.stop()

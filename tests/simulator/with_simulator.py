@@ -12,14 +12,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from simulator import Simulator, SimulatorState, generate_messages  # noqa: E402 pylint: disable=wrong-import-position
+from simulator import Simulator, load_state  # noqa: E402 pylint: disable=wrong-import-position
 
 
 def main(argv=None):
@@ -34,13 +33,7 @@ def main(argv=None):
     if not command:
         parser.error("give the command to run after --")
 
-    seed = {}
-    if options.seed:
-        with open(options.seed, encoding="utf-8") as source:
-            seed = json.load(source)
-    state = SimulatorState.from_seed(seed, ledger_path=options.ledger)
-    if options.generate:
-        state.add_messages(generate_messages(options.generate, seed=1))
+    state = load_state(options.seed, options.generate, options.ledger)
     state.configure({"latency": options.latency})
     with Simulator(state) as simulator:
         print("simulator listening on %s (%d messages)" % (simulator.base_url, len(state.messages)), flush=True)
