@@ -50,10 +50,6 @@ def normalize_message(raw):
     return message
 
 
-def recipients_of(message):
-    return message.get("client_recipients") or message.get("to") or []
-
-
 class MessageState:
     """What one GET said about a message: its quarantine state, the message, or why it could not be read."""
 

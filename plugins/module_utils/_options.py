@@ -65,9 +65,7 @@ def resolve_connection(params, environ):
                               "(got %d characters); check the account_id option or %s" % (len(account_id), ENV_ACCOUNT_ID))
 
     token, email, key = params.get("api_token"), params.get("api_email"), params.get("api_key")
-    source = "options"
     if not (token or email or key):
-        source = "environment"
         token = environ.get(ENV_API_TOKEN)
         if not token:
             email, key = environ.get(ENV_API_EMAIL), environ.get(ENV_API_KEY)
@@ -92,7 +90,6 @@ def resolve_connection(params, environ):
         api_email=None if token else email,
         api_key=None if token else key,
         base_url=base_url,
-        credential_source=source,
         timeout=check_range("timeout", params.get("timeout", 30.0), 0.1),
         task_timeout=check_range("task_timeout", params.get("task_timeout", 3600.0), 1),
         validate_certs=params.get("validate_certs", True),
