@@ -123,8 +123,8 @@ def redact(data, secrets):
         return dict((key, redact(value, secrets)) for key, value in data.items())
     if isinstance(data, (list, tuple)):
         return [redact(value, secrets) for value in data]
-    if isinstance(data, (str, Exception)):
-        text = str(data)
+    if isinstance(data, str):
+        text = data
         for secret in secrets:
             if secret:
                 text = text.replace(secret, REDACTED)
@@ -283,8 +283,7 @@ class CloudflareClient:
                                         "(%.0f s): run again after the lockout ends, or raise max_retry_wait"
                                         % (wait, self.max_retry_wait))
                 # The limit is per token: the other threads wait too instead of collecting 429s.
-                self.pacer.hold(wait if wait is not None else _BACKOFF_BASE)
-                attempt = self._retry_or_raise(attempt, failure, wait, "HTTP 429 rate limited")
+                attempt = self._retry_or_raise(attempt, failure, wait, "HTTP 429 rate limited", hold_everyone=True)
                 continue
             if status >= 500 or (envelope is None and 200 <= status < 300):
                 what = "HTTP %s" % status if status >= 500 else "an answer that is not a Cloudflare JSON envelope"
@@ -326,7 +325,7 @@ class CloudflareClient:
             return None
         return envelope if isinstance(envelope, dict) else None
 
-    def _retry_or_raise(self, attempt, failure, wait, why):
+    def _retry_or_raise(self, attempt, failure, wait, why, hold_everyone=False):
         if attempt >= self.retries:
             raise failure.amend(" (after %d retries)" % attempt) if attempt else failure
         if wait is None:
@@ -339,5 +338,7 @@ class CloudflareClient:
         if self._on_retry is not None:
             self._on_retry("%s %s: %s; retry %d of %d in %.1f s"
                            % (failure.method, failure.path, why, attempt + 1, self.retries, wait))
+        if hold_everyone:
+            self.pacer.hold(wait)
         self._sleep(wait)
         return attempt + 1

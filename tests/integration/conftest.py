@@ -18,24 +18,14 @@ COLLECTIONS_PATH = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_RO
 SIMULATOR_DIR = os.path.join(COLLECTION_ROOT, "tests", "simulator")
 sys.path.insert(0, SIMULATOR_DIR)
 
-from simulator import Simulator, SimulatorState  # noqa: E402 pylint: disable=wrong-import-position
+from simulator import Simulator, load_state  # noqa: E402 pylint: disable=wrong-import-position
 
 BIN_DIR = os.path.dirname(sys.executable)
 
 
-def demo_seed():
-    with open(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"), encoding="utf-8") as source:
-        return json.load(source)
-
-
 @pytest.fixture
-def seed():
-    return demo_seed()
-
-
-@pytest.fixture
-def sim(seed):
-    with Simulator(SimulatorState.from_seed(seed)) as running:
+def sim():
+    with Simulator(load_state(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"))) as running:
         yield running
 
 
