@@ -23,7 +23,11 @@ options:
       - If none of O(api_token), O(api_email) and O(api_key) is set, the environment variable
         E(CLOUDFLARE_API_TOKEN) is used, and without it E(CLOUDFLARE_EMAIL) and E(CLOUDFLARE_API_KEY).
       - Mutually exclusive with O(api_email) and O(api_key).
-      - Never shown in output, logs, warnings or errors.
+      - Never shown in output, logs, warnings or errors, in any form (as given, JSON- or URL-escaped), and never
+        echoed by the errors that refuse it.
+      - Checked before any request, wherever it comes from: 20 to 256 printable ASCII characters, no whitespace or
+        control characters (Cloudflare's tokens have 40). One trailing line break, as C(echo) or a file read
+        leaves, is removed with a warning.
     type: str
   api_email:
     description:
@@ -33,13 +37,15 @@ options:
   api_key:
     description:
       - A legacy Cloudflare global API key, used with O(api_email).
-      - Never shown in output, logs, warnings or errors.
+      - Never shown in output, logs, warnings or errors; checked as O(api_token) is.
     type: str
   base_url:
     description:
       - The API base URL. If not set, the environment variable E(CLOUDFLARE_BASE_URL) is used, then
         C(https://api.cloudflare.com/client/v4).
       - Point it at the collection's simulator to rehearse a runbook offline.
+      - A user name or password in the URL is refused. Plain C(http://) is refused unless the host is the
+        loopback (C(localhost), C(127.0.0.0/8), C(::1)) or O(allow_insecure=true).
     type: str
   timeout:
     description:
@@ -55,13 +61,24 @@ options:
   validate_certs:
     description:
       - Verify the server's TLS certificate. Turn off only for a test endpoint.
+      - V(false) towards a host other than the loopback is refused unless O(allow_insecure=true).
+      - Wins over the E(REQUESTS_CA_BUNDLE) and E(CURL_CA_BUNDLE) environment variables.
     type: bool
     default: true
   ca_path:
     description:
       - A CA bundle file to verify the server's certificate with, for example behind a TLS-inspecting proxy.
+      - Wins over the E(REQUESTS_CA_BUNDLE) and E(CURL_CA_BUNDLE) environment variables, which are used only when
+        this is not set.
       - Proxies are taken from the E(HTTPS_PROXY), E(HTTP_PROXY) and E(NO_PROXY) environment variables.
     type: path
+  allow_insecure:
+    description:
+      - Allow plain C(http://) in O(base_url), or O(validate_certs=false), towards a host other than the loopback.
+        Either exposes the API token to anyone on the network path; every run that uses it warns.
+    type: bool
+    default: false
+    version_added: 1.1.0
   retries:
     description:
       - How many times one request is retried after a rate-limit answer (HTTP 429), a connection that could
@@ -81,8 +98,13 @@ options:
       - The most requests this task sends in any 5-minute window. Cloudflare allows 1200 per token across
         the dashboard and the API and locks the token out for 5 minutes beyond that; the default leaves room
         for people working in the dashboard. Values above 1200 are for accounts with a raised limit.
-      - Independently of this option, when the server's C(Ratelimit) header announces that the quota is
-        nearly spent, every request waits until the window resets.
+      - The budget is shared by every module process on the same machine that uses the same credential
+        (forks, C(loop), parallel playbooks), through a file in O(state_dir) named by a hash of the
+        credential, never the credential itself.
+      - Independently of this option, when the server's C(Ratelimit) header announces that the quota of any
+        of its policies is nearly spent, every request waits until that window resets; a stricter quota
+        announced in C(Ratelimit-Policy) is obeyed as well. The first pause of each kind is a warning; the
+        summary counts them all.
     type: int
     default: 1000
   concurrency:
@@ -91,6 +113,16 @@ options:
         rate-limit pacing and over one pool of keep-alive connections.
     type: int
     default: 4
+  state_dir:
+    description:
+      - A directory on the machine the module runs on (usually the controller) for the shared request budget,
+        and, for releases, the journal of requests in flight and the per-account lock.
+      - If not set, the environment variable E(MAILSEC_CLOUDFLARE_STATE_DIR) is used, then
+        C(~/.local/state/mailsec.cloudflare).
+      - On AWX or Automation Platform, each job runs in a fresh container; point this at a persistent volume
+        for the journal to carry over between jobs.
+    type: path
+    version_added: 1.1.0
 requirements:
   - requests (Python library)
 notes:

@@ -23,12 +23,17 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import
     CONNECTION_ARGUMENT_SPEC,
     CONNECTION_MUTUALLY_EXCLUSIVE,
     CONNECTION_REQUIRED_TOGETHER,
+    ENV_API_KEY,
+    ENV_API_TOKEN,
+    MIN_CREDENTIAL_LENGTH,
     ValidationError,
     resolve_connection,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import RequestPacer
-
-RATE_LIMIT_WINDOW_SECONDS = 300.0
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import (
+    RATE_LIMIT_WINDOW_SECONDS,
+    RequestPacer,
+    SharedBudget,
+)
 
 
 class CloudflareModule(AnsibleModule):
@@ -48,19 +53,37 @@ class CloudflareModule(AnsibleModule):
 
     def resolve_settings(self):
         """The connection settings, or a failed task naming the option or variable to fix; sends nothing."""
+        # Whatever happens next, every form of a credential given in any source is masked, the raw one
+        # included (a trailing line break is removed before use, not before masking).
+        self._secrets = [value for value in (self.params.get("api_token"), self.params.get("api_key"),
+                                             os.environ.get(ENV_API_TOKEN), os.environ.get(ENV_API_KEY)) if value]
+        notices = []
         try:
-            settings = resolve_connection(self.params, os.environ)
+            settings = resolve_connection(self.params, os.environ, notices)
         except ValidationError as exc:
+            # A value too short to be a credential is refused, never sent and never quoted; masking it would
+            # only mangle the error that explains the refusal (a token "e" masks every letter e).
+            too_short = set(v for v in self._secrets if len(v.strip()) < MIN_CREDENTIAL_LENGTH)
+            self._secrets = [v for v in self._secrets if v not in too_short]
+            self.no_log_values.difference_update(too_short)
             self.fail_json(msg=str(exc))
         # Credentials read from the environment are not module parameters, so Ansible's no_log does
         # not know them: register them for masking like the parameters.
-        self._secrets = [s for s in (settings["api_token"], settings["api_key"]) if s]
+        self._secrets.extend(value for value in (settings["api_token"], settings["api_key"]) if value)
         self.no_log_values.update(self._secrets)
+        for notice in notices:
+            self.warn(notice)
         return settings
 
     def client(self, settings):
+        credential = settings["api_token"] or "%s:%s" % (settings["api_email"], settings["api_key"])
+        try:
+            budget = SharedBudget(settings["state_dir"], credential)
+        except OSError as exc:
+            self.fail_json(msg="state_dir %s cannot be used for the shared request budget (%s); set state_dir or "
+                               "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc))
         pacer = RequestPacer(limit=settings["rate_limit"], window=RATE_LIMIT_WINDOW_SECONDS,
-                             reserve=settings["concurrency"], on_pause=self.warn)
+                             reserve=settings["concurrency"], on_pause=self.warn, budget=budget)
         return CloudflareClient(
             api_token=settings["api_token"], api_email=settings["api_email"], api_key=settings["api_key"],
             base_url=settings["base_url"], timeout=settings["timeout"], validate_certs=settings["validate_certs"],
@@ -68,11 +91,14 @@ class CloudflareModule(AnsibleModule):
             pacer=pacer, deadline=time.monotonic() + settings["task_timeout"], pool_size=settings["concurrency"],
             on_retry=self.warn)
 
-    # API errors arrive redacted from the client, and Ansible masks no_log values in whatever a
-    # module returns; warnings and messages are masked here as well because they are built from
-    # text a server sent.
+    # Ansible masks no_log values in what a module returns, but only raw values, and never in dict
+    # keys; server text (errors, notices, unexpected items) may quote a credential in any form, so
+    # everything leaving the module is masked here, keys and escaped forms included.
     def warn(self, warning):
         super(CloudflareModule, self).warn(redact(warning, self._secrets))
 
+    def exit_json(self, **kwargs):
+        super(CloudflareModule, self).exit_json(**redact(kwargs, self._secrets))
+
     def fail_json(self, msg, **kwargs):
-        super(CloudflareModule, self).fail_json(msg=redact(msg, self._secrets), **kwargs)
+        super(CloudflareModule, self).fail_json(msg=redact(msg, self._secrets), **redact(kwargs, self._secrets))

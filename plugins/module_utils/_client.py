@@ -6,24 +6,32 @@
 
 It owns the session, the credentials, the envelope, retries and pacing. It knows nothing of
 what a release means; callers mark a request ``write=True`` when resending it blindly could
-repeat a side effect, and then get an ``OutcomeUnknownError`` instead of a retry.
+repeat a side effect, and then get an ``OutcomeUnknownError`` instead of a retry whenever the
+request may have been processed.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import email.utils
+import json
 import random
 import threading
 import time
 import traceback
+from urllib.parse import quote, quote_plus
 
 try:
     import requests
+    import urllib3
     from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
 else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -37,10 +45,31 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._version import
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 REDACTED = "********"
 
-# Cloudflare error codes that say the credentials, their permissions or the account are wrong:
-# retrying or changing anything else cannot help, so the whole task stops on them.
-AUTH_ERROR_CODES = frozenset([10000, 9109, 6003, 6100, 6101, 6102, 6103, 6111])
-ACCOUNT_ERROR_CODES = frozenset([7003, 7000])
+# Cloudflare's error codes that say the request was refused as a whole, before anything was
+# processed, and that every further request of the task would be refused the same way. Each row of
+# _HINTS: the codes, the HTTP status that means the same, and the hint that names what to fix; the
+# first row that matches wins.
+_MALFORMED_AUTH = frozenset([6003, 6100, 6101, 6102, 6103, 6111])
+_BAD_CREDENTIALS = frozenset([1000, 9103])
+_NO_PERMISSION = frozenset([10000, 9109])
+_NO_ROUTE = frozenset([7003, 7000])
+_RATE_LIMITED = frozenset([971])
+_HINTS = (
+    (_MALFORMED_AUTH, None, "the authentication headers were malformed: an API token belongs in api_token "
+                      "(CLOUDFLARE_API_TOKEN); a global API key in api_key together with api_email "
+                      "(CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)"),
+    (_NO_ROUTE, None, "Cloudflare cannot route to this account: check account_id (CLOUDFLARE_ACCOUNT_ID)"),
+    (_BAD_CREDENTIALS, 401, "the credentials were not accepted: check api_token (CLOUDFLARE_API_TOKEN), or api_email "
+                       "and api_key, and that the token has not expired or been rolled"),
+    (_NO_PERMISSION, 403, "the credentials lack permission: the API token needs 'Cloud Email Security: Write' on this "
+                     "account to release ('Read' or 'Write' to look messages up), and account_id "
+                     "(CLOUDFLARE_ACCOUNT_ID) must be an account the token is scoped to"),
+    (_RATE_LIMITED, 429, "the token hit Cloudflare's rate limit (1200 requests per 5 minutes); lower rate_limit or wait"),
+)
+AUTH_ERROR_CODES = _MALFORMED_AUTH | _BAD_CREDENTIALS | _NO_PERMISSION
+ACCOUNT_ERROR_CODES = _NO_ROUTE
+# Statuses that refuse a request before it is processed: authentication, permission, no such route, rate limit.
+_REFUSED_STATUSES = frozenset([401, 403, 405, 429])
 
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 8.0
@@ -69,6 +98,13 @@ class CloudflareError(Exception):
         return (self._stops_task or self.status in (401, 403, 429) or bool(codes & AUTH_ERROR_CODES)
                 or bool(codes & ACCOUNT_ERROR_CODES))
 
+    @property
+    def refused_before_processing(self):
+        """True when the answer proves the request was refused as a whole, so nothing of it took effect."""
+        if self.status is None or self.status >= 500:
+            return False
+        return self.status in _REFUSED_STATUSES or self.is_fatal
+
     def amend(self, extra):
         """Add to the message, for context only the caller has."""
         self.message += extra
@@ -80,7 +116,18 @@ class CloudflareError(Exception):
 
 
 class OutcomeUnknownError(CloudflareError):
-    """A write reached the server, or may have, and its answer was lost: it may have taken effect."""
+    """A write reached the server, or may have, and it may have taken effect.
+
+    ``answered`` is True when the server answered (an error status, or a 2xx it marked failed),
+    so it has finished with the request; False when the answer was lost (timeout, dropped or
+    broken connection) or came from a gateway (5xx), so the request may still be processed.
+    ``result`` is whatever result the answer carried, for evidence of what was done.
+    """
+
+    def __init__(self, message, answered=False, result=None, **kwargs):
+        super(OutcomeUnknownError, self).__init__(message, **kwargs)
+        self.answered = answered
+        self.result = result
 
 
 class ApiResponse:
@@ -98,7 +145,13 @@ class ApiResponse:
     @property
     def notices(self):
         """``messages[]`` of a successful answer: things Cloudflare wants the user to read."""
-        return [m.get("message", str(m)) if isinstance(m, dict) else str(m) for m in self.envelope.get("messages") or []]
+        return [_text_of(m) for m in self.envelope.get("messages") or [] if m is not None]
+
+
+def _text_of(notice):
+    if isinstance(notice, dict):
+        return str(notice.get("message", json.dumps(notice, sort_keys=True, default=str)))
+    return str(notice)
 
 
 def parse_retry_after(value, now=None):
@@ -117,18 +170,32 @@ def parse_retry_after(value, now=None):
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def secret_forms(secrets):
+    """Every form a secret may take in text that came back: raw, JSON- or repr-escaped, URL-encoded."""
+    forms = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        forms.update([secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+                      repr(secret)[1:-1], repr(secret + '"')[1:-2], quote(secret, safe=""), quote_plus(secret)])
+    # Longest first, so that a form containing another is masked whole.
+    return sorted((form for form in forms if form), key=len, reverse=True)
+
+
 def redact(data, secrets):
-    """Return data (strings, lists, dicts) with every secret replaced by a mask."""
+    """Return data (strings, lists, dicts, keys included) with every form of every secret masked."""
+    return _redact(data, secret_forms(secrets))
+
+
+def _redact(data, forms):
     if isinstance(data, dict):
-        return dict((key, redact(value, secrets)) for key, value in data.items())
+        return dict((_redact(key, forms), _redact(value, forms)) for key, value in data.items())
     if isinstance(data, (list, tuple)):
-        return [redact(value, secrets) for value in data]
+        return [_redact(value, forms) for value in data]
     if isinstance(data, str):
-        text = data
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, REDACTED)
-        return text
+        for form in forms:
+            data = data.replace(form, REDACTED)
+        return data
     return data
 
 
@@ -138,7 +205,7 @@ def describe_errors(errors):
         if isinstance(error, dict):
             text = "[%s] %s" % (error.get("code"), error.get("message"))
             nested = error.get("error_chain") or []
-            if nested:
+            if isinstance(nested, list) and nested:
                 text += " (%s)" % describe_errors(nested)
             parts.append(text)
         else:
@@ -148,21 +215,9 @@ def describe_errors(errors):
 
 def _hint(status, codes):
     codes = set(codes)
-    if codes & {6003, 6100, 6101, 6102, 6103, 6111}:
-        return ("the authentication headers were malformed: an API token belongs in api_token "
-                "(CLOUDFLARE_API_TOKEN); a global API key in api_key together with api_email "
-                "(CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)")
-    if codes & ACCOUNT_ERROR_CODES:
-        return "Cloudflare cannot route to this account: check account_id (CLOUDFLARE_ACCOUNT_ID)"
-    if status == 401:
-        return ("the credentials were not accepted: check api_token (CLOUDFLARE_API_TOKEN), or "
-                "api_email and api_key, and that the token has not expired or been rolled")
-    if status == 403 or codes & {10000, 9109}:
-        return ("the credentials lack permission: the API token needs 'Cloud Email Security: Write' on "
-                "this account to release ('Read' or 'Write' to look messages up), and account_id "
-                "(CLOUDFLARE_ACCOUNT_ID) must be an account the token is scoped to")
-    if status == 429 or 971 in codes:
-        return "the token hit Cloudflare's rate limit (1200 requests per 5 minutes); lower rate_limit or wait"
+    for table, same_status, text in _HINTS:
+        if codes & table or status == same_status:
+            return text
     return None
 
 
@@ -178,18 +233,79 @@ def error_from_response(method, path, status, envelope):
     return CloudflareError(message, status=status, errors=errors, method=method, path=path)
 
 
-def _may_have_reached_server(exc):
-    """False only when the request certainly never left: refused, unresolvable, TLS handshake failed."""
-    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError,
-                        requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+# Where the request of this thread got to on the wire: a failure before any byte was written
+# proves the server never saw it; after that, it may have been processed.
+_wire = threading.local()
+NOT_STARTED, CONNECTING, CONNECTED, WRITTEN = "not started", "connecting", "connected", "written"
+
+
+class _WireTracking:
+    def connect(self):
+        _wire.phase = CONNECTING
+        super(_WireTracking, self).connect()
+        _wire.phase = CONNECTED
+
+    def send(self, data):
+        # http.client opens the connection on the first write; do it here so that a failure to
+        # connect is not mistaken for a failure after writing.
+        if self.sock is None:
+            self.connect()
+        _wire.phase = WRITTEN
+        super(_WireTracking, self).send(data)
+
+
+class _TrackedHTTPConnection(_WireTracking, HTTPConnection):
+    pass
+
+
+class _TrackedHTTPSConnection(_WireTracking, HTTPSConnection):
+    pass
+
+
+class _TrackedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+_TRACKED_POOLS = {"http": _TrackedHTTPConnectionPool, "https": _TrackedHTTPSConnectionPool}
+
+
+class _TrackingAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections record whether a request was written before it failed."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super(_TrackingAdapter, self).init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_TRACKED_POOLS)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super(_TrackingAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+        # SOCKS proxies bring connection classes of their own; those fall back to the exception's type.
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_TRACKED_POOLS)
+        return manager
+
+
+def _never_connected(exc):
+    """urllib3's own word that the connection was never made: refused, unresolvable, timed out connecting."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+
+
+def may_have_reached_server(exc, phase):
+    """False only when the request certainly was not processed: nothing of it was written."""
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
         return False
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)
-        # urllib3 wraps refused and unresolvable connections in NewConnectionError (NameResolutionError is one).
-        return type(reason).__name__ not in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
-    return True
+    if phase in (CONNECTING, CONNECTED):
+        return False
+    if phase == WRITTEN:
+        return True
+    # No record of the wire (another transport, such as a SOCKS proxy or a test double): judge by type.
+    return not (isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc))
 
 
 class CloudflareClient:
@@ -207,15 +323,18 @@ class CloudflareClient:
         self.requests_sent = 0
         self.retries_done = 0
         self._secrets = [s for s in (api_token, api_key) if s]
+        self._secret_forms = secret_forms(self._secrets)
         self._on_retry = on_retry
         self._sleep = sleep or time.sleep
         self._count_lock = threading.Lock()
+        # Given with every request: requests would otherwise let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+        # override both ca_path and validate_certs=false. Proxies from the environment still apply.
+        self._verify = (ca_path or True) if validate_certs else False
         self.session = requests.Session()
         # Keep-alive connections for every worker thread; urllib3 retries nothing on its own here.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1), max_retries=0)
+        adapter = _TrackingAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1), max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.session.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
         self.session.headers["User-Agent"] = "mailsec.cloudflare/%s python-requests/%s" % (
             COLLECTION_VERSION, requests.__version__)
         self.session.headers["Accept"] = "application/json"
@@ -227,7 +346,7 @@ class CloudflareClient:
 
     def redact(self, data):
         """Remove every credential from data that may have come back from a server or proxy."""
-        return redact(data, self._secrets)
+        return _redact(data, self._secret_forms)
 
     def close(self):
         self.session.close()
@@ -235,63 +354,55 @@ class CloudflareClient:
     def get(self, path, params=None):
         return self.request("GET", path, params=params)
 
-    def post(self, path, body, write=True):
-        return self.request("POST", path, body=body, write=write)
+    def post(self, path, body, write=True, on_send=None):
+        return self.request("POST", path, body=body, write=write, on_send=on_send)
 
-    def request(self, method, path, params=None, body=None, write=False, url=None):
+    def request(self, method, path, params=None, body=None, write=False, url=None, on_send=None):
         """Send one API call and return its ApiResponse (2xx), or raise CloudflareError.
 
-        Retried: 429 (after Retry-After), and failures before the request left. Reads are also
-        retried on 5xx, timeouts and dropped connections. A write whose outcome is unknown is
-        never resent here: OutcomeUnknownError lets the caller check what happened first.
+        Retried: 429 (after Retry-After), and failures before any byte of the request was written.
+        Reads are also retried on 5xx, timeouts and dropped connections. A write that may have
+        been processed is never resent here: OutcomeUnknownError lets the caller find out first.
         Errors carry no credential, even when a server or proxy echoed request headers back.
+        ``on_send`` is called just before each attempt leaves, after any wait for the budget or a retry.
         """
         try:
-            return self._send_with_retries(method, path, params, body, write, url or self.base_url + path)
+            return self._send_with_retries(method, path, params, body, write, url or self.base_url + path, on_send)
         except CloudflareError as exc:
             exc.message = self.redact(exc.message)
             exc.errors = self.redact(exc.errors)
+            if isinstance(exc, OutcomeUnknownError):
+                exc.result = self.redact(exc.result)
             exc.args = (exc.message,)
             raise
 
-    def _send_with_retries(self, method, path, params, body, write, url):
+    def _send_with_retries(self, method, path, params, body, write, url, on_send):
         attempt = 0
         while True:
             self._take_budget(method, path)
+            if on_send is not None:
+                on_send()
+            _wire.phase = NOT_STARTED
             try:
                 response = self.session.request(method, url, params=params, json=body, timeout=self._timeouts(),
-                                                allow_redirects=False)
+                                                allow_redirects=False, verify=self._verify)
             except requests.exceptions.RequestException as exc:
-                reason = str(exc)
-                if write and _may_have_reached_server(exc):
-                    raise OutcomeUnknownError(
-                        "%s %s: the connection failed after the request was sent (%s); it may have been processed"
-                        % (method, path, reason), method=method, path=path)
-                failure = CloudflareError("%s %s: could not reach %s: %s. Check base_url (CLOUDFLARE_BASE_URL), "
-                                          "the network and any proxy (HTTPS_PROXY)" % (method, path, self.base_url, reason),
-                                          method=method, path=path)
-                attempt = self._retry_or_raise(attempt, failure, None, "connection failed: %s" % reason)
+                attempt = self._after_transport_error(exc, method, path, write, attempt)
                 continue
             self.pacer.observe(response.headers)
             status = response.status_code
             envelope = self._envelope(response)
             if status == 429:
-                failure = error_from_response(method, path, status, envelope or {})
-                wait = parse_retry_after(response.headers.get("Retry-After"))
-                if wait is not None and wait > self.max_retry_wait:
-                    raise failure.amend(". The token is locked out for %.0f s (Retry-After), longer than max_retry_wait "
-                                        "(%.0f s): run again after the lockout ends, or raise max_retry_wait"
-                                        % (wait, self.max_retry_wait))
-                # The limit is per token: the other threads wait too instead of collecting 429s.
-                attempt = self._retry_or_raise(attempt, failure, wait, "HTTP 429 rate limited", hold_everyone=True)
+                attempt = self._after_rate_limit(response, envelope, method, path, attempt)
                 continue
-            if status >= 500 or (envelope is None and 200 <= status < 300):
-                what = "HTTP %s" % status if status >= 500 else "an answer that is not a Cloudflare JSON envelope"
-                if write:
-                    raise OutcomeUnknownError("%s %s: the server sent %s; the request may have been processed"
-                                              % (method, path, what), status=status, method=method, path=path,
-                                              errors=(envelope or {}).get("errors"))
+            if write and not (200 <= status < 300 and envelope is not None and envelope.get("success") is not False):
                 failure = error_from_response(method, path, status, envelope or {})
+                if failure.refused_before_processing:
+                    raise failure
+                raise self._outcome_unknown(method, path, status, envelope, failure)
+            if status >= 500 or (envelope is None and 200 <= status < 300):
+                failure = error_from_response(method, path, status, envelope or {})
+                what = "HTTP %s" % status if status >= 500 else "an answer that is not a Cloudflare JSON envelope"
                 if envelope is None:
                     failure.amend(" (the answer was not a Cloudflare JSON envelope)")
                 attempt = self._retry_or_raise(attempt, failure, None, what)
@@ -300,18 +411,58 @@ class CloudflareClient:
                 raise error_from_response(method, path, status, envelope or {})
             return ApiResponse(status, envelope, response.headers)
 
+    def _after_transport_error(self, exc, method, path, write, attempt):
+        reason = str(exc)
+        if write and may_have_reached_server(exc, getattr(_wire, "phase", None)):
+            raise OutcomeUnknownError(
+                "%s %s: the connection failed after the request was sent (%s); it may have been processed"
+                % (method, path, reason), method=method, path=path)
+        failure = CloudflareError("%s %s: could not reach %s: %s. Check base_url (CLOUDFLARE_BASE_URL), "
+                                  "the network and any proxy (HTTPS_PROXY)" % (method, path, self.base_url, reason),
+                                  method=method, path=path)
+        return self._retry_or_raise(attempt, failure, None, "connection failed: %s" % reason)
+
+    def _after_rate_limit(self, response, envelope, method, path, attempt):
+        failure = error_from_response(method, path, 429, envelope or {})
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is not None and wait > self.max_retry_wait:
+            raise failure.amend(". The token is locked out for %.0f s (Retry-After), longer than max_retry_wait "
+                                "(%.0f s): run again after the lockout ends, or raise max_retry_wait"
+                                % (wait, self.max_retry_wait))
+        # The limit is per token: the other threads wait too instead of collecting 429s.
+        return self._retry_or_raise(attempt, failure, wait, "HTTP 429 rate limited", hold_everyone=True)
+
+    @staticmethod
+    def _outcome_unknown(method, path, status, envelope, failure):
+        """A write answered with anything but a clean success: say what may have happened."""
+        answered = status < 500
+        if envelope is None:
+            what = "an answer that is not a Cloudflare JSON envelope (HTTP %s)" % status
+            answered = False
+        else:
+            what = "HTTP %s%s%s" % (status, " with success: false" if status < 300 else "",
+                                    "; Cloudflare errors: %s" % describe_errors(failure.errors) if failure.errors else "")
+        return OutcomeUnknownError("%s %s: the server sent %s; the request may have been processed"
+                                   % (method, path, what), answered=answered,
+                                   result=(envelope or {}).get("result"), status=status, errors=failure.errors,
+                                   method=method, path=path)
+
     def _timeouts(self):
         read = self.timeout
         if self.deadline is not None:
             read = max(0.1, min(read, self.deadline - time.monotonic()))
         return (min(5.0, read), read)
 
+    def time_left(self):
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
     def _take_budget(self, method, path):
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        left = self.time_left()
+        if left is not None and left <= 0:
             raise CloudflareError("%s %s not sent: the task ran past task_timeout" % (method, path),
                                   method=method, path=path, stops_task=True)
         try:
-            self.pacer.acquire(self.deadline)
+            self.pacer.acquire(left)
         except BudgetExhaustedError as exc:
             raise CloudflareError("%s %s not sent: %s (task_timeout); raise task_timeout or rate_limit"
                                   % (method, path, exc), method=method, path=path, stops_task=True)
@@ -331,7 +482,8 @@ class CloudflareClient:
         if wait is None:
             wait = min(_BACKOFF_CAP, _BACKOFF_BASE * (2 ** attempt)) * random.uniform(0.5, 1.0)
         wait = min(wait, self.max_retry_wait)
-        if self.deadline is not None and time.monotonic() + wait > self.deadline:
+        left = self.time_left()
+        if left is not None and wait > left:
             raise failure.amend(" (no time left to retry within task_timeout)")
         with self._count_lock:
             self.retries_done += 1

@@ -12,9 +12,13 @@ a token in the environment never collides with an email + key pair given in the 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
+import math
 import re
+from urllib.parse import urlsplit
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import DEFAULT_BASE_URL
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import state_directory
 
 ENV_ACCOUNT_ID = "CLOUDFLARE_ACCOUNT_ID"
 ENV_API_TOKEN = "CLOUDFLARE_API_TOKEN"
@@ -36,11 +40,18 @@ CONNECTION_ARGUMENT_SPEC = dict(
     max_retry_wait=dict(type="float", default=60.0),
     rate_limit=dict(type="int", default=1000),
     concurrency=dict(type="int", default=4),
+    state_dir=dict(type="path"),
+    allow_insecure=dict(type="bool", default=False),
 )
 CONNECTION_MUTUALLY_EXCLUSIVE = [("api_token", "api_key"), ("api_token", "api_email")]
 CONNECTION_REQUIRED_TOGETHER = [("api_email", "api_key")]
 
 _ACCOUNT_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+# Cloudflare's API tokens are 40 characters and global API keys 37; the bounds leave room for new
+# formats while refusing what no credential is (and what Ansible's masking would mangle results with).
+MIN_CREDENTIAL_LENGTH = 20
+MAX_CREDENTIAL_LENGTH = 256
+_CREDENTIAL = re.compile(r"^[\x21-\x7e]+$")
 
 
 class ValidationError(ValueError):
@@ -48,14 +59,70 @@ class ValidationError(ValueError):
 
 
 def check_range(name, value, low, high=None):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("%s must be a finite number (got %s)" % (name, value))
     if value is None or value < low or (high is not None and value > high):
         bounds = "from %s to %s" % (low, high) if high is not None else "at least %s" % low
         raise ValidationError("%s must be %s (got %s)" % (name, bounds, value))
     return value
 
 
-def resolve_connection(params, environ):
-    """Return the settings the client needs, or raise ValidationError naming the option and variable to fix."""
+def check_credential(value, where, notices):
+    """The credential ready for a header, or ValidationError naming where it came from; never shows the value.
+
+    One trailing line break (a vault string made with ``echo``, a file read with ``lookup('file')``) is
+    removed with a notice; anything else a header cannot carry, or no Cloudflare credential holds, is refused.
+    """
+    stripped = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
+    if stripped != value:
+        notices.append("%s ended with a line break, which was removed; store the credential without it" % where)
+    if not _CREDENTIAL.match(stripped):
+        kinds = [kind for kind, pattern in (("whitespace", r"\s"), ("control characters", r"[\x00-\x1f\x7f]"),
+                                            ("non-ASCII characters", r"[^\x00-\x7f]")) if re.search(pattern, stripped)]
+        raise ValidationError("%s contains %s, which no Cloudflare credential holds; check how it is stored "
+                              "(the value is not shown)" % (where, " and ".join(kinds) or "nothing"))
+    if not MIN_CREDENTIAL_LENGTH <= len(stripped) <= MAX_CREDENTIAL_LENGTH:
+        raise ValidationError("%s is %d characters long; Cloudflare API tokens and keys have %d to %d (the value is "
+                              "not shown)" % (where, len(stripped), MIN_CREDENTIAL_LENGTH, MAX_CREDENTIAL_LENGTH))
+    return stripped
+
+
+def _is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url, validate_certs, allow_insecure, notices):
+    """The base URL, refused when it carries credentials or would send them unprotected to another host."""
+    source = "check the base_url option or %s" % ENV_BASE_URL
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ValidationError("base_url must be an http(s) URL such as %s (%s)" % (DEFAULT_BASE_URL, source))
+    parts = urlsplit(base_url)
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError("base_url must not hold a user name or password (user:password@host); the API token "
+                              "is the only credential sent (%s). The URL is not shown" % source)
+    insecure = [what for what, present in (("plain http://", parts.scheme == "http"),
+                                           ("validate_certs=false", not validate_certs)) if present]
+    if insecure and not _is_loopback(parts.hostname or ""):
+        if not allow_insecure:
+            raise ValidationError("%s towards %s would expose the API token to anyone on the path; use https:// with "
+                                  "certificate validation, or set allow_insecure=true if this is really meant"
+                                  % (" and ".join(insecure), parts.hostname))
+        notices.append("allow_insecure: %s towards %s; the API token is not protected in transit"
+                       % (" and ".join(insecure), parts.hostname))
+    return base_url
+
+
+def resolve_connection(params, environ, notices=None):
+    """Return the settings the client needs, or raise ValidationError naming the option and variable to fix.
+
+    Things the user should know but that do not stop the task are appended to ``notices``.
+    """
+    notices = [] if notices is None else notices
     account_id = params.get("account_id") or environ.get(ENV_ACCOUNT_ID)
     if not account_id:
         raise ValidationError("no account id: set the account_id option or the %s environment variable" % ENV_ACCOUNT_ID)
@@ -65,10 +132,12 @@ def resolve_connection(params, environ):
                               "(got %d characters); check the account_id option or %s" % (len(account_id), ENV_ACCOUNT_ID))
 
     token, email, key = params.get("api_token"), params.get("api_email"), params.get("api_key")
+    token_source, key_source = "api_token", "api_key"
     if not (token or email or key):
-        token = environ.get(ENV_API_TOKEN)
+        token, token_source = environ.get(ENV_API_TOKEN), "the %s environment variable" % ENV_API_TOKEN
         if not token:
             email, key = environ.get(ENV_API_EMAIL), environ.get(ENV_API_KEY)
+            key_source = "the %s environment variable" % ENV_API_KEY
     if token and (email or key):
         raise ValidationError("give either api_token or api_email + api_key, not both")
     if not token and not (email and key):
@@ -78,11 +147,16 @@ def resolve_connection(params, environ):
         raise ValidationError("no credentials: set api_token or the %s environment variable (an API token with "
                               "'Cloud Email Security: Write'), or the legacy api_email + api_key (%s, %s)"
                               % (ENV_API_TOKEN, ENV_API_EMAIL, ENV_API_KEY))
+    if token:
+        token = check_credential(token, token_source, notices)
+    else:
+        key = check_credential(key, key_source, notices)
+        if re.search(r"[\s\x00-\x1f\x7f]", email):
+            raise ValidationError("api_email (%s) contains whitespace or control characters" % ENV_API_EMAIL)
 
-    base_url = (params.get("base_url") or environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip()
-    if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ValidationError("base_url must be an http(s) URL such as %s (check the base_url option or %s)"
-                              % (DEFAULT_BASE_URL, ENV_BASE_URL))
+    validate_certs = params.get("validate_certs", True)
+    base_url = check_base_url((params.get("base_url") or environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip(),
+                              validate_certs, params.get("allow_insecure", False), notices)
 
     settings = dict(
         account_id=account_id.lower(),
@@ -92,12 +166,13 @@ def resolve_connection(params, environ):
         base_url=base_url,
         timeout=check_range("timeout", params.get("timeout", 30.0), 0.1),
         task_timeout=check_range("task_timeout", params.get("task_timeout", 3600.0), 1),
-        validate_certs=params.get("validate_certs", True),
+        validate_certs=validate_certs,
         ca_path=params.get("ca_path"),
         retries=check_range("retries", params.get("retries", 3), 0, 10),
         max_retry_wait=check_range("max_retry_wait", params.get("max_retry_wait", 60.0), 0),
         # Cloudflare's default ceiling is 1200 per 5 minutes; higher values are for raised limits.
         rate_limit=check_range("rate_limit", params.get("rate_limit", 1000), 1, 100000),
         concurrency=check_range("concurrency", params.get("concurrency", 4), 1, 32),
+        state_dir=state_directory(params.get("state_dir"), environ),
     )
     return settings

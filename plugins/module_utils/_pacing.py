@@ -2,25 +2,35 @@
 # Copyright: mailsec.cloudflare contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The request budget that every thread of one task draws from.
+"""The request budget that every thread, and every module process on the controller, draws from.
 
 Cloudflare allows 1200 requests per 5 minutes per token, counted across the dashboard and
 the API, and locks the token out of the whole API for 5 minutes when it is exceeded. Two
-guards keep a task under it: a client-side sliding window (``rate_limit`` per ``window``)
-that holds whatever the server says, and the server's own ``Ratelimit`` header, which
-pauses every thread until the window resets once the remaining quota runs low.
+guards keep a task under it: a client-side sliding window (``rate_limit`` per 5 minutes, plus
+any stricter policy the server announces in ``Ratelimit-Policy``) that holds whatever the
+server says, and the server's own ``Ratelimit`` header, which pauses everyone until the window
+resets once the remaining quota of any of its items runs low.
+
+The budget lives in a file keyed by a hash of the credential (never the credential itself), so
+forks, loops and parallel playbooks using one token on one controller share a single budget.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import collections
+import fcntl
+import hashlib
+import json
+import os
 import re
 import threading
 import time
 
-_RATELIMIT_REMAINING = re.compile(r"(?:^|[;,\s])r=(\d+)")
-_RATELIMIT_RESET = re.compile(r"(?:^|[;,\s])t=(\d+)")
+RATE_LIMIT_WINDOW_SECONDS = 300.0
+# Requests are counted in buckets of this many seconds: the shared file stays small (at most
+# window / resolution entries) and a window is at most this much shorter than its nominal length.
+_BUCKET_SECONDS = 0.1
+_PARAMETER = re.compile(r"([a-z]+)=(\d+)")
 
 
 class BudgetExhaustedError(Exception):
@@ -32,84 +42,209 @@ class BudgetExhaustedError(Exception):
         self.wait_seconds = wait_seconds
 
 
-def parse_ratelimit(headers):
-    """Return (remaining, seconds_to_reset) announced by the server, each None when absent.
+def _structured_items(value):
+    """The parameters of every item of an IETF structured list header, as dicts of int."""
+    items = []
+    for part in (value or "").split(","):
+        parameters = dict((name, int(number)) for name, number in _PARAMETER.findall(part))
+        if parameters:
+            items.append(parameters)
+    return items
 
-    Cloudflare sends the IETF draft structured form ``Ratelimit: "default";r=50;t=30``;
-    older drafts used separate ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers.
+
+def parse_ratelimit(headers):
+    """Every (remaining, seconds_to_reset) the server announces; either may be None.
+
+    Cloudflare sends the IETF draft structured list ``Ratelimit: "default";r=50;t=30`` and may
+    list several policies (a "burst" one, for example); older drafts used separate
+    ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers.
     """
-    remaining = reset = None
-    combined = headers.get("Ratelimit")
-    if combined:
-        match = _RATELIMIT_REMAINING.search(combined)
-        remaining = int(match.group(1)) if match else None
-        match = _RATELIMIT_RESET.search(combined)
-        reset = int(match.group(1)) if match else None
-    if remaining is None and headers.get("RateLimit-Remaining", "").isdigit():
-        remaining = int(headers["RateLimit-Remaining"])
-    if reset is None and headers.get("RateLimit-Reset", "").isdigit():
-        reset = int(headers["RateLimit-Reset"])
-    return remaining, reset
+    announced = [(item.get("r"), item.get("t")) for item in _structured_items(headers.get("Ratelimit"))
+                 if "r" in item]
+    if not announced and headers.get("RateLimit-Remaining", "").isdigit():
+        reset = headers.get("RateLimit-Reset", "")
+        announced.append((int(headers["RateLimit-Remaining"]), int(reset) if reset.isdigit() else None))
+    return announced
+
+
+def parse_ratelimit_policy(headers):
+    """Every (quota, window_seconds) of ``Ratelimit-Policy: "default";q=1200;w=300, ...``."""
+    return [(item["q"], item["w"]) for item in _structured_items(headers.get("Ratelimit-Policy"))
+            if "q" in item and item.get("w")]
+
+
+class _Ledger:
+    """What the budget remembers: requests per time bucket, and the pause everyone is in."""
+
+    def __init__(self, buckets=None, paused_until=0.0, pause_reason=None):
+        self.buckets = buckets or {}
+        self.paused_until = paused_until
+        self.pause_reason = pause_reason
+
+    def to_json(self):
+        return {"buckets": self.buckets, "paused_until": self.paused_until, "pause_reason": self.pause_reason}
+
+    @classmethod
+    def from_json(cls, data):
+        if not isinstance(data, dict):
+            return cls()
+        buckets = data.get("buckets")
+        buckets = dict((str(k), int(v)) for k, v in buckets.items()) if isinstance(buckets, dict) else {}
+        return cls(buckets, float(data.get("paused_until") or 0.0), data.get("pause_reason"))
+
+
+class MemoryBudget:
+    """A budget for one process."""
+
+    def __init__(self):
+        self._ledger = _Ledger()
+        self._lock = threading.Lock()
+
+    def transact(self, change):
+        with self._lock:
+            return change(self._ledger)
+
+
+class SharedBudget:
+    """A budget in a file, shared by every process on this machine that uses the same credential."""
+
+    def __init__(self, directory, credential):
+        key = hashlib.sha256(credential.encode("utf-8")).hexdigest()[:32]
+        self.path = os.path.join(directory, "budget-%s.json" % key)
+        self._lock_path = self.path + ".lock"
+        self._thread_lock = threading.Lock()
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+
+    def transact(self, change):
+        with self._thread_lock:
+            with open(self._lock_path, "a") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                try:
+                    ledger = self._load()
+                    outcome = change(ledger)
+                    self._save(ledger)
+                    return outcome
+                finally:
+                    fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _load(self):
+        try:
+            with open(self.path, encoding="utf-8") as source:
+                return _Ledger.from_json(json.load(source))
+        except (OSError, ValueError):
+            # Missing, or torn by a crash: an empty budget. The server's Ratelimit header still guards.
+            return _Ledger()
+
+    def _save(self, ledger):
+        temporary = "%s.%d.tmp" % (self.path, os.getpid())
+        with open(temporary, "w", encoding="utf-8") as target:
+            json.dump(ledger.to_json(), target)
+        os.replace(temporary, self.path)
 
 
 class RequestPacer:
     """Blocks callers so that requests stay inside the client budget and the server's quota."""
 
-    def __init__(self, limit=1000, window=300.0, reserve=4, on_pause=None, clock=None, sleep=None):
-        self.limit = limit
-        self.window = window
+    def __init__(self, limit=1000, window=RATE_LIMIT_WINDOW_SECONDS, reserve=4, on_pause=None, clock=None,
+                 sleep=None, budget=None):
+        # (requests, seconds) windows that must all hold; the server's Ratelimit-Policy may add stricter ones.
+        self._windows = {float(window): limit}
         # In-flight requests of other threads still spend quota after a low reading.
         self.reserve = reserve
         self.paused_seconds = 0.0
+        self.pauses = 0
         self._on_pause = on_pause
-        self._clock = clock or time.monotonic
+        self._clock = clock or time.time
         self._sleep = sleep or time.sleep
-        self._lock = threading.Lock()
-        self._sent = collections.deque()
-        self._paused_until = 0.0
+        self._budget = budget or MemoryBudget()
+        self._notice_lock = threading.Lock()
+        self._noticed_until = 0.0
+        self._noticed_kinds = set()
+        self._windows_lock = threading.Lock()
 
-    def acquire(self, deadline=None):
-        """Take one request from the budget, waiting as long as the budget or the server asks."""
+    def acquire(self, max_wait=None):
+        """Take one request from the budget, waiting as long as the budget or the server asks.
+
+        Raises BudgetExhaustedError instead when the wait would be longer than ``max_wait`` seconds.
+        """
         while True:
-            with self._lock:
-                now = self._clock()
-                while self._sent and self._sent[0] <= now - self.window:
-                    self._sent.popleft()
-                if self._paused_until <= now and len(self._sent) >= self.limit:
-                    self._pause_until(now, self._sent[0] + self.window,
-                                      "the client-side budget of %d requests per %.0f s (rate_limit) is spent"
-                                      % (self.limit, self.window))
-                if self._paused_until <= now:
-                    self._sent.append(now)
-                    return
-                wait = self._paused_until - now
-            if deadline is not None and now + wait > deadline:
+            now = self._clock()
+            until, reason = self._budget.transact(lambda ledger: self._take(ledger, now))
+            if until is None:
+                return
+            wait = until - now
+            if max_wait is not None and wait > max_wait:
                 raise BudgetExhaustedError(wait)
+            self._notice(now, until, reason)
             self._sleep(wait)
 
+    def _take(self, ledger, now):
+        newest = int(now / _BUCKET_SECONDS)
+        with self._windows_lock:
+            windows = sorted(self._windows.items())
+        longest = windows[-1][0]
+        for bucket in [b for b in ledger.buckets if int(b) * _BUCKET_SECONDS + longest <= now]:
+            del ledger.buckets[bucket]
+        if ledger.paused_until > now:
+            return ledger.paused_until, ledger.pause_reason
+        for window, limit in windows:
+            counted = sorted((int(b), n) for b, n in ledger.buckets.items() if int(b) * _BUCKET_SECONDS + window > now)
+            if sum(n for dummy, n in counted) >= limit:
+                ledger.paused_until = counted[0][0] * _BUCKET_SECONDS + window
+                ledger.pause_reason = ("the client-side budget of %d requests per %.0f s (rate_limit, or the server's "
+                                       "Ratelimit-Policy) is spent" % (limit, window))
+                return ledger.paused_until, ledger.pause_reason
+        ledger.buckets[str(newest)] = ledger.buckets.get(str(newest), 0) + 1
+        return None, None
+
     def observe(self, headers):
-        """Read the server's quota announcement from a response and pause everyone when it runs low."""
-        remaining, reset = parse_ratelimit(headers)
-        if remaining is None or remaining > self.reserve:
+        """Read the server's quota announcements from a response; pause everyone when any runs low."""
+        for quota, window in parse_ratelimit_policy(headers):
+            with self._windows_lock:
+                current = self._windows.get(float(window))
+                if current is None or quota < current:
+                    self._windows[float(window)] = quota
+        low = [(remaining, reset) for remaining, reset in parse_ratelimit(headers)
+               if remaining is not None and remaining <= self.reserve]
+        if not low:
             return
-        with self._lock:
-            now = self._clock()
-            # Without a reset time, a whole window is the only safe assumption; a reset of 0 s is
-            # a rounded-down fraction, so wait at least one second.
-            self._pause_until(now, now + (max(reset, 1) if reset is not None else self.window),
-                              "Cloudflare's Ratelimit header announces %d request(s) left" % remaining)
+        # Without a reset time, a whole window is the only safe assumption; a reset of 0 s is a
+        # rounded-down fraction, so wait at least one second. The longest wait of the low items wins.
+        wait = max(max(reset, 1) if reset is not None else RATE_LIMIT_WINDOW_SECONDS for dummy, reset in low)
+        remaining = min(remaining for remaining, dummy in low)
+        self._pause(wait, "Cloudflare's Ratelimit header announces %d request(s) left" % remaining)
 
     def hold(self, seconds):
-        """Make every thread wait, as after a 429 whose Retry-After applies to the whole token."""
-        with self._lock:
-            now = self._clock()
-            self._pause_until(now, now + seconds, None)
+        """Make every caller wait, as after a 429 whose Retry-After applies to the whole token."""
+        self._pause(seconds, None)
 
-    def _pause_until(self, now, until, why):
-        # Called with the lock held; one notice per pause, not one per waiting thread.
-        if until <= self._paused_until:
-            return
-        self.paused_seconds += until - max(now, self._paused_until)
-        self._paused_until = until
-        if self._on_pause is not None and why is not None:
-            self._on_pause("pausing %.1f s to stay inside the rate limit: %s" % (until - now, why))
+    def _pause(self, seconds, reason):
+        now = self._clock()
+
+        def extend(ledger):
+            if now + seconds > ledger.paused_until:
+                ledger.paused_until = now + seconds
+                ledger.pause_reason = reason
+
+        self._budget.transact(extend)
+
+    def _notice(self, now, until, reason):
+        # Each pause is counted once, however many threads wait in it and however often it is
+        # extended; only the first pause of each kind becomes a notice (a server announcing
+        # r=0;t=0 on every answer would otherwise warn once per request). Totals go in the summary.
+        kind = re.sub(r"\d+", "N", reason) if reason else None
+        with self._notice_lock:
+            if until <= self._noticed_until:
+                return
+            fresh = now >= self._noticed_until
+            self.paused_seconds += until - max(now, self._noticed_until)
+            self._noticed_until = until
+            if not fresh:
+                return
+            self.pauses += 1
+            if kind is None or kind in self._noticed_kinds:
+                return
+            self._noticed_kinds.add(kind)
+        if self._on_pause is not None:
+            self._on_pause("pausing %.1f s to stay inside the rate limit: %s (later pauses are counted in "
+                           "summary.rate_limit_pauses)" % (until - now, reason))

@@ -25,8 +25,9 @@ options:
     description:
       - Read these messages by id. Mutually exclusive with the search filters.
       - Ids Cloudflare does not know are listed in RV(not_found_ids); see O(fail_on_not_found).
+      - Ids follow the same rule as in M(mailsec.cloudflare.email_security_release), checked before any request.
     type: list
-    elements: str
+    elements: raw
     aliases: [ids]
   query:
     description: Free text matched against sender, recipients, subject, attachment names and message id.
@@ -255,7 +256,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     search_messages,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
 
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -263,7 +264,7 @@ _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-
 def main():
     module = CloudflareModule(
         argument_spec=dict(
-            message_ids=dict(type="list", elements="str", aliases=["ids"]),
+            message_ids=dict(type="list", elements="raw", aliases=["ids"]),
             query=dict(type="str"),
             sender=dict(type="str"),
             recipient=dict(type="str"),

@@ -26,10 +26,11 @@ options:
       - The ids of the messages to release, as the Investigate API and
         M(mailsec.cloudflare.email_security_message_info) return them.
       - Repeated ids are released once, in the order first seen, with a warning.
-      - An empty list, an empty id, or an id containing whitespace, quotes, braces, a backslash or
-        C(/), C(?), C(#) fails the task before any request is sent.
+      - A message id is a string of 1 to 256 of the characters C(A-Z a-z 0-9 . _ : + = @ ~ -), never C(.) or
+        C(..), never percent-encoded. An empty list, or any item that breaks this rule, fails the task before any
+        request is sent. Booleans, numbers and nulls are refused, not converted: quote ids in YAML.
     type: list
-    elements: str
+    elements: raw
     required: true
     aliases: [ids]
   batch_size:
@@ -64,6 +65,19 @@ options:
     type: str
     choices: [auto, object, array]
     default: auto
+  settle_timeout:
+    description:
+      - Seconds within which the API processes a release request or never will. After a release request whose
+        outcome is unknown (its answer lost, timed out, cut by a TLS or connection error, or a server error), its
+        messages are read back until they leave quarantine or this long has passed since the request was sent;
+        only messages still quarantined then are sent again.
+      - If the task cannot wait that long (O(task_timeout)), those messages end V(release_pending) and the journal
+        in O(state_dir) lets the next run on this machine settle them before it sends anything.
+      - Lowering it below the time the API may hold a request reopens the race it closes. The default covers
+        Cloudflare's edge, which gives up on a request after 100 seconds.
+    type: float
+    default: 120
+    version_added: 1.1.0
 extends_documentation_fragment:
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
@@ -87,11 +101,30 @@ attributes:
       - Idempotent with the default O(only_quarantined=true). With O(only_quarantined=false) a second run sends
         the release again; Cloudflare delivers nothing the second time and the ids end V(not_released).
 notes:
-  - B(Retries never deliver twice.) Rate-limit answers (HTTP 429) and connections that could not be made are
-    retried, because nothing was processed. A release request whose answer is lost (a timeout after sending, a
-    dropped connection, a server error, an unreadable answer) is never resent blindly; its messages are read
-    back instead. Those that left quarantine end V(released), those still quarantined are sent again (at most
-    O(retries) times), and those that cannot be read end V(unknown), listed in RV(incomplete_ids).
+  - B(Retries never deliver twice.) Rate-limit answers (HTTP 429), authentication and permission refusals, and
+    connections that failed before any byte of the request was written are the only failures after which a
+    release request is sent again at once, because nothing was processed.
+  - After any other failure (a timeout, a dropped or reset connection, a TLS error while reading the answer, a
+    server error, an unreadable answer, a 2xx with C(success=false), a 4XX that does not prove the request was
+    refused) the request may have been processed, or may still be. Its messages are read back, repeatedly, until
+    they leave quarantine (V(released_unconfirmed)) or O(settle_timeout) has passed since it was sent; only those
+    still quarantined then are sent again, at most O(retries) times. If the server answered (a 4XX or a failed
+    2xx) it has finished with the request, so one read decides, and messages still quarantined end
+    V(not_released); the body form is switched (O(body_format=auto)) only when the error names the request body.
+  - B(Crash and re-run.) Before each release request leaves, its ids and the time are written to a journal in
+    O(state_dir); the entry is removed once the outcome is settled. A run that is killed leaves its entries, and
+    the next run on the same machine reads those messages back (with the same settle rule) before it sends
+    anything. Runs releasing for the same account on one machine take turns (a lock in O(state_dir)), and a
+    module whose C(ansible-playbook) (or C(ansible-runner)) process is gone sends no further request.
+  - B(Not covered.) The journal and the lock are local to one machine. Two runs on different machines (two AWX
+    execution nodes, or a job and a person at a laptop) releasing the same ids within O(settle_timeout) of each
+    other can each see a message still quarantined and send it; Cloudflare's release has no idempotency key.
+    Run one release per incident, or give the AWX jobs a shared O(state_dir) volume.
+  - B(Statuses claim only what is known.) V(released) and V(partially_released) need the answer's recipient
+    lists. A message that left quarantine without them (the answer was lost, or carried no usable item for it)
+    is V(released_unconfirmed). A message whose request may still be processed is V(release_pending). Items
+    that contradict each other, or are of a shape the API does not document, go to RV(unexpected_items) with a
+    warning, and their ids end V(unknown).
   - B(Pacing.) All requests of the task, on every thread, draw from one budget of O(rate_limit) requests per
     5 minutes; when Cloudflare's C(Ratelimit) header announces the quota nearly spent, the task pauses until
     the window resets instead of tripping the 5-minute lockout. Pauses and retries show up as warnings.
@@ -169,10 +202,18 @@ results:
       sample: 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
     status:
       description:
-        - V(released) every recipient delivered; V(partially_released) some delivered, some failed or
-          undelivered; V(not_released) none delivered, or not sent; V(would_release) check mode;
-          V(already_released) no longer quarantined, not sent; V(not_found) Cloudflare has no such message;
-          V(unknown) the outcome could not be established (never counted as released).
+        - V(released) every recipient delivered, as the release answer lists them.
+        - V(partially_released) some recipients delivered, some failed or undelivered.
+        - V(released_unconfirmed) the message left quarantine after this run's release request, but no answer
+          listed its recipients (the answer was lost, or carried no usable item for it); confirm delivery before
+          acting on it. Counted as incomplete.
+        - V(release_pending) a release request for it may still be processed: the answer was lost and the
+          message was still quarantined at the last read, before O(settle_timeout) had passed. Run the task again
+          on the same machine; it settles this before sending anything.
+        - V(not_released) delivered to nobody, refused by the API, or not sent (the detail says which).
+        - V(would_release) check mode. V(already_released) no longer quarantined, so not sent (also for a
+          message an interrupted earlier run had released). V(not_found) Cloudflare has no such message.
+        - V(unknown) the outcome could not be established (never counted as released).
       type: str
       returned: always
       sample: released
@@ -241,6 +282,11 @@ summary:
       description: Requests that were retried.
       type: int
       returned: always
+    rate_limit_pauses:
+      description: How many times the task paused to stay inside the rate limit.
+      type: int
+      returned: always
+      version_added: 1.1.0
     rate_limit_paused_seconds:
       description: Seconds the task waited to stay inside the rate limit.
       type: float
@@ -249,6 +295,8 @@ summary:
     total: 3
     released: 2
     partially_released: 1
+    released_unconfirmed: 0
+    release_pending: 0
     not_released: 0
     would_release: 0
     already_released: 0
@@ -260,6 +308,7 @@ summary:
     recipients_undelivered: 0
     requests_sent: 4
     retries: 0
+    rate_limit_pauses: 0
     rate_limit_paused_seconds: 0.0
 released_ids:
   description: Ids released to every recipient by this run (status V(released)).
@@ -274,7 +323,10 @@ incomplete_ids:
   elements: str
   sample: []
 unexpected_items:
-  description: Result items the API returned for ids that were not requested, as returned.
+  description:
+    - Result items the API returned that were not used to decide a status, as returned (credentials masked)
+    - items for ids that were not requested, items of a shape the API does not document, and items that
+      contradict another item for the same id.
   returned: always
   type: list
   elements: raw
@@ -314,10 +366,12 @@ error:
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, Lifeline, ReleaseJournal
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
+    DEFAULT_SETTLE_TIMEOUT,
     ReleaseEngine,
-    unique_message_ids,
     validate_release_options,
 )
 
@@ -325,18 +379,19 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import
 def main():
     module = CloudflareModule(
         argument_spec=dict(
-            message_ids=dict(type="list", elements="str", required=True, aliases=["ids"]),
+            message_ids=dict(type="list", elements="raw", required=True, aliases=["ids"]),
             batch_size=dict(type="int", default=100),
             only_quarantined=dict(type="bool", default=True),
             fail_on_incomplete=dict(type="bool", default=True),
             body_format=dict(type="str", default="auto", choices=["auto", "object", "array"]),
+            settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT),
         ),
         supports_check_mode=True,
     )
     params = module.params
     try:
         message_ids, repeated = unique_message_ids(params["message_ids"])
-        validate_release_options(params["batch_size"], params["body_format"])
+        validate_release_options(params["batch_size"], params["body_format"], params["settle_timeout"])
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
@@ -345,9 +400,12 @@ def main():
                     % (len(repeated), ", ".join(sorted(set(repeated))[:10])))
 
     client = module.client(settings)
-    engine = ReleaseEngine(client, settings["account_id"], batch_size=params["batch_size"],
+    account_id, state_dir = settings["account_id"], settings["state_dir"]
+    engine = ReleaseEngine(client, account_id, batch_size=params["batch_size"],
                            concurrency=settings["concurrency"], only_quarantined=params["only_quarantined"],
-                           body_format=params["body_format"], check_mode=module.check_mode, warn=module.warn)
+                           body_format=params["body_format"], check_mode=module.check_mode, warn=module.warn,
+                           settle_timeout=params["settle_timeout"], journal=ReleaseJournal(state_dir, account_id),
+                           lock=AccountLock(state_dir, account_id), lifeline=Lifeline())
     try:
         report = engine.run(message_ids)
     finally:
@@ -356,7 +414,8 @@ def main():
     result = dict(
         changed=report.changed,
         results=report.results,
-        summary=report.summary(client.requests_sent, client.retries_done, client.pacer.paused_seconds),
+        summary=report.summary(client.requests_sent, client.retries_done, client.pacer.paused_seconds,
+                               client.pacer.pauses),
         released_ids=report.released_ids,
         incomplete_ids=report.incomplete_ids,
         unexpected_items=report.unexpected_items,
@@ -371,7 +430,8 @@ def main():
     if report.incomplete_ids and params["fail_on_incomplete"]:
         summary = result["summary"]
         counts = ", ".join("%d %s" % (summary[status], status)
-                           for status in ("partially_released", "not_released", "not_found", "unknown")
+                           for status in ("partially_released", "released_unconfirmed", "release_pending",
+                                          "not_released", "not_found", "unknown")
                            if summary[status])
         module.fail_json(msg="%d of %d message(s) were not fully released (%s); see incomplete_ids and each result's "
                          "detail, or set fail_on_incomplete: false" % (len(report.incomplete_ids),

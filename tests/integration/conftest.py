@@ -56,7 +56,9 @@ def ansible_env(sim=None, tmp_path=None, **overrides):
         PATH=BIN_DIR + os.pathsep + env.get("PATH", ""),
     )
     if tmp_path is not None:
-        env.update(ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible-home"))
+        # The journal, the account lock and the shared request budget of each test are its own.
+        env.update(ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+                   MAILSEC_CLOUDFLARE_STATE_DIR=str(tmp_path / "state"))
     if sim is not None:
         env.update(CLOUDFLARE_ACCOUNT_ID=sim.state.account_id, CLOUDFLARE_API_TOKEN=sim.state.api_token,
                    CLOUDFLARE_BASE_URL=sim.base_url)

@@ -23,8 +23,11 @@ import json
 import math
 import random
 import re
+import os
 import signal
 import socket
+import ssl
+import struct
 import sys
 import threading
 import time
@@ -38,7 +41,12 @@ DEFAULT_READ_ONLY_TOKEN = "sim-token-read-0a9b8c7d6e5f4a3b"
 DEFAULT_EMAIL = "secops@example.com"
 DEFAULT_KEY = "0123456789abcdef0123456789abcdef01234"
 DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK")
-FAULT_KINDS = ("rate_limit", "status", "drop_before", "drop_after", "slow_after", "malformed", "echo_headers")
+# Before processing: rate_limit, status, drop_before, echo_headers, slow_before (then processed and answered).
+# After processing: drop_after, reset_after, tls_garbage_after (TLS mode), slow_after, malformed, status_after
+# (an error status), failed_with_items (200, success false, the real items), item_shapes (odd item shapes).
+FAULT_KINDS = ("rate_limit", "status", "drop_before", "drop_after", "slow_after", "malformed", "echo_headers",
+               "slow_before", "reset_after", "tls_garbage_after", "status_after", "failed_with_items", "item_shapes")
+ITEM_SHAPES = ("id_list", "postfix_int", "no_lists", "not_dict", "conflicting", "odd_messages", "result_object")
 ENDPOINTS = ("release", "get", "search", "any")
 
 _RELEASE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/release$")
@@ -123,17 +131,22 @@ def generate_messages(count, seed=0, quarantined=True):
 
 
 class Fault:
-    def __init__(self, kind, endpoint="any", count=1, status=503, retry_after=1, delay=2.0):
+    def __init__(self, kind, endpoint="any", count=1, status=503, retry_after=1, delay=2.0, shape="id_list",
+                 message="Internal server error"):
         if kind not in FAULT_KINDS:
             raise ValueError("fault kind must be one of %s" % ", ".join(FAULT_KINDS))
         if endpoint not in ENDPOINTS:
             raise ValueError("fault endpoint must be one of %s" % ", ".join(ENDPOINTS))
+        if shape not in ITEM_SHAPES:
+            raise ValueError("item shape must be one of %s" % ", ".join(ITEM_SHAPES))
         self.kind = kind
         self.endpoint = endpoint
         self.remaining = count
         self.status = status
         self.retry_after = retry_after
         self.delay = delay
+        self.shape = shape
+        self.message = message
 
 
 class SimulatorState:
@@ -158,8 +171,15 @@ class SimulatorState:
         self.quota = None
         self.window = 300.0
         self.lockout = 300.0
+        # A second, shorter policy (Cloudflare documents a list of policies, "burst" in its example).
+        self.burst = None
+        self.burst_window = 1.0
+        self.announce_quota = True
+        # A Ratelimit header sent on every answer whatever the quota, as a misconfigured server might.
+        self.fixed_ratelimit = None
         self._window_start = time.monotonic()
         self._window_count = 0
+        self._burst_times = []
         self._locked_until = 0.0
         self._polls = {}
         self._ledger = []
@@ -190,23 +210,28 @@ class SimulatorState:
         with self.lock:
             self._locked_until = time.monotonic() + seconds
 
-    def set_quota(self, limit, window=300.0, lockout=None):
+    def set_quota(self, limit, window=300.0, lockout=None, burst=None, burst_window=1.0, announce=True):
         with self.lock:
             self.quota = limit
             self.window = window
             self.lockout = window if lockout is None else lockout
+            self.burst = burst
+            self.burst_window = burst_window
+            self.announce_quota = announce
             self._window_start = time.monotonic()
             self._window_count = 0
+            self._burst_times = []
             self._locked_until = 0.0
 
     def configure(self, settings):
         """Apply a dict of switches, as sent to POST /_sim/config."""
         with self.lock:
-            for name in ("accept_body", "reject_status", "postfix_only", "search_polls", "latency"):
+            for name in ("accept_body", "reject_status", "postfix_only", "search_polls", "latency", "fixed_ratelimit"):
                 if name in settings:
                     setattr(self, name, settings[name])
             if "quota" in settings:
-                self.set_quota(settings["quota"], settings.get("window", 300.0), settings.get("lockout"))
+                self.set_quota(settings["quota"], settings.get("window", 300.0), settings.get("lockout"),
+                               settings.get("burst"), settings.get("burst_window", 1.0), settings.get("announce", True))
             for fault in settings.get("faults", []):
                 self.faults.append(Fault(**fault))
 
@@ -262,20 +287,31 @@ class SimulatorState:
             if self._locked_until > now:
                 left = self._locked_until - now
                 return {"Retry-After": str(int(math.ceil(left)))}, left
+            if self.fixed_ratelimit is not None:
+                return {"Ratelimit": self.fixed_ratelimit}, None
             if self.quota is None:
                 return {}, None
             if now - self._window_start >= self.window:
                 self._window_start = now
                 self._window_count = 0
             reset = max(1, int(math.ceil(self._window_start + self.window - now)))
-            headers = {"Ratelimit-Policy": '"default";q=%d;w=%d' % (self.quota, self.window)}
             self._window_count += 1
-            if self._window_count > self.quota:
+            self._burst_times = [t for t in self._burst_times if t > now - self.burst_window] + [now]
+            over = self._window_count > self.quota or (self.burst is not None and len(self._burst_times) > self.burst)
+            policies = ['"default";q=%d;w=%d' % (self.quota, self.window)]
+            remaining = ['"default";r=%d;t=%d' % (max(0, self.quota - self._window_count), reset)]
+            if self.burst is not None:
+                policies.append('"burst";q=%d;w=%d' % (self.burst, math.ceil(self.burst_window)))
+                remaining.append('"burst";r=%d;t=%d' % (max(0, self.burst - len(self._burst_times)),
+                                                        math.ceil(self.burst_window)))
+            headers = {"Ratelimit-Policy": ", ".join(policies)} if self.announce_quota else {}
+            if over:
                 self._locked_until = now + self.lockout
                 self.record("lockout", seconds=self.lockout)
                 headers["Retry-After"] = str(int(self.lockout))
                 return headers, self.lockout
-            headers["Ratelimit"] = '"default";r=%d;t=%d' % (self.quota - self._window_count, reset)
+            if self.announce_quota:
+                headers["Ratelimit"] = ", ".join(remaining)
             return headers, None
 
     def release(self, ids):
@@ -410,20 +446,38 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(entry, 400, envelope(errors=[_error(6003, "Invalid request headers: " + echoed)]),
                                 quota_headers)
         if fault is not None and fault.kind == "status":
-            return self._answer(entry, fault.status, envelope(errors=[_error(fault.status, "Internal server error")]),
-                                quota_headers)
+            return self._answer(entry, fault.status, envelope(errors=[_fault_error(fault)]), quota_headers)
+        if fault is not None and fault.kind == "slow_before":
+            # The client may give up meanwhile; the request is processed all the same, later.
+            time.sleep(fault.delay)
 
         status, body, headers = self._process(method, endpoint, route, url, raw_body, entry)
         headers.update(quota_headers)
-        if fault is not None and fault.kind == "drop_after":
+        if fault is None:
+            return self._answer(entry, status, body, headers)
+        return self._answer_with_fault(fault, entry, status, body, headers)
+
+    def _answer_with_fault(self, fault, entry, status, body, headers):
+        """Answer a request that was processed, the way the fault says."""
+        if fault.kind == "drop_after":
             return self._drop(entry, "dropped after processing")
-        if fault is not None and fault.kind == "slow_after":
+        if fault.kind == "reset_after":
+            return self._drop(entry, "connection reset after processing", reset=True)
+        if fault.kind == "tls_garbage_after":
+            return self._tls_garbage(entry)
+        if fault.kind == "status_after":
+            return self._answer(entry, fault.status, envelope(errors=[_fault_error(fault)]), headers)
+        if fault.kind == "failed_with_items" and status == 200:
+            body = dict(body, success=False, errors=[_error(1100, fault.message)])
+        if fault.kind == "item_shapes" and status == 200:
+            body = _reshape(body, fault.shape)
+        if fault.kind == "slow_after":
             # The ledger says what the server did when it did it, not when the slow answer leaves.
             entry["status"] = status
             self.state.record("request", **entry)
             time.sleep(fault.delay)
             return self._answer(None, status, body, headers)
-        if fault is not None and fault.kind == "malformed":
+        if fault.kind == "malformed":
             return self._answer(entry, 200, None, headers, raw=b"<html><body>502 upstream glitch</body></html>")
         return self._answer(entry, status, body, headers)
 
@@ -531,15 +585,34 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _drop(self, entry, why):
+    def _drop(self, entry, why, reset=False):
         entry["status"] = None
         entry["fault"] = why
         self.state.record("request", **entry)
         self.close_connection = True
         try:
-            self.connection.shutdown(socket.SHUT_RDWR)
+            if reset:
+                # Linger 0: closing sends a TCP reset instead of an orderly end of stream.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            else:
+                self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def _tls_garbage(self, entry):
+        """Break the TLS stream after processing: the client fails while reading the answer."""
+        entry["status"] = None
+        entry["fault"] = "TLS record garbage after processing"
+        self.state.record("request", **entry)
+        self.close_connection = True
+        raw = socket.socket(fileno=os.dup(self.connection.fileno()))
+        try:
+            raw.sendall(b"\x17\x03\x03\x00\x20" + b"\x00" * 32)
+        except OSError:
+            pass
+        finally:
+            raw.close()
 
     def _admin(self, method, path, raw_body):
         state = self.state
@@ -564,6 +637,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+def _fault_error(fault):
+    # Codes outside the authentication and routing codes, which mean something else to a client.
+    return _error(1101 if fault.status >= 500 else 1001, fault.message)
+
+
+def _reshape(body, shape):
+    """A release answer's items in a shape the contract does not promise, as a drifting or buggy server might."""
+    items = list(body.get("result") or [])
+    first = dict(items[0]) if items else {}
+    if shape == "id_list":
+        items = [dict(item, id=[item.get("id")]) for item in items]
+    elif shape == "postfix_int":
+        items = [dict((k, v) for k, v in item.items() if k != "id") for item in items]
+        items = [dict(item, postfix_id=12345) for item in items]
+    elif shape == "no_lists":
+        items = [{"id": item.get("id")} for item in items]
+    elif shape == "not_dict":
+        items = ["%s" % item.get("id") for item in items] + [None, 7]
+    elif shape == "conflicting" and first:
+        items.append(dict(first, delivered=[], undelivered=list(first.get("delivered") or [])))
+    elif shape == "odd_messages":
+        return dict(body, messages=[["not", "a", "notice"], 42, {"code": "x"}])
+    elif shape == "result_object":
+        return dict(body, result=first)
+    return dict(body, result=items)
+
+
 def _expected_body(accept):
     return {"array": "a JSON array of message ids", "object": 'a JSON object {"ids": [...]}'}.get(
         accept, 'a JSON array of ids or {"ids": [...]}')
@@ -574,14 +674,27 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address):
+        # A client that timed out or was reset before the answer left is a fault being tested, not a server error.
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super(_Server, self).handle_error(request, client_address)
+
 
 class Simulator:
     """Runs a SimulatorState behind an HTTP server on 127.0.0.1, in a background thread."""
 
-    def __init__(self, state=None, port=0):
+    def __init__(self, state=None, port=0, tls=None):
+        """``tls``: (certificate file, key file) to serve HTTPS instead of HTTP."""
         self.state = state or SimulatorState()
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.state = self.state
+        self._scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = None
 
     @property
@@ -590,7 +703,7 @@ class Simulator:
 
     @property
     def base_url(self):
-        return "http://127.0.0.1:%d%s" % (self.port, API_PREFIX)
+        return "%s://127.0.0.1:%d%s" % (self._scheme, self.port, API_PREFIX)
 
     def start(self):
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import contextlib
 import json
+import time
 
 import pytest
 import responses
@@ -48,10 +49,13 @@ def _fail_json(self, msg, **kwargs):
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
+def clean_environment(monkeypatch, tmp_path):
     for name in ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_BASE_URL", "CLOUDFLARE_EMAIL",
-                 "CLOUDFLARE_API_KEY", "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+                 "CLOUDFLARE_API_KEY", "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy",
+                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
+    # The journal, the lock and the shared request budget of each test are its own.
+    monkeypatch.setenv("MAILSEC_CLOUDFLARE_STATE_DIR", str(tmp_path / "state"))
 
 
 @pytest.fixture
@@ -65,8 +69,12 @@ def api():
 def run_module(monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
-    # Retries must not make the unit tests sleep.
-    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    # Retries, pauses and settle waits must not make the unit tests sleep: sleeping moves a fake clock instead.
+    slept = [0.0]
+    real_monotonic, real_time = time.monotonic, time.time
+    monkeypatch.setattr("time.sleep", lambda seconds: slept.__setitem__(0, slept[0] + seconds))
+    monkeypatch.setattr("time.monotonic", lambda: real_monotonic() + slept[0])
+    monkeypatch.setattr("time.time", lambda: real_time() + slept[0])
 
     def run(main, args, check_mode=False, diff=False):
         args = dict(args)

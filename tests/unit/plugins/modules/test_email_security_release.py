@@ -5,6 +5,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_release
 from ansible_collections.mailsec.cloudflare.plugins.module_utils import _ansible_module
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, Lifeline, ReleaseJournal
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import (
     ACCOUNT,
     BASE,
@@ -166,24 +168,59 @@ def test_an_auth_error_stops_later_batches(api, run_module):
     assert outcome.result["results"][2]["detail"].startswith("not sent: ")
 
 
-def test_a_bad_request_in_one_form_switches_to_the_other(api, run_module):
+def quarantined(message_id, is_quarantined=True):
+    return envelope({"id": message_id, "is_quarantined": is_quarantined})
+
+
+def test_a_rejected_body_shape_is_read_back_then_sent_in_the_other_form(api, run_module):
     api.post(RELEASE_URL, status=400, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}]))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
+    api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
     api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
 
     outcome = run_module(MAIN, args())
 
-    assert [sent_body(call) for call in api.calls] == [{"ids": IDS[:2]}, IDS[:2]]
+    assert [c.request.method for c in api.calls] == ["POST", "GET", "GET", "POST"]
+    assert [sent_body(api.calls[0]), sent_body(api.calls[3])] == [{"ids": IDS[:2]}, IDS[:2]]
     assert outcome.result["body_format"] == "array"
     assert [r["status"] for r in outcome.result["results"]] == ["released", "released"]
 
 
+def test_a_rejected_body_shape_that_was_processed_anyway_is_not_resent(api, run_module):
+    """Issue 11: a 400 returned after processing made body_format=auto resend the batch in the other form."""
+    api.post(RELEASE_URL, status=400, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}]))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+    api.get(message_url(IDS[1]), json=quarantined(IDS[1], False))
+
+    outcome = run_module(MAIN, args(fail_on_incomplete=False))
+
+    assert [c.request.method for c in api.calls] == ["POST", "GET", "GET"]
+    assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed"] * 2
+
+
+def test_a_client_error_after_processing_is_read_back_not_resent(api, run_module):
+    api.post(RELEASE_URL, status=409, json=envelope(None, success=False, errors=[{"code": 1020, "message": "conflict"}]))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+    api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
+
+    outcome = run_module(MAIN, args())
+
+    assert outcome.failed
+    assert [c.request.method for c in api.calls] == ["POST", "GET", "GET"]
+    assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed", "not_released"]
+    assert "[1020] conflict" in outcome.result["results"][1]["detail"]
+
+
 def test_a_fixed_body_format_is_never_switched(api, run_module):
-    api.post(RELEASE_URL, status=422, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad"}]))
+    api.post(RELEASE_URL, status=422, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}]))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
+    api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
 
     outcome = run_module(MAIN, args(body_format="array"))
 
     assert outcome.failed
-    assert [sent_body(call) for call in api.calls] == [IDS[:2]]
+    assert [sent_body(call) for call in api.calls if call.request.method == "POST"] == [IDS[:2]]
+    assert [r["status"] for r in outcome.result["results"]] == ["not_released", "not_released"]
 
 
 def test_postfix_id_only_items_map_back_to_requested_ids(api, run_module, mocker):
@@ -292,33 +329,177 @@ def test_a_lockout_longer_than_max_retry_wait_is_reported_not_waited(api, run_mo
     assert len(api.calls) == 1
 
 
-def test_a_server_error_on_release_is_verified_not_resent(api, run_module):
+def test_a_server_error_on_release_is_resent_only_after_the_settle_window(api, run_module):
     api.post(RELEASE_URL, status=503, body="upstream unavailable")
-    api.get(message_url(IDS[0]), json=envelope({"id": IDS[0], "is_quarantined": False}))
-    api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": True}))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+    api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
+    api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
     api.post(RELEASE_URL, json=envelope([item(IDS[1])]))
 
-    outcome = run_module(MAIN, args())
+    outcome = run_module(MAIN, args(settle_timeout=1, fail_on_incomplete=False))
 
     assert [(c.request.method, c.request.url) for c in api.calls] == [
-        ("POST", RELEASE_URL), ("GET", message_url(IDS[0])), ("GET", message_url(IDS[1])), ("POST", RELEASE_URL)]
-    assert sent_body(api.calls[3]) == {"ids": [IDS[1]]}
-    assert [r["status"] for r in outcome.result["results"]] == ["released", "released"]
+        ("POST", RELEASE_URL), ("GET", message_url(IDS[0])), ("GET", message_url(IDS[1])),
+        ("GET", message_url(IDS[1])), ("POST", RELEASE_URL)]
+    assert sent_body(api.calls[4]) == {"ids": [IDS[1]]}
+    assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed", "released"]
     assert "left quarantine" in outcome.result["results"][0]["detail"]
+    assert "Recipients not confirmed" in outcome.result["results"][0]["detail"]
+
+
+def test_a_slow_server_is_read_until_the_first_request_lands_not_resent(api, run_module):
+    """Issue 11: after a read timeout the messages still looked quarantined and were sent again."""
+    api.post(RELEASE_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+
+    outcome = run_module(MAIN, args(message_ids=IDS[:1], fail_on_incomplete=False))
+
+    assert [c.request.method for c in api.calls] == ["POST", "GET", "GET", "GET"]
+    assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed"]
+    assert outcome.result["changed"] is True
+
+
+def test_a_tls_error_while_reading_the_answer_is_an_unknown_outcome(api, run_module):
+    """Issue 11: a TLS error after the request was written was classed as 'never left' and resent blindly."""
+    api.post(RELEASE_URL, body=requests.exceptions.SSLError("[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC]"))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+
+    outcome = run_module(MAIN, args(message_ids=IDS[:1], fail_on_incomplete=False))
+
+    assert [c.request.method for c in api.calls] == ["POST", "GET"]
+    assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed"]
 
 
 def test_a_dropped_connection_on_release_ends_unknown_when_unreadable(api, run_module):
     api.post(RELEASE_URL, body=requests.exceptions.ConnectionError("Connection aborted. RemoteDisconnected"))
     api.get(message_url(IDS[0]), status=500, body="boom")
     api.get(message_url(IDS[0]), status=500, body="boom")
-    api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": False}))
+    api.get(message_url(IDS[1]), json=quarantined(IDS[1], False))
 
     outcome = run_module(MAIN, args(retries=1, fail_on_incomplete=False))
 
     methods = [c.request.method for c in api.calls]
     assert methods.count("POST") == 1
+    assert [r["status"] for r in outcome.result["results"]] == ["unknown", "released_unconfirmed"]
+    assert outcome.result["incomplete_ids"] == IDS[:2]
+
+
+def test_a_wait_cut_by_task_timeout_ends_pending_and_the_next_run_settles_it(api, run_module):
+    api.post(RELEASE_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    for dummy in range(4):
+        api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
+
+    first = run_module(MAIN, args(message_ids=IDS[:1], task_timeout=10))
+
+    assert first.failed
+    assert [r["status"] for r in first.result["results"]] == ["release_pending"]
+    assert "Run the task again on this machine" in first.result["results"][0]["detail"]
+
+    # The next run reads the journal first: the slow request has landed meanwhile, so nothing is sent.
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+    second = run_module(MAIN, args(message_ids=IDS[:1], only_quarantined=True))
+
+    assert not second.failed
+    assert [c.request.method for c in api.calls].count("POST") == 1
+    assert [r["status"] for r in second.result["results"]] == ["already_released"]
+    assert "earlier run on this machine" in second.result["results"][0]["detail"]
+
+
+def test_a_journal_entry_past_its_settle_window_lets_the_message_go_again(api, run_module, tmp_path):
+    journal = ReleaseJournal(str(tmp_path / "state"), ACCOUNT)
+    key = journal.record([IDS[0]], 120.0)
+    entries = journal.unsettled()
+    entries[key]["sent_at"] -= 600
+    journal._save(entries)  # pylint: disable=protected-access
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
+    api.post(RELEASE_URL, json=envelope([item(IDS[0])]))
+
+    outcome = run_module(MAIN, args(message_ids=IDS[:1], only_quarantined=True))
+
+    assert [c.request.method for c in api.calls] == ["GET", "GET", "POST"]
+    assert [r["status"] for r in outcome.result["results"]] == ["released"]
+    assert journal.unsettled() == {}
+
+
+def test_no_release_is_sent_once_the_playbook_process_is_gone(api, run_module, monkeypatch):
+    monkeypatch.setattr(Lifeline, "gone", lambda self: True)
+
+    outcome = run_module(MAIN, args())
+
+    assert outcome.failed
+    assert len(api.calls) == 0
+    assert "process that started this task is gone" in outcome.result["msg"]
+    assert [r["status"] for r in outcome.result["results"]] == ["not_released", "not_released"]
+
+
+def test_a_run_waits_for_another_run_on_the_same_account(api, run_module, tmp_path):
+    held = AccountLock(str(tmp_path / "state"), ACCOUNT)
+    held.acquire(0)
+    try:
+        outcome = run_module(MAIN, args(task_timeout=5))
+    finally:
+        held.release()
+
+    assert outcome.failed
+    assert len(api.calls) == 0
+    assert "another release run for this account on this machine" in outcome.result["msg"]
+
+
+def test_a_failed_answer_that_carries_items_is_evidence(api, run_module):
+    """Issue 11: a 200 with success false plus items reported delivered messages as not_released."""
+    api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])], success=False,
+                                        errors=[{"code": 1100, "message": "partial failure"}]))
+
+    outcome = run_module(MAIN, args())
+
+    assert [r["status"] for r in outcome.result["results"]] == ["released", "released"]
+    assert len(api.calls) == 1
+
+
+@pytest.mark.parametrize("answer, status", [
+    ({"messages": [["not", "a", "notice"], 7], "result": [{"id": IDS[0], "delivered": ["a@example.com"]}]},
+     "released"),
+    ({"result": [{"id": [IDS[0]], "delivered": ["a@example.com"]}]}, "released_unconfirmed"),
+    ({"result": [{"postfix_id": 12345, "delivered": ["a@example.com"]}]}, "released_unconfirmed"),
+    ({"result": [{"id": IDS[0], "delivered": [{"email": "a@example.com"}]}]}, "released_unconfirmed"),
+    ({"result": [{"id": IDS[0], "delivered": 5}]}, "released_unconfirmed"),
+    ({"result": ["just a string", None, 3]}, "released_unconfirmed"),
+    ({"result": {"id": IDS[0]}}, "released_unconfirmed"),
+    ({"result": [{"id": IDS[0]}]}, "released_unconfirmed"),
+])
+def test_odd_answer_shapes_end_with_a_status_and_no_traceback(api, run_module, answer, status):
+    """Issue 11: odd shapes after a processed POST crashed the module with MODULE FAILURE and no results."""
+    api.post(RELEASE_URL, json=dict(envelope(None), **answer))
+    if status == "released_unconfirmed":
+        api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+
+    outcome = run_module(MAIN, args(message_ids=IDS[:1], fail_on_incomplete=False))
+
+    assert [(r["id"], r["status"]) for r in outcome.result["results"]] == [(IDS[0], status)]
+
+
+def test_conflicting_items_for_one_id_end_unknown_and_are_reported(api, run_module, mocker):
+    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    one, other = item(IDS[0]), item(IDS[0], delivered=[], undelivered=["a@example.com"])
+    api.post(RELEASE_URL, json=envelope([one, other, item(IDS[1]), item(IDS[1])]))
+
+    outcome = run_module(MAIN, args(fail_on_incomplete=False))
+
     assert [r["status"] for r in outcome.result["results"]] == ["unknown", "released"]
-    assert outcome.result["incomplete_ids"] == [IDS[0]]
+    assert outcome.result["unexpected_items"] == [other, one]
+    assert any("unexpected_items" in call.args[1] for call in warn.call_args_list)
+
+
+def test_an_item_without_recipient_lists_is_settled_by_reading(api, run_module):
+    api.post(RELEASE_URL, json=envelope([{"id": IDS[0]}, item(IDS[1])]))
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+
+    outcome = run_module(MAIN, args(fail_on_incomplete=False))
+
+    assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed", "released"]
 
 
 def test_a_server_echoing_the_token_is_redacted(api, run_module):
@@ -336,34 +517,34 @@ def test_a_server_echoing_the_token_is_redacted(api, run_module):
 def test_legacy_key_sends_email_and_key_headers(api, run_module):
     api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
 
-    run_module(MAIN, dict(account_id=ACCOUNT, api_email="ops@example.com", api_key="legacy-key-123",
+    run_module(MAIN, dict(account_id=ACCOUNT, api_email="ops@example.com", api_key="legacy-key-0123456789abcdef",
                           base_url=BASE, only_quarantined=False, message_ids=IDS[:2]))
 
     headers = api.calls[0].request.headers
     assert headers["X-Auth-Email"] == "ops@example.com"
-    assert headers["X-Auth-Key"] == "legacy-key-123"
+    assert headers["X-Auth-Key"] == "legacy-key-0123456789abcdef"
     assert "Authorization" not in headers
 
 
 def test_connection_settings_come_from_the_environment(api, run_module, monkeypatch):
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "env-token-xyz")
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "env-token-0123456789abcdef")
     monkeypatch.setenv("CLOUDFLARE_BASE_URL", BASE)
     api.post(RELEASE_URL, json=envelope([item(IDS[0])]))
 
     run_module(MAIN, dict(message_ids=IDS[:1], only_quarantined=False))
 
-    assert api.calls[0].request.headers["Authorization"] == "Bearer env-token-xyz"
+    assert api.calls[0].request.headers["Authorization"] == "Bearer env-token-0123456789abcdef"
 
 
 def test_explicit_arguments_win_over_the_environment(api, run_module, monkeypatch):
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "f" * 32)
-    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "env-token-xyz")
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "env-token-0123456789abcdef")
     monkeypatch.setenv("CLOUDFLARE_BASE_URL", "https://elsewhere.example.test/client/v4")
     api.post(RELEASE_URL, json=envelope([item(IDS[0])]))
 
     run_module(MAIN, dict(message_ids=IDS[:1], only_quarantined=False, account_id=ACCOUNT, base_url=BASE,
-                          api_email="ops@example.com", api_key="legacy-key-123"))
+                          api_email="ops@example.com", api_key="legacy-key-0123456789abcdef"))
 
     assert api.calls[0].request.url == RELEASE_URL
     assert "Authorization" not in api.calls[0].request.headers
@@ -421,3 +602,144 @@ def test_connection_refused_is_retried_then_reported(api, run_module):
     assert len(api.calls) == 3
     assert "could not reach" in outcome.result["results"][0]["detail"]
     assert "CLOUDFLARE_BASE_URL" in outcome.result["results"][0]["detail"]
+
+
+# Issue 12: secrets whatever their shape, and nothing malformed reaches the API --------------------------------
+
+LONG_TOKEN = "tok-" + "A1b2C3d4E5" * 4
+ESCAPING_TOKEN = 'tok"with\\quote%2Fand+plus' + "x" * 10
+
+
+def secret_forms_present(text, secret):
+    forms = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], quote(secret, safe=""), quote_plus(secret),
+             secret.strip()}
+    return [form for form in forms if form in text]
+
+
+@pytest.mark.parametrize("source", ["argument", "environment"])
+def test_a_trailing_newline_is_removed_with_a_warning_and_never_shown(api, run_module, monkeypatch, mocker, source):
+    """Issue 12: a token with a trailing newline leaked at default verbosity through requests' header error."""
+    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
+    extra = {"api_token": LONG_TOKEN + "\n"}
+    if source == "environment":
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", LONG_TOKEN + "\n")
+        extra = {"api_token": None}
+
+    outcome = run_module(MAIN, args(**extra))
+
+    assert not outcome.failed
+    assert api.calls[0].request.headers["Authorization"] == "Bearer " + LONG_TOKEN
+    warnings = " ".join(call.args[1] for call in warn.call_args_list)
+    assert "ended with a line break, which was removed" in warnings
+    assert secret_forms_present(json.dumps(outcome.result) + warnings, LONG_TOKEN + "\n") == []
+
+
+@pytest.mark.parametrize("token, problem", [
+    ("e", "1 characters long"),
+    ("released", "8 characters long"),
+    ("tok with a space inside it", "whitespace"),
+    ("tok-with-a-tab\tinside-it-000", "whitespace"),
+    ("tok-with-a-bell\x07inside-it-000", "control characters"),
+    (u"t\u00f6k\u00e9n-n\u00f6n-l\u00e4tin-\u4e2d\u6587-000000", "non-ASCII"),
+    ("x" * 300, "300 characters long"),
+])
+def test_credentials_no_cloudflare_token_has_are_refused_without_echo(api, run_module, token, problem):
+    outcome = run_module(MAIN, args(api_token=token))
+
+    assert outcome.failed
+    assert problem in outcome.result["msg"] and "api_token" in outcome.result["msg"]
+    assert len(api.calls) == 0
+    if len(token) > 8:
+        assert token not in outcome.result["msg"]
+
+
+def test_a_token_echoed_as_a_dictionary_key_is_masked(api, run_module):
+    """Issue 12: a server quoting the header as a key in a result item reached unexpected_items unmasked."""
+    echoed = {"Bearer " + LONG_TOKEN: "seen", "id": "zzz-not-requested"}
+    api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1]), echoed]))
+
+    outcome = run_module(MAIN, args(api_token=LONG_TOKEN))
+
+    assert secret_forms_present(json.dumps(outcome.result), LONG_TOKEN) == []
+    assert outcome.result["unexpected_items"] == [{"Bearer ********": "seen", "id": "zzz-not-requested"}]
+
+
+def test_escaped_forms_of_the_token_are_masked(api, run_module):
+    echoes = [json.dumps(ESCAPING_TOKEN), quote(ESCAPING_TOKEN, safe=""), repr(ESCAPING_TOKEN), ESCAPING_TOKEN]
+    api.post(RELEASE_URL, status=403, json=envelope(None, success=False, errors=[
+        {"code": 10000, "message": "header was %s" % echo} for echo in echoes]))
+
+    outcome = run_module(MAIN, args(api_token=ESCAPING_TOKEN))
+
+    assert outcome.failed
+    assert secret_forms_present(json.dumps(outcome.result), ESCAPING_TOKEN) == []
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([".", "ok-1"], "is a path step"),
+    ([".."], "is a path step"),
+    (["%2e%2e"], "percent sign"),
+    (["x" * 10000], "10000 characters long"),
+    ([True], "is a bool (True), not a string"),
+    ([12345], "is a int (12345), not a string"),
+    ([None], "is a null"),
+    ([{"id": "x"}], "is a dict"),
+    ([u"caf\u00e9-2024"], "non-ASCII"),
+])
+def test_ids_that_cannot_be_right_are_refused_before_any_request(api, run_module, bad, message):
+    """Issue 12: '.', '..', '%2e%2e', 10,000-character ids and True were sent; [null] read 'an empty string'."""
+    outcome = run_module(MAIN, args(message_ids=bad))
+
+    assert outcome.failed
+    assert message in outcome.result["msg"]
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize("option", ["timeout", "task_timeout", "max_retry_wait", "settle_timeout"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_numeric_options_refuse_nan_and_infinity(api, run_module, option, value):
+    outcome = run_module(MAIN, args(**{option: value}))
+
+    assert outcome.failed
+    assert "%s must be a finite number" % option in outcome.result["msg"]
+    assert len(api.calls) == 0
+
+
+def test_a_password_in_base_url_is_refused_and_never_shown(api, run_module):
+    """Issue 12: a password in the URL's userinfo was printed in errors and replaced the Bearer token."""
+    outcome = run_module(MAIN, args(base_url="https://user:hunter2-secret@api.example.test/client/v4"))
+
+    assert outcome.failed
+    assert "must not hold a user name or password" in outcome.result["msg"]
+    assert "hunter2-secret" not in json.dumps(outcome.result)
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize("extra", [dict(base_url="http://api.example.test/client/v4"),
+                                   dict(validate_certs=False)])
+def test_unprotected_transport_to_another_host_needs_allow_insecure(api, run_module, mocker, extra):
+    refused = run_module(MAIN, args(**extra))
+    assert refused.failed
+    assert "allow_insecure=true" in refused.result["msg"]
+    assert len(api.calls) == 0
+
+    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    url = RELEASE_URL.replace("https://", "http://") if "base_url" in extra else RELEASE_URL
+    api.post(url, json=envelope([item(IDS[0]), item(IDS[1])]))
+    allowed = run_module(MAIN, args(allow_insecure=True, **extra))
+    assert not allowed.failed
+    assert any("not protected in transit" in call.args[1] for call in warn.call_args_list)
+
+
+@pytest.mark.parametrize("extra, verify", [(dict(validate_certs=False, allow_insecure=True), False),
+                                           (dict(ca_path="/etc/ssl/our-ca.pem"), "/etc/ssl/our-ca.pem")])
+def test_tls_options_win_over_the_environment_ca_bundle(api, run_module, monkeypatch, extra, verify):
+    """Issue 12: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE silently overrode ca_path and validate_certs=false."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/env-bundle.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/nonexistent/curl-bundle.pem")
+    api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
+
+    run_module(MAIN, args(**extra))
+
+    assert api.calls[0].request.req_kwargs["verify"] == verify

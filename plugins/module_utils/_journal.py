@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What a release run leaves on the machine it runs on, so that the next run there is safe.
+
+- ``ReleaseJournal``: the release requests in flight (ids, time sent), written before each
+  request leaves and removed once its outcome is settled. A run killed half-way leaves its
+  unsettled requests here, and the next run settles them by reading before it sends anything.
+- ``AccountLock``: one release run per account at a time on this machine, so two runs for the
+  same ids never interleave.
+- ``Lifeline``: whether the Ansible process that started this module is still there. Ansible's
+  worker and the module outlive a ``kill -9`` of ``ansible-playbook``; a module that kept
+  sending would race the run that replaces it.
+
+All three are local to one machine (the controller, or the execution environment's container).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import fcntl
+import json
+import os
+import threading
+import time
+import uuid
+
+DEFAULT_STATE_DIR = os.path.join("~", ".local", "state", "mailsec.cloudflare")
+ENV_STATE_DIR = "MAILSEC_CLOUDFLARE_STATE_DIR"
+_LOCK_POLL_SECONDS = 0.2
+# Ansible's entry points; everything from the module up to the outermost of these is watched.
+_ANSIBLE_COMMANDS = ("ansible", "ansible-playbook", "ansible-runner", "ansible-console", "ansible-pull")
+
+
+def state_directory(configured, environ):
+    """The directory for journals, locks and the shared budget: option, then environment, then default."""
+    directory = configured or environ.get(ENV_STATE_DIR) or DEFAULT_STATE_DIR
+    return os.path.abspath(os.path.expanduser(directory))
+
+
+class LockTimeoutError(Exception):
+    """Another run held the account lock for longer than this run could wait."""
+
+
+class AccountLock:
+    """An exclusive lock per account on this machine; released by the kernel if the holder dies."""
+
+    def __init__(self, directory, account_id):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        self.path = os.path.join(directory, "release-%s.lock" % account_id)
+        self._file = None
+
+    def acquire(self, max_wait, on_wait=None, sleep=time.sleep):
+        self._file = open(self.path, "a+")
+        waited = 0.0
+        while True:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waited >= max_wait:
+                    holder = self._holder()
+                    self._file.close()
+                    self._file = None
+                    raise LockTimeoutError("another release run for this account on this machine (%s) held the lock "
+                                           "for %.0f s" % (holder, waited))
+                if waited == 0.0 and on_wait is not None:
+                    on_wait("waiting for another release run for this account on this machine (%s) to finish, so "
+                            "that the two never send the same messages at once" % self._holder())
+                sleep(_LOCK_POLL_SECONDS)
+                waited += _LOCK_POLL_SECONDS
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write("pid %d" % os.getpid())
+        self._file.flush()
+        return self
+
+    def _holder(self):
+        try:
+            with open(self.path, encoding="utf-8") as source:
+                return source.read().strip() or "pid unknown"
+        except OSError:
+            return "pid unknown"
+
+    def release(self):
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+class ReleaseJournal:
+    """Release requests sent from this machine whose outcome is not settled yet, per account."""
+
+    def __init__(self, directory, account_id):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        self.path = os.path.join(directory, "journal-%s.json" % account_id)
+        self._lock = threading.Lock()
+
+    def unsettled(self):
+        """{entry key: {"ids": [...], "sent_at": epoch seconds, "settle_timeout": seconds}} left by earlier runs."""
+        with self._lock:
+            return self._load()
+
+    def record(self, message_ids, settle_timeout):
+        """Note a request about to leave; durable before it is sent. Returns the entry's key."""
+        key = uuid.uuid4().hex
+        with self._lock:
+            entries = self._load()
+            entries[key] = {"ids": list(message_ids), "sent_at": time.time(), "settle_timeout": settle_timeout,
+                            "pid": os.getpid()}
+            self._save(entries)
+        return key
+
+    def touch(self, key):
+        """Note that the entry's request is leaving now (again, after a wait or a retry)."""
+        with self._lock:
+            entries = self._load()
+            if key in entries:
+                entries[key]["sent_at"] = time.time()
+                self._save(entries)
+
+    def settle(self, key, message_ids=None):
+        """Drop settled ids from an entry (all of them when message_ids is None)."""
+        with self._lock:
+            entries = self._load()
+            entry = entries.get(key)
+            if entry is None:
+                return
+            if message_ids is not None:
+                settled = set(message_ids)
+                entry["ids"] = [i for i in entry["ids"] if i not in settled]
+            if message_ids is None or not entry["ids"]:
+                del entries[key]
+            self._save(entries)
+
+    def _load(self):
+        try:
+            with open(self.path, encoding="utf-8") as source:
+                data = json.load(source)
+        except (OSError, ValueError):
+            return {}
+        return dict((key, entry) for key, entry in data.items()
+                    if isinstance(entry, dict) and isinstance(entry.get("ids"), list)) if isinstance(data, dict) else {}
+
+    def _save(self, entries):
+        temporary = "%s.%d.tmp" % (self.path, os.getpid())
+        with open(temporary, "w", encoding="utf-8") as target:
+            json.dump(entries, target)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(temporary, self.path)
+
+
+def _process_facts(pid):
+    """(parent pid, start time, argv) of a process from /proc, or None when it is gone or unreadable."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8", errors="replace") as source:
+            stat = source.read()
+        with open("/proc/%d/cmdline" % pid, "rb") as source:
+            argv = [a.decode("utf-8", "replace") for a in source.read().split(b"\0") if a]
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: the fields after its last ')' are fixed.
+    fields = stat[stat.rfind(")") + 2:].split()
+    return int(fields[1]), fields[19], argv
+
+
+def _is_ansible(argv):
+    return any(os.path.basename(arg) in _ANSIBLE_COMMANDS for arg in argv[:2])
+
+
+class Lifeline:
+    """Watches the processes between this module and the outermost Ansible process that started it."""
+
+    def __init__(self):
+        self._parent = os.getppid()
+        self._watched = self._ancestors()
+
+    @staticmethod
+    def _ancestors():
+        chain = []
+        pid = os.getppid()
+        seen_ansible = False
+        while pid > 1 and len(chain) < 32:
+            facts = _process_facts(pid)
+            if facts is None:
+                break
+            parent, started, argv = facts
+            ansible = _is_ansible(argv)
+            if seen_ansible and not ansible:
+                break
+            seen_ansible = seen_ansible or ansible
+            chain.append((pid, started))
+            pid = parent
+        # No Ansible process above (a module run by hand, or on a remote host): watch the parent only.
+        return chain if seen_ansible else chain[:1]
+
+    def gone(self):
+        """True once a watched process has exited (or its pid was reused by another process)."""
+        if not self._watched:
+            return os.getppid() != self._parent
+        for pid, started in self._watched:
+            facts = _process_facts(pid)
+            if facts is None or facts[1] != started:
+                return True
+        return False
