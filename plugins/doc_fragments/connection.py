@@ -128,6 +128,9 @@ requirements:
 notes:
   - The API token and key are marked C(no_log) and removed from every text the module returns, including
     error messages from servers or proxies that echo request headers back.
+  - E(ANSIBLE_DEBUG=1) makes Ansible itself print every module argument, C(no_log) ones included (see Ansible's
+    C(DEFAULT_DEBUG) setting). Give the token through E(CLOUDFLARE_API_TOKEN), as AWX credentials do, when debug
+    output may be shared.
   - The modules talk to an HTTP API, so they usually run on the controller, in a play against C(localhost)
     or with C(delegate_to=localhost).
 """

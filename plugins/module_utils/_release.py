@@ -229,7 +229,8 @@ class ReleaseEngine:
             self._take_account_lock()
             try:
                 remaining = list(message_ids)
-                if self._journal is not None:
+                # Check mode neither waits for nor edits what a live run may still be settling.
+                if self._journal is not None and not self.check_mode:
                     settled, remaining = self._settle_journal(remaining)
                     entries.update((e["id"], e) for e in settled)
                 if self.only_quarantined:

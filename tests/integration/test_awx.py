@@ -27,7 +27,7 @@ def run_job(sim, tmp_path, playbook, extravars, token=None):
     env = ansible_env(sim, tmp_path, CLOUDFLARE_API_TOKEN=token or sim.state.api_token)
     envvars = dict((k, env[k]) for k in ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_BASE_URL",
                                          "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_PYTHON_INTERPRETER", "ANSIBLE_HOME",
-                                         "ANSIBLE_LOCAL_TEMP"))
+                                         "ANSIBLE_LOCAL_TEMP", "MAILSEC_CLOUDFLARE_STATE_DIR"))
     envvars["PATH"] = BIN_DIR + os.pathsep + os.environ.get("PATH", "")
     extravars = dict(extravars, report_dir=str(tmp_path / "reports"), awx_job_id=4242, awx_user_name="oncall.analyst",
                      awx_job_template_name="Release quarantined messages")

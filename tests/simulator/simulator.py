@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 API_PREFIX = "/client/v4"
 DEFAULT_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -43,9 +43,11 @@ DEFAULT_KEY = "0123456789abcdef0123456789abcdef01234"
 DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK")
 # Before processing: rate_limit, status, drop_before, echo_headers, slow_before (then processed and answered).
 # After processing: drop_after, reset_after, tls_garbage_after (TLS mode), slow_after, malformed, status_after
-# (an error status), failed_with_items (200, success false, the real items), item_shapes (odd item shapes).
+# (an error status), failed_with_items (200, success false, the real items), item_shapes (odd item shapes),
+# echo_in_answer (a 200 quoting the credential headers as an item key and, escaped, in notices).
 FAULT_KINDS = ("rate_limit", "status", "drop_before", "drop_after", "slow_after", "malformed", "echo_headers",
-               "slow_before", "reset_after", "tls_garbage_after", "status_after", "failed_with_items", "item_shapes")
+               "slow_before", "reset_after", "tls_garbage_after", "status_after", "failed_with_items", "item_shapes",
+               "echo_in_answer")
 ITEM_SHAPES = ("id_list", "postfix_int", "no_lists", "not_dict", "conflicting", "odd_messages", "result_object")
 ENDPOINTS = ("release", "get", "search", "any")
 
@@ -471,6 +473,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = dict(body, success=False, errors=[_error(1100, fault.message)])
         if fault.kind == "item_shapes" and status == 200:
             body = _reshape(body, fault.shape)
+        if fault.kind == "echo_in_answer" and status == 200:
+            body = self._echo_credentials(body)
         if fault.kind == "slow_after":
             # The ledger says what the server did when it did it, not when the slow answer leaves.
             entry["status"] = status
@@ -599,6 +603,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def _echo_credentials(self, body):
+        """A careless proxy or server quoting the credential headers back in a successful answer."""
+        secret = self.headers.get("Authorization") or self.headers.get("X-Auth-Key") or ""
+        echoed = {secret: "echoed header as a key", "id": "echo-not-requested", "note": "header " + secret}
+        notices = [{"code": 1001, "message": "seen %s" % json.dumps(secret)},
+                   {"code": 1002, "message": "seen %s" % quote(secret, safe="")},
+                   {"code": 1003, "message": "seen %r" % secret}]
+        return dict(body, result=list(body.get("result") or []) + [echoed],
+                    messages=list(body.get("messages") or []) + notices)
 
     def _tls_garbage(self, entry):
         """Break the TLS stream after processing: the client fails while reading the answer."""
