@@ -25,7 +25,7 @@ options:
       - Mutually exclusive with O(api_email) and O(api_key).
       - Never shown in output, logs, warnings or errors, in any form (as given, JSON- or URL-escaped), and never
         echoed by the errors that refuse it.
-      - Checked before any request, wherever it comes from: 20 to 256 printable ASCII characters, no whitespace or
+      - Checked before any request, wherever it comes from; 20 to 256 printable ASCII characters, no whitespace or
         control characters (Cloudflare's tokens have 40). One trailing line break, as C(echo) or a file read
         leaves, is removed with a warning.
     type: str

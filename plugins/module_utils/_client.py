@@ -23,7 +23,6 @@ from urllib.parse import quote, quote_plus
 
 try:
     import requests
-    import urllib3
     from requests.adapters import HTTPAdapter
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -55,15 +54,17 @@ _NO_PERMISSION = frozenset([10000, 9109])
 _NO_ROUTE = frozenset([7003, 7000])
 _RATE_LIMITED = frozenset([971])
 _HINTS = (
-    (_MALFORMED_AUTH, None, "the authentication headers were malformed: an API token belongs in api_token "
-                      "(CLOUDFLARE_API_TOKEN); a global API key in api_key together with api_email "
-                      "(CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)"),
+    (_MALFORMED_AUTH, None,
+     "the authentication headers were malformed: an API token belongs in api_token (CLOUDFLARE_API_TOKEN); a global "
+     "API key in api_key together with api_email (CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)"),
     (_NO_ROUTE, None, "Cloudflare cannot route to this account: check account_id (CLOUDFLARE_ACCOUNT_ID)"),
-    (_BAD_CREDENTIALS, 401, "the credentials were not accepted: check api_token (CLOUDFLARE_API_TOKEN), or api_email "
-                       "and api_key, and that the token has not expired or been rolled"),
-    (_NO_PERMISSION, 403, "the credentials lack permission: the API token needs 'Cloud Email Security: Write' on this "
-                     "account to release ('Read' or 'Write' to look messages up), and account_id "
-                     "(CLOUDFLARE_ACCOUNT_ID) must be an account the token is scoped to"),
+    (_BAD_CREDENTIALS, 401,
+     "the credentials were not accepted: check api_token (CLOUDFLARE_API_TOKEN), or api_email and api_key, and that "
+     "the token has not expired or been rolled"),
+    (_NO_PERMISSION, 403,
+     "the credentials lack permission: the API token needs 'Cloud Email Security: Write' on this account to release "
+     "('Read' or 'Write' to look messages up), and account_id (CLOUDFLARE_ACCOUNT_ID) must be an account the token "
+     "is scoped to"),
     (_RATE_LIMITED, 429, "the token hit Cloudflare's rate limit (1200 requests per 5 minutes); lower rate_limit or wait"),
 )
 AUTH_ERROR_CODES = _MALFORMED_AUTH | _BAD_CREDENTIALS | _NO_PERMISSION

@@ -18,7 +18,7 @@ import re
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 
 MAX_ID_LENGTH = 256
-ID_CHARACTERS = "A-Z a-z 0-9 . _ : + = @ ~ -"
+ID_CHARACTERS = "letters, digits and ._:+=@~-"
 _ID = re.compile(r"^[A-Za-z0-9._:+=@~-]+$")
 _MAX_REPORTED_PROBLEMS = 10
 # The first kind of character found explains the problem best; checked in this order.
@@ -37,8 +37,8 @@ def id_problem(value):
     """Why value cannot be a message id, or None when it can."""
     if not isinstance(value, str):
         shown = "null" if value is None else repr(value)[:40]
-        return "is a %s (%s), not a string; quote ids in YAML" % ("null" if value is None else type(value).__name__,
-                                                                    shown)
+        kind = "null" if value is None else type(value).__name__
+        return "is a %s (%s), not a string; quote ids in YAML" % (kind, shown)
     if not value:
         return "is an empty string"
     if len(value) > MAX_ID_LENGTH:
@@ -64,7 +64,7 @@ def unique_message_ids(message_ids, option="message_ids"):
             problems.append("item %d %s" % (position, problem))
     if problems:
         more = len(problems) - _MAX_REPORTED_PROBLEMS
-        raise ValidationError("%s has %d invalid id(s): %s%s. A message id is 1 to %d of the characters %s" % (
+        raise ValidationError("%s has %d invalid id(s): %s%s. A message id is 1 to %d characters: %s" % (
             option, len(problems), "; ".join(problems[:_MAX_REPORTED_PROBLEMS]),
             " and %d more" % more if more > 0 else "", MAX_ID_LENGTH, ID_CHARACTERS))
     seen = set()

@@ -188,6 +188,25 @@ class _Settled:
         self.pending = []       # ids still quarantined when the wait had to stop before the window closed
 
 
+class _Departure:
+    """One release request: its journal entry, and the moment it last left.
+
+    The settle window runs from the moment the request is written, not from before a wait for the
+    budget or a 429's Retry-After; the journal keeps the same moment for the next run.
+    """
+
+    def __init__(self, clock, journal, message_ids, settle_timeout):
+        self._clock = clock
+        self._journal = journal
+        self.key = journal.record(message_ids, settle_timeout) if journal is not None else None
+        self.sent_at = clock()
+
+    def leaving(self):
+        self.sent_at = self._clock()
+        if self.key is not None:
+            self._journal.touch(self.key)
+
+
 class ReleaseEngine:
     """Releases a list of unique, valid message ids through a CloudflareClient."""
 
@@ -329,25 +348,17 @@ class ReleaseEngine:
                 entries.extend(self._unsent_entry(i) for i in pending)
                 return entries
             attempts += 1
-            key = self._journal.record(pending, self.settle_timeout) if self._journal is not None else None
-            sent_at = [self._clock()]
-
-            def on_send(key=key, sent_at=sent_at):
-                # The settle window runs from the moment the request leaves, not from before a budget wait or
-                # a 429's Retry-After; the journal keeps the same moment for the next run.
-                sent_at[0] = self._clock()
-                if key is not None:
-                    self._journal.touch(key)
-
+            departure = _Departure(self._clock, self._journal, pending, self.settle_timeout)
             body_format = self._body_format
             try:
-                response = self.client.post(self.path, release_body(body_format, pending), on_send=on_send)
+                response = self.client.post(self.path, release_body(body_format, pending), on_send=departure.leaving)
             except OutcomeUnknownError as exc:
-                decided, pending = self._after_unsure_outcome(pending, exc, sent_at[0], key, attempts, body_format)
+                decided, pending = self._after_unsure_outcome(pending, exc, departure.sent_at, departure.key,
+                                                              attempts, body_format)
                 entries.extend(decided)
                 continue
             except CloudflareError as exc:
-                self._settle_journal_entry(key)
+                self._settle_journal_entry(departure.key)
                 if exc.is_fatal:
                     self._stop(exc)
                 entries.extend(result_entry(i, NOT_RELEASED, exc.message) for i in pending)
@@ -356,7 +367,7 @@ class ReleaseEngine:
             decided, dummy = self._decide_from_answer(pending, response.result, response.notices,
                                                       "the release answer (HTTP %s)" % response.status)
             entries.extend(decided)
-            self._settle_journal_entry(key)
+            self._settle_journal_entry(departure.key)
             return entries
         return entries
 

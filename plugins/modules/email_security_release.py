@@ -26,9 +26,9 @@ options:
       - The ids of the messages to release, as the Investigate API and
         M(mailsec.cloudflare.email_security_message_info) return them.
       - Repeated ids are released once, in the order first seen, with a warning.
-      - A message id is a string of 1 to 256 of the characters C(A-Z a-z 0-9 . _ : + = @ ~ -), never C(.) or
-        C(..), never percent-encoded. An empty list, or any item that breaks this rule, fails the task before any
-        request is sent. Booleans, numbers and nulls are refused, not converted: quote ids in YAML.
+      - A message id is a string of 1 to 256 characters, each a letter, a digit or one of C(._:+=@~-), never C(.)
+        or C(..), never percent-encoded. An empty list, or any item that breaks this rule, fails the task before any
+        request is sent. Booleans, numbers and nulls are refused, not converted; quote ids in YAML.
     type: list
     elements: raw
     required: true
@@ -207,7 +207,7 @@ results:
         - V(released_unconfirmed) the message left quarantine after this run's release request, but no answer
           listed its recipients (the answer was lost, or carried no usable item for it); confirm delivery before
           acting on it. Counted as incomplete.
-        - V(release_pending) a release request for it may still be processed: the answer was lost and the
+        - V(release_pending) a release request for it may still be processed; the answer was lost and the
           message was still quarantined at the last read, before O(settle_timeout) had passed. Run the task again
           on the same machine; it settles this before sending anything.
         - V(not_released) delivered to nobody, refused by the API, or not sent (the detail says which).

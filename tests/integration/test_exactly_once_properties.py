@@ -98,8 +98,8 @@ def _run_schedule(schedule, state_dir, stats):
     for endpoint, fault, count in schedule["faults"]:
         options = dict(fault)
         state.inject(options.pop("kind"), endpoint, count, **options)
-    requested = [m.id for m in messages] + ["zzUnknown%02d-2026-11-01T00:00:00-0" % n
-                                             for n in range(schedule["unknown_ids"])]
+    unknown = ["zzUnknown%02d-2026-11-01T00:00:00-0" % n for n in range(schedule["unknown_ids"])]
+    requested = [m.id for m in messages] + unknown
     with Simulator(state) as sim:
         client = CloudflareClient(api_token=state.api_token, base_url=sim.base_url, timeout=TIMEOUT, retries=2,
                                   max_retry_wait=1.0, deadline=time.monotonic() + 30,
