@@ -52,6 +52,7 @@ simulator-tests: collection-copy
 
 integration: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) $(INTEGRATION_TESTS)
+	@$(CURDIR)/$(BIN)/python tests/tools/exactly_once_summary.py $(COLLECTION_ROOT)/tests/output
 
 # What a release needs besides the tests: linted docs and changelog, a tarball that installs offline
 # and documents every plugin from the installed copy.

@@ -7,26 +7,60 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
+import re
 import time
-
-try:
-    from urllib.parse import quote, urljoin, urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported; keeps the import sanity test quiet
-    quote = urljoin = urlsplit = None
+from urllib.parse import quote, urljoin, urlsplit
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 
 SEARCH_FILTERS = ("query", "sender", "recipient", "subject", "domain", "message_id", "alert_id",
                   "final_disposition", "delivery_status", "message_action", "start", "end")
 _LIST_FIELDS = ("to", "client_recipients", "delivery_status", "post_delivery_operations")
 _TEXT_FIELDS = ("from", "subject", "sent_date", "final_disposition", "alert_id", "message_id", "postfix_id")
 
+# The search's final_disposition filter takes fewer values than messages carry (DispositionLabel).
+SEARCH_DISPOSITIONS = ("MALICIOUS", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE")
+
 # Quarantine states, as shown in results and diffs.
 QUARANTINED = "quarantined"
 RELEASED = "released"
+NOT_QUARANTINED = "not_quarantined"
+UNDETERMINED = "undetermined"
 NOT_FOUND = "not_found"
 UNREADABLE = "unreadable"
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date_time(name, value):
+    """(the RFC 3339 text to send, its moment); a bare date means midnight UTC of that day."""
+    if _DATE.match(value):
+        value += "T00:00:00Z"
+    if not _RFC3339.match(value):
+        raise ValidationError("%s must be an RFC 3339 date-time with a time zone, such as 2026-11-24T09:00:00Z, or a "
+                              "date such as 2026-11-24 for midnight UTC (got %r)" % (name, value))
+    try:
+        # Fractions of a second do not matter for the window, and Python 3.10 parses only 3 or 6 digits of them.
+        moment = re.sub(r"\.\d+", "", value.upper().replace("Z", "+00:00"))
+        return value, datetime.datetime.fromisoformat(moment)
+    except ValueError:
+        raise ValidationError("%s is not a real date and time (got %r)" % (name, value))
+
+
+def search_window(start, end, now=None):
+    """(start, end) as the search takes them, or ValidationError: a start in the future, or after end."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    start_text, start_at = _date_time("start", start) if start is not None else (None, None)
+    end_text, end_at = _date_time("end", end) if end is not None else (None, None)
+    if start_at is not None and start_at > now:
+        raise ValidationError("start (%s) is in the future; Cloudflare refuses such a search" % start_text)
+    if start_at is not None and end_at is not None and start_at > end_at:
+        raise ValidationError("start (%s) is after end (%s)" % (start_text, end_text))
+    return start_text, end_text
 
 
 def investigate_path(account_id, message_id=None):
@@ -38,16 +72,38 @@ def investigate_path(account_id, message_id=None):
 
 
 def normalize_message(raw):
-    """A message dict with every documented field present: lists never null, flags always boolean."""
+    """A message dict with every documented field present: lists never null.
+
+    ``is_quarantined`` stays what the API said (None when it said nothing usable): only
+    ``quarantine_state`` may decide what to do with the message.
+    """
     message = dict(raw)
     message["id"] = raw.get("id") or raw.get("postfix_id")
-    message["is_quarantined"] = bool(raw.get("is_quarantined"))
+    message["is_quarantined"] = raw.get("is_quarantined") if isinstance(raw.get("is_quarantined"), bool) else None
     for field in _LIST_FIELDS:
         value = raw.get(field)
         message[field] = list(value) if isinstance(value, (list, tuple)) else ([] if value is None else [value])
     for field in _TEXT_FIELDS:
         message.setdefault(field, None)
     return message
+
+
+def quarantine_state(message):
+    """QUARANTINED, RELEASED (a release is on record), NOT_QUARANTINED (never was, or was moved), or UNDETERMINED.
+
+    UNDETERMINED when the answer does not establish the state: no boolean ``is_quarantined``, or a
+    ``delivery_status`` that contradicts it.
+    """
+    flag = message.get("is_quarantined")
+    statuses = message.get("delivery_status") or []
+    if not isinstance(flag, bool) or (flag and statuses and "quarantined" not in statuses) or (
+            not flag and "quarantined" in statuses):
+        return UNDETERMINED
+    if flag:
+        return QUARANTINED
+    operations = list(message.get("post_delivery_operations") or []) + [
+        entry.get("operation") for entry in message.get("action_log") or [] if isinstance(entry, dict)]
+    return RELEASED if "QUARANTINE_RELEASE" in operations or "RELEASE" in operations else NOT_QUARANTINED
 
 
 class MessageState:
@@ -75,7 +131,12 @@ def read_message(client, account_id, message_id):
     if not isinstance(raw, dict):
         return MessageState(UNREADABLE, error="GET returned no message object")
     message = normalize_message(raw)
-    return MessageState(QUARANTINED if message["is_quarantined"] else RELEASED, message=message)
+    state = quarantine_state(message)
+    if state == UNDETERMINED:
+        return MessageState(state, message=message, error="the answer does not establish whether it is quarantined "
+                            "(is_quarantined: %r, delivery_status: %r)" % (raw.get("is_quarantined"),
+                                                                          raw.get("delivery_status")))
+    return MessageState(state, message=message)
 
 
 def read_messages(client, account_id, message_ids, workers):
@@ -88,6 +149,16 @@ def _same_origin(url, base_url):
     return (target.scheme, target.netloc) == (base.scheme, base.netloc)
 
 
+def poll_url(location, base_url):
+    """Where a 202's Location points. An absolute URL is taken as it is; a root-relative path that does not
+    start with the base URL's path (``/client/v4``) is relative to the API, so it keeps that prefix."""
+    base_path = urlsplit(base_url).path.rstrip("/")
+    if location.startswith("/") and not location.startswith("//") and base_path and not (
+            location == base_path or location.startswith(base_path + "/") or location.startswith(base_path + "?")):
+        location = base_path + location
+    return urljoin(base_url + "/", location)
+
+
 def _wait_for_search(client, path, response, poll_timeout, poll_interval, sleep):
     """Follow a 202 answer's Location until the search is ready; the credentials never leave base_url's host."""
     deadline = time.monotonic() + poll_timeout
@@ -96,7 +167,7 @@ def _wait_for_search(client, path, response, poll_timeout, poll_interval, sleep)
         if not location:
             raise CloudflareError("GET %s: HTTP 202 without a Location header to poll" % path, status=202,
                                   method="GET", path=path)
-        url = urljoin(client.base_url + "/", location)
+        url = poll_url(location, client.base_url)
         if not _same_origin(url, client.base_url):
             raise CloudflareError("GET %s: HTTP 202 points at another host (%s); not following it with the credentials"
                                   % (path, urlsplit(url).netloc), status=202, method="GET", path=path)

@@ -27,6 +27,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency im
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     NOT_FOUND as STATE_NOT_FOUND,
+    NOT_QUARANTINED as STATE_NOT_QUARANTINED,
     QUARANTINED as STATE_QUARANTINED,
     RELEASED as STATE_RELEASED,
     read_messages,
@@ -40,12 +41,15 @@ RELEASE_PENDING = "release_pending"
 NOT_RELEASED = "not_released"
 WOULD_RELEASE = "would_release"
 ALREADY_RELEASED = "already_released"
+NOT_QUARANTINED = "not_quarantined"
 NOT_FOUND = "not_found"
 UNKNOWN = "unknown"
 STATUSES = (RELEASED, PARTIALLY_RELEASED, RELEASED_UNCONFIRMED, RELEASE_PENDING, NOT_RELEASED, WOULD_RELEASE,
-            ALREADY_RELEASED, NOT_FOUND, UNKNOWN)
+            ALREADY_RELEASED, NOT_QUARANTINED, NOT_FOUND, UNKNOWN)
 # Done as far as the user is concerned: nothing further to release or confirm for these ids.
-COMPLETE_STATUSES = frozenset([RELEASED, ALREADY_RELEASED, WOULD_RELEASE])
+COMPLETE_STATUSES = frozenset([RELEASED, ALREADY_RELEASED, NOT_QUARANTINED, WOULD_RELEASE])
+# Read back after a release request: out of quarantine, whether or not a release is on record yet.
+_LEFT_QUARANTINE = (STATE_RELEASED, STATE_NOT_QUARANTINED)
 # This run sent a release that did, or may have, moved these messages.
 CHANGED_STATUSES = frozenset([RELEASED, PARTIALLY_RELEASED, RELEASED_UNCONFIRMED, RELEASE_PENDING])
 
@@ -320,6 +324,9 @@ class ReleaseEngine:
                 to_release.append(message_id)
             elif state.state == STATE_RELEASED:
                 entries.append(result_entry(message_id, ALREADY_RELEASED, "no longer quarantined; not sent again"))
+            elif state.state == STATE_NOT_QUARANTINED:
+                entries.append(result_entry(message_id, NOT_QUARANTINED, "not quarantined, and no release is on "
+                                            "record: delivered or moved without quarantine; nothing to release"))
             elif state.state == STATE_NOT_FOUND:
                 entries.append(result_entry(message_id, NOT_FOUND, state.error))
             else:
@@ -462,7 +469,7 @@ class ReleaseEngine:
         for message_id, state in zip(message_ids, states):
             if state is None:
                 continue
-            if state.state == STATE_RELEASED:
+            if state.state in _LEFT_QUARANTINE:
                 entries.append(result_entry(message_id, RELEASED_UNCONFIRMED, "%s; a read shows it left quarantine. "
                                             "Recipients not confirmed" % cause))
             elif state.state == STATE_QUARANTINED and still_quarantined is None:
@@ -499,7 +506,7 @@ class ReleaseEngine:
                                                         "back: %s" % (cause, self._fatal.message)))
                 elif state.state == STATE_QUARANTINED:
                     still.append(message_id)
-                elif state.state == STATE_RELEASED:
+                elif state.state in _LEFT_QUARANTINE:
                     settled.entries.append(result_entry(message_id, left_status, "%s; a read shows it left quarantine, "
                                                         "so it was not sent again. Recipients not confirmed" % cause))
                 else:

@@ -51,9 +51,12 @@ options:
     description: The alert id Cloudflare attached to the message.
     type: str
   final_disposition:
-    description: Only messages with this final disposition.
+    description:
+      - Only messages with this final disposition.
+      - The search takes only these values, fewer than messages carry in RV(messages[].final_disposition);
+        C(MALICIOUS-BEC), C(ENCRYPTED), C(EXTERNAL) and C(UNKNOWN) are refused before any request.
     type: str
-    choices: [MALICIOUS, MALICIOUS-BEC, SUSPICIOUS, SPOOF, SPAM, BULK, ENCRYPTED, EXTERNAL, UNKNOWN, NONE]
+    choices: [MALICIOUS, SUSPICIOUS, SPOOF, SPAM, BULK, NONE]
   delivery_status:
     description: Only messages with this delivery status.
     type: str
@@ -64,11 +67,15 @@ options:
     choices: [PREVIEW, QUARANTINE_RELEASED, MOVED]
   start:
     description:
-      - Messages sent at or after this ISO 8601 date-time, for example C(2026-11-24T09:00:00Z).
-      - Cloudflare searches the last 30 days when neither O(start) nor O(end) is set.
+      - Messages sent at or after this RFC 3339 date-time with a time zone, for example C(2026-11-24T09:00:00Z).
+        A bare date such as C(2026-11-24) means midnight UTC of that day.
+      - A start in the future, or after O(end), is refused before any request.
+      - Cloudflare searches the last 30 days when O(start) is not set.
     type: str
   end:
-    description: Messages sent before this ISO 8601 date-time.
+    description:
+      - Messages sent before this RFC 3339 date-time; a bare date means midnight UTC of that day.
+      - Cloudflare's default is now.
     type: str
   detections_only:
     description:
@@ -160,8 +167,14 @@ messages:
       type: str
       returned: always
     is_quarantined:
-      description: Whether the message is still in quarantine.
+      description:
+        - Whether the message is still in quarantine.
+        - Null when the API's answer did not carry a boolean; the release module does not act on such a message.
       type: bool
+      returned: always
+    postfix_id:
+      description: The short, deprecated postfix id, or null.
+      type: str
       returned: always
     from:
       description: The sender address.
@@ -244,21 +257,20 @@ summary:
   sample: {found: 12, quarantined: 11, not_found: 0, pages: 1, requests_sent: 1}
 """
 
-import re
-
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     NOT_FOUND,
+    SEARCH_DISPOSITIONS,
     SEARCH_FILTERS,
     UNREADABLE,
     read_messages,
     search_messages,
+    search_window,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
 
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
 
 def main():
@@ -272,8 +284,7 @@ def main():
             domain=dict(type="str"),
             message_id=dict(type="str"),
             alert_id=dict(type="str"),
-            final_disposition=dict(type="str", choices=["MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM",
-                                                        "BULK", "ENCRYPTED", "EXTERNAL", "UNKNOWN", "NONE"]),
+            final_disposition=dict(type="str", choices=list(SEARCH_DISPOSITIONS)),
             delivery_status=dict(type="str", choices=["delivered", "moved", "quarantined", "rejected", "deferred",
                                                       "bounced", "queued", "move_failed"]),
             message_action=dict(type="str", choices=["PREVIEW", "QUARANTINE_RELEASED", "MOVED"]),
@@ -295,10 +306,7 @@ def main():
         check_range("limit", params["limit"], 1)
         check_range("per_page", params["per_page"], 1, 1000)
         check_range("poll_timeout", params["poll_timeout"], 0)
-        for name in ("start", "end"):
-            if params[name] is not None and not _DATE_TIME.match(params[name]):
-                raise ValidationError("%s must be an ISO 8601 date-time such as 2026-11-24T09:00:00Z (got %r)"
-                                      % (name, params[name]))
+        params["start"], params["end"] = search_window(params["start"], params["end"])
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()

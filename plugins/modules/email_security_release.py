@@ -50,8 +50,8 @@ options:
     default: true
   fail_on_incomplete:
     description:
-      - Fail the task when any id ends with a status other than C(released), C(already_released) or
-        C(would_release). The failed result still carries RV(results), RV(summary) and RV(incomplete_ids),
+      - Fail the task when any id ends with a status other than C(released), C(already_released),
+        C(not_quarantined) or C(would_release). The failed result still carries RV(results), RV(summary) and RV(incomplete_ids),
         so C(ignore_errors) with C(register), or a C(rescue) block, can act on them.
     type: bool
     default: true
@@ -60,8 +60,10 @@ options:
       - The shape of the release request body. Cloudflare's beta API has changed it over time.
       - V(object) sends a JSON object with the ids in its C(ids) list, the current documented form;
         V(array) sends a bare JSON array of ids, the earlier form.
-      - V(auto) sends the object form and, if the server rejects the body's shape (HTTP 400 or 422, which
-        processes nothing), sends the array form instead and keeps it for the rest of the run.
+      - V(auto) sends the object form, the only one Cloudflare's published contract documents. If the server answers
+        HTTP 400 or 422 with an error that names the request body, the batch's messages are read back first (a
+        server may answer so after processing) and those still quarantined are sent in the array form, which is
+        kept for the rest of the run.
     type: str
     choices: [auto, object, array]
     default: auto
@@ -73,8 +75,9 @@ options:
         only messages still quarantined then are sent again.
       - If the task cannot wait that long (O(task_timeout)), those messages end V(release_pending) and the journal
         in O(state_dir) lets the next run on this machine settle them before it sends anything.
-      - Lowering it below the time the API may hold a request reopens the race it closes. The default covers
-        Cloudflare's edge, which gives up on a request after 100 seconds.
+      - Lowering it below the time the API may hold a request reopens the race it closes. Cloudflare's contract
+        states no processing time; the default is an assumption that covers Cloudflare's edge, which answers
+        HTTP 524 after waiting 100 seconds for an origin.
     type: float
     default: 120
     version_added: 1.1.0
@@ -130,7 +133,9 @@ notes:
     the window resets instead of tripping the 5-minute lockout. Pauses and retries show up as warnings.
   - A run that dies half-way can be run again as it was, with O(only_quarantined=true); messages it had
     released end V(already_released).
-  - Every Investigate API operation is marked beta by Cloudflare.
+  - Every Investigate API operation is marked beta in Cloudflare's published contract.
+  - What the contract does not state, and the module assumes, is named where it matters - the processing time
+    behind O(settle_timeout), and that a server answering a 4XX has finished with the request (one read decides).
 seealso:
   - module: mailsec.cloudflare.email_security_message_info
   - name: Release messages from quarantine (Cloudflare API reference)
@@ -211,8 +216,12 @@ results:
           message was still quarantined at the last read, before O(settle_timeout) had passed. Run the task again
           on the same machine; it settles this before sending anything.
         - V(not_released) delivered to nobody, refused by the API, or not sent (the detail says which).
-        - V(would_release) check mode. V(already_released) no longer quarantined, so not sent (also for a
-          message an interrupted earlier run had released). V(not_found) Cloudflare has no such message.
+        - V(would_release) check mode. V(already_released) no longer quarantined, with a release on record, so not
+          sent (also for a message an interrupted earlier run had released). V(not_quarantined) not quarantined and
+          no release on record (delivered or moved without quarantine), so nothing to release. V(not_found)
+          Cloudflare has no such message.
+        - A message whose quarantine state the answer does not establish (no boolean C(is_quarantined), or a
+          C(delivery_status) that contradicts it) is not sent and ends V(unknown).
         - V(unknown) the outcome could not be established (never counted as released).
       type: str
       returned: always
@@ -259,7 +268,46 @@ summary:
       type: int
       returned: always
     released:
-      description: Ids per status; every status in RV(results[].status) has a key, zero included.
+      description: Ids released to every recipient. Every status has its own count, zero included.
+      type: int
+      returned: always
+    partially_released:
+      description: Ids delivered to some recipients only. Every status has its own count, zero included.
+      type: int
+      returned: always
+    released_unconfirmed:
+      description: Ids that left quarantine without recipient evidence. Every status has its own count, zero included.
+      type: int
+      returned: always
+      version_added: 1.1.0
+    release_pending:
+      description: Ids whose release request may still be processed. Every status has its own count, zero included.
+      type: int
+      returned: always
+      version_added: 1.1.0
+    not_released:
+      description: Ids delivered to nobody, refused, or not sent. Every status has its own count, zero included.
+      type: int
+      returned: always
+    would_release:
+      description: Ids a real run would send (check mode). Every status has its own count, zero included.
+      type: int
+      returned: always
+    already_released:
+      description: Ids already released before this run. Every status has its own count, zero included.
+      type: int
+      returned: always
+    not_quarantined:
+      description: Ids never quarantined (delivered or moved without quarantine). Every status has its own count, zero included.
+      type: int
+      returned: always
+      version_added: 1.1.0
+    not_found:
+      description: Ids Cloudflare does not know. Every status has its own count, zero included.
+      type: int
+      returned: always
+    unknown:
+      description: Ids whose outcome could not be established. Every status has its own count, zero included.
       type: int
       returned: always
     recipients_delivered:
@@ -300,6 +348,7 @@ summary:
     not_released: 0
     would_release: 0
     already_released: 0
+    not_quarantined: 0
     not_found: 0
     unknown: 0
     incomplete: 1

@@ -23,10 +23,17 @@ from simulator import Simulator, load_state  # noqa: E402 pylint: disable=wrong-
 BIN_DIR = os.path.dirname(sys.executable)
 
 
+def assert_within_contract(state):
+    """Every request the test sent and every answer the simulator served kept to the vendored contract."""
+    assert state.ledger("contract_violation") == []
+    assert state.ledger("response_violation") == []
+
+
 @pytest.fixture
 def sim():
     with Simulator(load_state(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"))) as running:
         yield running
+    assert_within_contract(running.state)
 
 
 class PlaybookRun:

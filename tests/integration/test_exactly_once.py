@@ -15,7 +15,7 @@ import pytest
 import trustme
 import yaml
 
-from conftest import SIMULATOR_DIR, ansible_env, release_playbook
+from conftest import SIMULATOR_DIR, ansible_env, assert_within_contract, release_playbook
 from simulator import Simulator, generate_messages, load_state
 
 
@@ -71,6 +71,7 @@ def tls_sim(tmp_path):
     with Simulator(state, tls=(str(certificate), str(certificate))) as running:
         running.ca_file = str(ca_file)
         yield running
+    assert_within_contract(running.state)
 
 
 def test_a_tls_error_after_processing_is_read_back_not_resent(tls_sim, tmp_path):

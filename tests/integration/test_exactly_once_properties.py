@@ -18,7 +18,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import COLLECTIONS_PATH
+from conftest import COLLECTIONS_PATH, assert_within_contract
 from simulator import ITEM_SHAPES, Simulator, SimulatorState, generate_messages
 
 sys.path.insert(0, COLLECTIONS_PATH)
@@ -137,6 +137,7 @@ def test_no_fault_schedule_delivers_twice_or_misreports(shard, tmp_path):
         assert state.double_deliveries() == [], schedule
         assert all(count == 1 for count in state.deliveries().values()), schedule
         assert contradictions == [], (schedule, contradictions, report.results)
+        assert_within_contract(state)
 
     started = time.monotonic()
     try:

@@ -59,7 +59,7 @@ def test_find_release_and_run_again(sim, tmp_path):
     already = [m for m in sim.state.messages.values() if m.sender == "hr@none.example"]
     assert already == []
     released_before = next(m for m in sim.state.messages.values() if m.sender == "it-helpdesk@fabrikam.example")
-    released_before.is_quarantined = False
+    released_before.release()
     extra_ids = [released_before.id, "Unknown000000000-2026-11-24T00:00:00-0"]
     playbook = tmp_path / "play.yml"
     playbook.write_text(FIND_RELEASE_AGAIN)

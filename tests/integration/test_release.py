@@ -127,10 +127,15 @@ def test_proxy_environment_variables_are_honoured(sim, release):
     through_proxy = {"CLOUDFLARE_BASE_URL": "http://api.cloudflare.invalid/client/v4", "HTTP_PROXY": sim.base_url
                      .rsplit("/client/v4", 1)[0], "NO_PROXY": ""}
 
-    run = release({"message_ids": ids[:1]}, env_overrides=through_proxy)
+    refused = release({"message_ids": ids[:1]}, env_overrides=through_proxy)
+    assert "allow_insecure=true" in refused.result["msg"] and sim.state.requests() == []
+
+    # Plain http:// to a host other than the loopback is refused unless the task says it means it.
+    run = release({"message_ids": ids[:1], "allow_insecure": True}, env_overrides=through_proxy)
 
     assert run.returncode == 0, run.output
     assert run.result["results"][0]["status"] == "released"
+    assert "the API token is not protected in transit" in run.output
 
     bypassing = {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}
     run = release({"message_ids": ids[1:]}, env_overrides=bypassing)

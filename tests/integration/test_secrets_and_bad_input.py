@@ -14,7 +14,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from conftest import BIN_DIR, COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, run_playbook
+from conftest import BIN_DIR, COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, assert_within_contract, run_playbook
 from simulator import Simulator, load_state
 
 TOKENS = {
@@ -78,6 +78,7 @@ def token_sim(request):
     state.api_token = TOKENS[shape].strip()
     with Simulator(state) as running:
         yield shape, running
+    assert_within_contract(running.state)
 
 
 def _play(module_args, source, token, diff):
@@ -142,6 +143,7 @@ def test_the_token_appears_in_no_runner_event_or_artifact(tmp_path):
                                     envvars=envvars, quiet=True, timeout=600, verbosity=4)
 
     assert runner.status == "successful", runner.stdout.read()
+    assert_within_contract(sim.state)
     assert sim.state.requests(method="POST")
     # env/envvars and artifacts/<id>/command record the environment the job was given (the credential AWX
     # injects); every other file is what the job showed or kept.

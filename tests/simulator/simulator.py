@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import argparse
 import base64
+import datetime
 import json
 import math
 import random
@@ -33,6 +34,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+import contract
 
 API_PREFIX = "/client/v4"
 DEFAULT_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -90,16 +93,46 @@ class Message:
         self.is_quarantined = is_quarantined
         self.alert_id = alert_id or "%s-alert" % self.postfix_id
         self.post_delivery_operations = [] if is_quarantined else ["QUARANTINE_RELEASE"]
+        self.action_log = [] if is_quarantined else [_action("QUARANTINE_RELEASE")]
+        # A message that was never quarantined (delivered, or moved by a rule) carries no release in its history.
+        self.never_quarantined = False
 
     @classmethod
     def from_dict(cls, data):
-        return cls(data["id"], data["from"], data["to"], data.get("subject", ""), data.get("sent_date", ""),
-                   data.get("final_disposition", "SPAM"), data.get("is_quarantined", True),
-                   data.get("failing_recipients", ()), data.get("alert_id"), data.get("postfix_id"))
+        message = cls(data["id"], data["from"], data["to"], data.get("subject", ""), data.get("sent_date", ""),
+                      data.get("final_disposition", "SPAM"), data.get("is_quarantined", True),
+                      data.get("failing_recipients", ()), data.get("alert_id"), data.get("postfix_id"))
+        if data.get("never_quarantined"):
+            message.mark_never_quarantined()
+        return message
+
+    def mark_never_quarantined(self):
+        self.is_quarantined = False
+        self.never_quarantined = True
+        self.post_delivery_operations = []
+        self.action_log = []
+
+    def release(self):
+        self.is_quarantined = False
+        self.post_delivery_operations.append("QUARANTINE_RELEASE")
+        self.action_log.append(_action("QUARANTINE_RELEASE"))
 
     def as_api(self):
+        """The message as the contract's MessageDetails: every required field, real nulls where allowed."""
+        if self.is_quarantined:
+            delivery_status = ["quarantined"]
+        else:
+            delivery_status = ["delivered"] if not self.never_quarantined else ["moved"]
         return {
             "id": self.id,
+            "ts": self.sent_date,
+            "detection_reasons": ["Sender reputation"] if self.final_disposition != "NONE" else [],
+            "action_log": [dict(entry) for entry in self.action_log],
+            "is_phish_submission": False,
+            "properties": {"allowlisted_pattern": None, "blocklisted_message": None},
+            "envelope_from": None,
+            "replyto": None,
+            "edf_hash": None,
             "postfix_id": self.postfix_id,
             "from": self.sender,
             "from_name": self.sender.split("@", 1)[0],
@@ -109,15 +142,30 @@ class Message:
             "sent_date": self.sent_date,
             "final_disposition": self.final_disposition,
             "is_quarantined": self.is_quarantined,
-            "delivery_status": ["quarantined"] if self.is_quarantined else ["delivered"],
+            "delivery_status": delivery_status,
             "post_delivery_operations": list(self.post_delivery_operations),
             "alert_id": self.alert_id,
             "message_id": "<%s@%s>" % (self.postfix_id, self.sender.split("@")[-1]),
         }
 
 
+def _now_text(moment=None):
+    moment = moment or datetime.datetime.now(datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _action(operation):
+    return {"completed_at": _now_text(), "operation": operation, "properties": {"requested_by": "api"},
+            "status": "completed"}
+
+
 def generate_messages(count, seed=0, quarantined=True):
-    """Synthetic messages with realistic ids: ``<postfix_id>-<timestamp>-<suffix>``."""
+    """Synthetic messages with realistic ids: ``<postfix_id>-<timestamp>-<suffix>``.
+
+    Ids are the same for the same count and seed; sending dates lie in the 28 days before today, inside
+    the search's default 30-day window.
+    """
+    today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     rng = random.Random(seed)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
     senders = ["billing@vendor.example", "news@partner.example", "hr@corp.example", "alerts@saas.example"]
@@ -127,9 +175,21 @@ def generate_messages(count, seed=0, quarantined=True):
         stamp = "2026-11-%02dT%02d:%02d:%02d" % (1 + index % 28, index % 24, index % 60, (index * 7) % 60)
         message_id = "%s-%s-%08d" % (postfix, stamp, index)
         recipients = ["user%d@corp.example" % ((index + n) % 50) for n in range(1 + index % 3)]
+        sent = today - datetime.timedelta(days=1 + index % 27, hours=-(index % 24), minutes=-(index % 60))
         messages.append(Message(message_id, senders[index % len(senders)], recipients, "Generated message %d" % index,
-                                stamp + "Z", DETECTIONS[index % len(DETECTIONS)], quarantined))
+                                _now_text(sent), DETECTIONS[index % len(DETECTIONS)], quarantined))
     return messages
+
+
+def _rebase_dates(messages):
+    """Move seed messages in time so the newest was sent an hour ago: inside the default search window, always."""
+    dates = [contract.parse_date_time(m.sent_date) for m in messages if m.sent_date]
+    if not dates:
+        return
+    shift = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1) - max(dates)
+    for message in messages:
+        if message.sent_date:
+            message.sent_date = _now_text(contract.parse_date_time(message.sent_date) + shift)
 
 
 class Fault:
@@ -164,7 +224,13 @@ class SimulatorState:
         self.api_email = api_email
         self.api_key = api_key
         self.messages = dict((m.id, m) for m in messages)
-        self.accept_body = "both"
+        # The contract's release body is {"ids": [...]}; "array" or "both" is an opt-in drift mode.
+        self.accept_body = "object"
+        # Where a 202's Location points: "root" (/client/v4/...), "absolute" (http://host/client/v4/...) or
+        # "api" (/accounts/..., relative to the API's base path).
+        self.search_location = "root"
+        # Answers are checked against the contract and departures recorded as response_violation.
+        self.check_answers = True
         self.reject_status = 400
         self.postfix_only = False
         self.search_polls = 0
@@ -190,6 +256,7 @@ class SimulatorState:
     @classmethod
     def from_seed(cls, seed, ledger_path=None):
         messages = [Message.from_dict(item) for item in seed.get("messages", [])]
+        _rebase_dates(messages)
         generate = seed.get("generate")
         if generate:
             messages.extend(generate_messages(generate.get("count", 0), generate.get("seed", 0)))
@@ -228,7 +295,8 @@ class SimulatorState:
     def configure(self, settings):
         """Apply a dict of switches, as sent to POST /_sim/config."""
         with self.lock:
-            for name in ("accept_body", "reject_status", "postfix_only", "search_polls", "latency", "fixed_ratelimit"):
+            for name in ("accept_body", "reject_status", "postfix_only", "search_polls", "latency", "fixed_ratelimit",
+                         "search_location", "check_answers"):
                 if name in settings:
                     setattr(self, name, settings[name])
             if "quota" in settings:
@@ -329,8 +397,7 @@ class SimulatorState:
                 if message.is_quarantined:
                     delivered = [r for r in message.recipients if r not in message.failing_recipients]
                     item.update(delivered=delivered, failed=list(message.failing_recipients), undelivered=[])
-                    message.is_quarantined = False
-                    message.post_delivery_operations.append("QUARANTINE_RELEASE")
+                    message.release()
                     self.record("delivery", id=message.id, recipients=delivered)
                 else:
                     item.update(delivered=[], failed=[], undelivered=list(message.recipients))
@@ -341,14 +408,23 @@ class SimulatorState:
         return items
 
     def search(self, query):
+        """(messages, result_info) of one page, or raise SearchRefused when Cloudflare would refuse the search."""
         def first(name, default=None):
             return query.get(name, [default])[0]
 
-        per_page = max(1, min(1000, int(first("per_page", "20"))))
-        offset = int(base64.urlsafe_b64decode(first("cursor")).decode()) if first("cursor") else 0
+        now = datetime.datetime.now(datetime.timezone.utc)
+        start = contract.parse_date_time(first("start")) if first("start") else now - datetime.timedelta(days=30)
+        end = contract.parse_date_time(first("end")) if first("end") else now
+        if start > now:
+            raise SearchRefused("start must not be in the future")
+        if start > end:
+            raise SearchRefused("start must not be after end")
+        per_page = int(first("per_page", "20"))
+        offset = _cursor_offset(first("cursor")) if first("cursor") else 0
         detections_only = first("detections_only", "true").lower() != "false"
         with self.lock:
-            matches = [m for m in self.messages.values() if _matches(m, query, detections_only)]
+            matches = [m for m in self.messages.values() if _matches(m, query, detections_only)
+                       and start <= contract.parse_date_time(m.sent_date) < end]
         page = matches[offset:offset + per_page]
         following = offset + per_page
         next_cursor = base64.urlsafe_b64encode(str(following).encode()).decode() if following < len(matches) else None
@@ -368,6 +444,20 @@ class SimulatorState:
             left = self._polls.get(ticket, 0) - 1
             self._polls[ticket] = left
             return True if left <= 0 else ticket
+
+
+class SearchRefused(Exception):
+    """A search Cloudflare answers with a 4XX."""
+
+
+def _cursor_offset(cursor):
+    try:
+        offset = int(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii"))
+    except (ValueError, UnicodeError):
+        raise SearchRefused("cursor %r is not a cursor a search returned" % cursor[:40])
+    if offset < 0:
+        raise SearchRefused("cursor %r is not a cursor a search returned" % cursor[:40])
+    return offset
 
 
 def _contains(value, needle):
@@ -395,8 +485,6 @@ def _matches(message, query, detections_only):
         ("delivery_status", lambda v: v in message.as_api()["delivery_status"]),
         ("message_action", lambda v: v != "QUARANTINE_RELEASED" or "QUARANTINE_RELEASE" in
          message.post_delivery_operations),
-        ("start", lambda v: message.sent_date >= v),
-        ("end", lambda v: message.sent_date < v),
     )
     return all(check(first(name)) for name, check in checks if first(name) is not None)
 
@@ -421,6 +509,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # pylint: disable=invalid-name
         self._handle("POST")
 
+    def __getattr__(self, name):
+        # Any other method (PUT, TRACE, QUERY...) gets Cloudflare's 4XX envelope, not http.server's HTML 501.
+        if name.startswith("do_"):
+            return lambda: self._handle(self.command)
+        raise AttributeError(name)
+
     def _handle(self, method):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
@@ -441,14 +535,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._drop(entry, "dropped before processing")
         if fault is not None and fault.kind == "rate_limit":
             headers = dict(quota_headers, **{"Retry-After": str(fault.retry_after)})
-            return self._answer(entry, 429, envelope(errors=[RATE_LIMITED]), headers)
+            return self._answer(entry, 429, envelope(errors=[RATE_LIMITED]), headers, checked=False)
         if fault is not None and fault.kind == "echo_headers":
             # A misbehaving proxy that quotes the request's headers back in its error.
             echoed = "; ".join("%s: %s" % item for item in self.headers.items())
             return self._answer(entry, 400, envelope(errors=[_error(6003, "Invalid request headers: " + echoed)]),
-                                quota_headers)
+                                quota_headers, checked=False)
         if fault is not None and fault.kind == "status":
-            return self._answer(entry, fault.status, envelope(errors=[_fault_error(fault)]), quota_headers)
+            return self._answer(entry, fault.status, envelope(errors=[_fault_error(fault)]), quota_headers,
+                                checked=False)
         if fault is not None and fault.kind == "slow_before":
             # The client may give up meanwhile; the request is processed all the same, later.
             time.sleep(fault.delay)
@@ -468,7 +563,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "tls_garbage_after":
             return self._tls_garbage(entry)
         if fault.kind == "status_after":
-            return self._answer(entry, fault.status, envelope(errors=[_fault_error(fault)]), headers)
+            return self._answer(entry, fault.status, envelope(errors=[_fault_error(fault)]), headers, checked=False)
         if fault.kind == "failed_with_items" and status == 200:
             body = dict(body, success=False, errors=[_error(1100, fault.message)])
         if fault.kind == "item_shapes" and status == 200:
@@ -483,7 +578,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(None, status, body, headers)
         if fault.kind == "malformed":
             return self._answer(entry, 200, None, headers, raw=b"<html><body>502 upstream glitch</body></html>")
-        return self._answer(entry, status, body, headers)
+        # Faults that change the answer's body break the contract on purpose.
+        return self._answer(entry, status, body, headers, checked=fault.kind == "slow_before")
 
     def _route(self, method, path):
         if path is None:
@@ -529,6 +625,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _process(self, method, endpoint, route, url, raw_body, entry):
         state = self.state
         if endpoint is None:
+            path = url.path[len(API_PREFIX):]
+            if any(pattern.match(path) for pattern in (_RELEASE, _SEARCH, _MESSAGE)):
+                return 405, envelope(errors=[_error(10405, "Method %s not allowed for this route" % method)]), {}
             return 404, envelope(errors=[_error(7000, "No route for that URI")]), {}
         account_id = route.group(1)
         if not _HEX32.match(account_id):
@@ -539,6 +638,9 @@ class _Handler(BaseHTTPRequestHandler):
             return denied[0], envelope(errors=denied[1]), {}
         if account_id.lower() != state.account_id:
             return 403, envelope(errors=[_error(10000, "Authentication error")]), {}
+        refused = self._check_request(method, url, raw_body, endpoint)
+        if refused is not None:
+            return refused
         if endpoint == "release":
             return self._release(raw_body, entry)
         if endpoint == "get":
@@ -547,6 +649,26 @@ class _Handler(BaseHTTPRequestHandler):
                 return 404, envelope(errors=[_error(1002, "Message not found")]), {}
             return 200, envelope(message.as_api()), {}
         return self._search(url)
+
+    def _check_request(self, method, url, raw_body, endpoint):
+        """The 4XX Cloudflare would send for a request outside its contract, or None; violations go to the ledger."""
+        operation, path_values = self._contract_operation(method, url)
+        query = parse_qs(url.query, keep_blank_values=True)
+        if "page" in query:
+            problems = ["query parameter page is no longer supported (sunset 2026-11-01): page with cursor, set to "
+                        "result_info.next of the previous answer"]
+        else:
+            # In a body drift mode the release body is judged by the drift's own rule in _release.
+            drifting = endpoint == "release" and self.state.accept_body != "object"
+            problems = _loaded_contract().check_request(operation, path_values, query, raw_body,
+                                                        ignore=("poll",), check_body=not drifting)
+        if not problems:
+            return None
+        self.state.record("contract_violation", method=method, path=url.path, problems=problems)
+        return 400, envelope(errors=[_error(1001, "Invalid request: %s" % problem) for problem in problems[:5]]), {}
+
+    def _contract_operation(self, method, url):
+        return _loaded_contract().operation(method, url.path[len(API_PREFIX):])
 
     def _release(self, raw_body, entry):
         state = self.state
@@ -572,15 +694,27 @@ class _Handler(BaseHTTPRequestHandler):
         if ticket is not True:
             params = [(k, v) for k, values in query.items() if k != "poll" for v in values] + [("poll", ticket)]
             location = "%s?%s" % (url.path, urlencode(params))
-            return 202, envelope([], messages=[_error(202, "Search in progress")]), {"Location": location}
-        result, info = self.state.search(query)
+            if self.state.search_location == "absolute":
+                location = "%s://%s%s" % (self.server.scheme, self.headers.get("Host"), location)
+            elif self.state.search_location == "api":
+                location = location[len(API_PREFIX):]
+            info = {"count": 0, "per_page": int(query.get("per_page", ["20"])[0]), "next": None, "previous": None,
+                    "page": 0, "total_count": 0}
+            return 202, envelope([], messages=[_error(1202, "Search in progress")], result_info=info), {
+                "Location": location}
+        try:
+            result, info = self.state.search(query)
+        except SearchRefused as exc:
+            return 400, envelope(errors=[_error(1001, "Invalid request: %s" % exc)]), {}
         return 200, envelope(result, result_info=info), {}
 
-    def _answer(self, entry, status, body, headers, raw=None):
+    def _answer(self, entry, status, body, headers, raw=None, checked=True):
         payload = raw if raw is not None else json.dumps(body).encode("utf-8")
         if entry is not None:
             entry["status"] = status
             self.state.record("request", **entry)
+        if checked and raw is None:
+            self._check_answer(status, body, headers)
         self.send_response(status)
         self.send_header("Content-Type", "text/html" if raw is not None else "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -588,6 +722,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+    def _check_answer(self, status, body, headers):
+        """Record every departure of a normal answer from the contract: the fake must never drift silently."""
+        operation, dummy = self._contract_operation(self.command, urlsplit(self.path))
+        # 429 carries Cloudflare's observed code 971, below the contract's minimum of 1000; postfix_only is an
+        # opt-in drift mode whose items lack the required id.
+        if (operation is None or status == 429 or not self.state.check_answers
+                or (self.state.postfix_only and operation.operation_id == "email_security_post_release")):
+            return
+        problems = _loaded_contract().check_response(operation, status, body, headers)
+        if problems:
+            self.state.record("response_violation", method=self.command, path=self.path, status=status,
+                              problems=problems)
 
     def _drop(self, entry, why, reset=False):
         entry["status"] = None
@@ -683,7 +830,12 @@ def _expected_body(accept):
         accept, 'a JSON array of ids or {"ids": [...]}')
 
 
+def _loaded_contract():
+    return contract.Contract.load()
+
+
 class _Server(ThreadingHTTPServer):
+    scheme = "http"
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
@@ -708,7 +860,7 @@ class Simulator:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*tls)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-            self._scheme = "https"
+            self._scheme = self._server.scheme = "https"
         self._thread = None
 
     @property
@@ -759,7 +911,8 @@ def main(argv=None):
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
     parser.add_argument("--quota", type=int, help="requests allowed per window, announced in Ratelimit headers")
     parser.add_argument("--window", type=float, default=300.0, help="quota window in seconds")
-    parser.add_argument("--accept-body", choices=("both", "object", "array"), default="both")
+    parser.add_argument("--accept-body", choices=("both", "object", "array"), default="object",
+                        help="release body forms accepted; anything but object is a drift from the contract")
     parser.add_argument("--search-polls", type=int, default=0, help="answer searches with 202 this many times first")
     parser.add_argument("--postfix-only", action="store_true", help="key release items by postfix_id only")
     options = parser.parse_args(argv)

@@ -5,6 +5,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import json
 import os
 import signal
@@ -34,14 +35,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 AUTH = {"Authorization": "Bearer " + DEFAULT_TOKEN}
 
 
+def hours_ago(hours):
+    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def quarantine():
     return [
         Message("AAAA1111-2026-11-24T08:00:00-1", "a@sender.example", ["x@corp.example", "y@corp.example"], "Hello",
-                "2026-11-24T08:00:00Z", "SPAM", failing_recipients=["y@corp.example"]),
+                hours_ago(3), "SPAM", failing_recipients=["y@corp.example"]),
         Message("BBBB2222-2026-11-24T09:00:00-2", "b@sender.example", ["z@corp.example"], "Invoice",
-                "2026-11-24T09:00:00Z", "BULK"),
+                hours_ago(2), "BULK"),
         Message("CCCC3333-2026-11-24T10:00:00-3", "c@other.example", ["x@corp.example"], "Clean",
-                "2026-11-24T10:00:00Z", "NONE", is_quarantined=False),
+                hours_ago(1), "NONE", is_quarantined=False),
     ]
 
 
@@ -77,8 +83,8 @@ def test_release_delivers_once_and_reports_failing_recipients(sim):
 
 
 def test_releasing_a_released_message_delivers_nothing_and_is_recorded(sim):
-    release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
-    answer = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"]).json()
+    release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]})
+    answer = release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}).json()
 
     assert answer["result"][0]["delivered"] == []
     assert answer["result"][0]["undelivered"] == ["z@corp.example"]
@@ -86,15 +92,16 @@ def test_releasing_a_released_message_delivers_nothing_and_is_recorded(sim):
     assert [e["id"] for e in sim.state.double_deliveries()] == ["BBBB2222-2026-11-24T09:00:00-2"]
 
 
-@pytest.mark.parametrize("accept, rejected, accepted", [
-    ("array", {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, ["BBBB2222-2026-11-24T09:00:00-2"]),
-    ("object", ["BBBB2222-2026-11-24T09:00:00-2"], {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}),
+@pytest.mark.parametrize("accept, rejected, accepted, status", [
+    # The bare array is an opt-in drift; the contract's own form is refused by the contract check as Cloudflare would.
+    ("array", {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, ["BBBB2222-2026-11-24T09:00:00-2"], 422),
+    ("object", ["BBBB2222-2026-11-24T09:00:00-2"], {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, 400),
 ])
-def test_a_drifted_server_accepts_one_body_form_only(sim, accept, rejected, accepted):
+def test_a_drifted_server_accepts_one_body_form_only(sim, accept, rejected, accepted, status):
     sim.state.configure({"accept_body": accept, "reject_status": 422})
 
     refused = release(sim, rejected)
-    assert refused.status_code == 422
+    assert refused.status_code == status
     assert refused.json()["success"] is False
     assert sim.state.deliveries() == {}
     assert release(sim, accepted).status_code == 200
@@ -103,7 +110,7 @@ def test_a_drifted_server_accepts_one_body_form_only(sim, accept, rejected, acce
 
 def test_postfix_only_items(sim):
     sim.state.configure({"postfix_only": True})
-    item = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"]).json()["result"][0]
+    item = release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}).json()["result"][0]
     assert "id" not in item and item["postfix_id"] == "BBBB2222"
 
 
@@ -121,14 +128,14 @@ def test_get_unknown_message_is_404_in_the_envelope(sim):
     ({"X-Auth-Email": DEFAULT_EMAIL, "X-Auth-Key": "bad"}, 403, [9103]),
 ])
 def test_auth_errors_use_cloudflare_codes(sim, headers, status, codes):
-    answer = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"], headers=headers)
+    answer = release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, headers=headers)
     assert answer.status_code == status
     assert [e["code"] for e in answer.json()["errors"]] == codes
     assert sim.state.deliveries() == {}
 
 
 def test_malformed_auth_header_carries_the_6111_chain(sim):
-    errors = release(sim, ["x"], headers={"Authorization": "Token abc"}).json()["errors"]
+    errors = release(sim, {"ids": ["x"]}, headers={"Authorization": "Token abc"}).json()["errors"]
     assert errors[0]["error_chain"][0]["code"] == 6111
 
 
@@ -187,37 +194,37 @@ def test_injected_rate_limit_and_server_errors_then_recovery(sim):
     sim.state.inject("rate_limit", "release", count=1, retry_after=3)
     sim.state.inject("status", "release", count=1, status=502)
 
-    limited = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+    limited = release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]})
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "3"
-    assert release(sim, ["BBBB2222-2026-11-24T09:00:00-2"]).status_code == 502
+    assert release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}).status_code == 502
     assert sim.state.deliveries() == {}
-    assert release(sim, ["BBBB2222-2026-11-24T09:00:00-2"]).status_code == 200
+    assert release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}).status_code == 200
 
 
 def test_connection_dropped_before_processing_delivers_nothing(sim):
     sim.state.inject("drop_before", "release")
     with pytest.raises(requests.exceptions.ConnectionError):
-        release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+        release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]})
     assert sim.state.deliveries() == {}
 
 
 def test_connection_dropped_after_processing_delivered_anyway(sim):
     sim.state.inject("drop_after", "release")
     with pytest.raises(requests.exceptions.ConnectionError):
-        release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+        release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]})
     assert sim.state.deliveries() == {"BBBB2222-2026-11-24T09:00:00-2": 1}
 
 
 def test_slow_answer_after_processing(sim):
     sim.state.inject("slow_after", "release", delay=1.5)
     with pytest.raises(requests.exceptions.ReadTimeout):
-        requests.post(url(sim, "/release"), json=["BBBB2222-2026-11-24T09:00:00-2"], headers=AUTH, timeout=0.5)
+        requests.post(url(sim, "/release"), json={"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, headers=AUTH, timeout=0.5)
     assert sim.state.deliveries() == {"BBBB2222-2026-11-24T09:00:00-2": 1}
 
 
 def test_echoed_headers(sim):
     sim.state.inject("echo_headers", "release")
-    answer = release(sim, ["BBBB2222-2026-11-24T09:00:00-2"])
+    answer = release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]})
     assert answer.status_code == 400
     assert DEFAULT_TOKEN in answer.json()["errors"][0]["message"]
 
@@ -269,7 +276,7 @@ def test_concurrent_releases_deliver_each_message_exactly_once(sim):
     ids = [m.id for m in messages]
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda chunk: release(sim, chunk), [ids[i:i + 10] for i in range(0, 200, 10)] * 2))
+        list(pool.map(lambda chunk: release(sim, {"ids": chunk}), [ids[i:i + 10] for i in range(0, 200, 10)] * 2))
 
     assert sim.state.deliveries() == dict((i, 1) for i in ids)
     assert len(sim.state.double_deliveries()) == 200
@@ -278,7 +285,7 @@ def test_concurrent_releases_deliver_each_message_exactly_once(sim):
 def test_ledger_records_requests_and_is_written_as_json_lines(tmp_path):
     ledger_path = tmp_path / "ledger.jsonl"
     with Simulator(SimulatorState(quarantine(), ledger_path=str(ledger_path))) as running:
-        release(running, ["BBBB2222-2026-11-24T09:00:00-2"])
+        release(running, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]})
         requests.get(url(running, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10)
         admin = requests.get(running.base_url.replace("/client/v4", "/_sim/ledger"), timeout=10).json()
     lines = [json.loads(line) for line in ledger_path.read_text().splitlines()]
@@ -314,3 +321,84 @@ def test_command_line_prints_its_address_and_stops_on_sigterm(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# The contract, in both directions -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("params, named", [
+    ({"final_disposition": "MALICIOUS-BEC"}, "final_disposition"),
+    ({"start": "2026-11-24"}, "start"),
+    ({"per_page": "5000"}, "per_page"),
+    ({"delivery_status": "lost"}, "delivery_status"),
+    ({"unheard_of": "1"}, "unheard_of"),
+    ({"page": "2"}, "cursor"),
+])
+def test_a_search_outside_the_contract_gets_a_4xx_naming_the_parameter(sim, params, named):
+    answer = requests.get(url(sim), params=params, headers=AUTH, timeout=10)
+
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["success"] is False and body["result"] is None
+    assert all(error["code"] >= 1000 for error in body["errors"])
+    assert named in body["errors"][0]["message"]
+    assert sim.state.ledger("contract_violation")[0]["problems"]
+
+
+def test_a_start_in_the_future_or_after_end_is_refused(sim):
+    future = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = requests.get(url(sim), params={"start": future}, headers=AUTH, timeout=10)
+    assert answer.status_code == 400 and "future" in answer.json()["errors"][0]["message"]
+
+    answer = requests.get(url(sim), params={"start": hours_ago(1), "end": hours_ago(5)}, headers=AUTH, timeout=10)
+    assert answer.status_code == 400 and "after end" in answer.json()["errors"][0]["message"]
+
+
+def test_the_default_window_is_the_last_30_days_compared_as_date_times(sim):
+    sim.state.add_messages([Message("OLD0-2026-01-01T00:00:00-0", "old@sender.example", ["x@corp.example"], "Old",
+                                    hours_ago(24 * 31), "SPAM")])
+    found = requests.get(url(sim), params={"detections_only": "false"}, headers=AUTH, timeout=10).json()
+    assert "OLD0-2026-01-01T00:00:00-0" not in [m["id"] for m in found["result"]]
+
+    # +01:00 is an hour earlier in UTC than the same wall time in Z: compared as moments, not strings.
+    three_hours_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=3, minutes=30)
+    start = three_hours_ago.astimezone(datetime.timezone(datetime.timedelta(hours=1))).isoformat(timespec="seconds")
+    found = requests.get(url(sim), params={"start": start}, headers=AUTH, timeout=10).json()
+    assert sorted(m["id"] for m in found["result"]) == ["AAAA1111-2026-11-24T08:00:00-1", "BBBB2222-2026-11-24T09:00:00-2"]
+
+
+@pytest.mark.parametrize("form, expected", [("root", "/client/v4/accounts/"), ("absolute", "http://127.0.0.1:"),
+                                            ("api", "/accounts/")])
+def test_a_slow_search_answers_202_with_result_info_and_a_location(sim, form, expected):
+    sim.state.configure({"search_polls": 1, "search_location": form})
+
+    answer = requests.get(url(sim), headers=AUTH, timeout=10, allow_redirects=False)
+
+    assert answer.status_code == 202
+    assert answer.headers["Location"].startswith(expected)
+    assert answer.json()["result_info"]["count"] == 0
+    assert answer.json()["messages"][0]["code"] >= 1000
+    assert sim.state.ledger("response_violation") == []
+
+
+def test_every_answer_of_a_normal_session_is_within_the_contract(sim):
+    requests.get(url(sim), params={"per_page": "1", "detections_only": "false"}, headers=AUTH, timeout=10)
+    requests.get(url(sim, "/AAAA1111-2026-11-24T08:00:00-1"), headers=AUTH, timeout=10)
+    requests.get(url(sim, "/NOPE-2026-11-24T08:00:00-1"), headers=AUTH, timeout=10)
+    release(sim, {"ids": ["AAAA1111-2026-11-24T08:00:00-1", "BBBB2222-2026-11-24T09:00:00-2"]})
+    release(sim, {"ids": ["AAAA1111-2026-11-24T08:00:00-1"]}, headers={"Authorization": "Bearer wrong-token-000000"})
+    detail = requests.get(url(sim, "/AAAA1111-2026-11-24T08:00:00-1"), headers=AUTH, timeout=10).json()["result"]
+
+    assert detail["action_log"][-1]["operation"] == "QUARANTINE_RELEASE"
+    assert len(sim.state.requests()) == 6
+    assert sim.state.ledger("response_violation") == []
+    assert sim.state.ledger("contract_violation") == []
+
+
+def test_an_answer_outside_the_contract_is_recorded(sim):
+    with sim.state.lock:
+        sim.state.messages["AAAA1111-2026-11-24T08:00:00-1"].final_disposition = "NOT-A-VERDICT"
+
+    requests.get(url(sim, "/AAAA1111-2026-11-24T08:00:00-1"), headers=AUTH, timeout=10)
+
+    violations = sim.state.ledger("response_violation")
+    assert len(violations) == 1 and "final_disposition" in violations[0]["problems"][0]

@@ -128,9 +128,16 @@ def test_a_permission_error_fails_with_the_code(api, run_module):
     (dict(message_ids=["m1"], sender="x"), "mutually exclusive"),
     (dict(per_page=0), "per_page must be from 1 to 1000"),
     (dict(limit=0), "limit must be at least 1"),
-    (dict(start="yesterday"), "start must be an ISO 8601 date-time"),
+    (dict(start="yesterday"), "start must be an RFC 3339 date-time"),
     (dict(message_ids=["bad id"]), "invalid id"),
     (dict(final_disposition="EVIL"), "final_disposition"),
+    # Issue 13: values messages carry but the search refuses, and date-times Cloudflare refuses.
+    (dict(final_disposition="MALICIOUS-BEC"), "final_disposition must be one of: MALICIOUS, SUSPICIOUS"),
+    (dict(final_disposition="ENCRYPTED"), "final_disposition must be one of"),
+    (dict(start="2026-11-24T09:00:00"), "with a time zone"),
+    (dict(start="2999-01-01T00:00:00Z"), "start (2999-01-01T00:00:00Z) is in the future"),
+    (dict(start="2026-11-20T00:00:00Z", end="2026-11-10T00:00:00Z"), "is after end"),
+    (dict(start="2026-02-30"), "not a real date"),
 ])
 def test_bad_input_sends_nothing(api, run_module, bad, message):
     outcome = run_module(MAIN, args(**bad))
@@ -138,3 +145,39 @@ def test_bad_input_sends_nothing(api, run_module, bad, message):
     assert outcome.failed
     assert message in outcome.result["msg"]
     assert len(api.calls) == 0
+
+
+def test_a_bare_date_is_sent_as_midnight_utc(api, run_module):
+    api.get(SEARCH_URL, json=envelope([], result_info={"next": None}))
+
+    run_module(MAIN, args(start="2026-11-01", end="2026-11-02T12:00:00+01:00"))
+
+    assert query_of(api.calls[0])["start"] == ["2026-11-01T00:00:00Z"]
+    assert query_of(api.calls[0])["end"] == ["2026-11-02T12:00:00+01:00"]
+
+
+@pytest.mark.parametrize("location", [
+    "/client/v4/accounts/%s/email-security/investigate?poll=job1" % ACCOUNT,
+    SEARCH_URL + "?poll=job1",
+    # Root-relative to the API itself: keeps the base URL's /client/v4.
+    "/accounts/%s/email-security/investigate?poll=job1" % ACCOUNT,
+])
+def test_every_location_form_of_a_202_is_polled_on_the_api(api, run_module, location):
+    api.get(SEARCH_URL, status=202, json=envelope([]), headers={"Location": location})
+    api.get(SEARCH_URL, json=envelope([raw("m1")], result_info={"next": None}))
+
+    outcome = run_module(MAIN, args(query="invoice"))
+
+    assert outcome.result["ids"] == ["m1"]
+    assert api.calls[1].request.url.startswith(SEARCH_URL + "?")
+
+
+def test_an_invalid_token_code_names_the_token(api, run_module):
+    api.get(SEARCH_URL, status=400, json=envelope(None, success=False, errors=[{"code": 1000,
+                                                                               "message": "Invalid API Token"}]))
+
+    outcome = run_module(MAIN, args(query="invoice"))
+
+    assert outcome.failed
+    assert "check api_token (CLOUDFLARE_API_TOKEN)" in outcome.result["msg"]
+    assert len(api.calls) == 1

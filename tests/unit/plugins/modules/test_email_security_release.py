@@ -270,7 +270,8 @@ def test_check_mode_without_pre_check_sends_nothing(api, run_module):
 
 def test_check_mode_with_pre_check_only_reads(api, run_module):
     api.get(message_url(IDS[0]), json=envelope({"id": IDS[0], "is_quarantined": True, "to": ["a@example.com"]}))
-    api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": False}))
+    api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": False,
+                                                "post_delivery_operations": ["QUARANTINE_RELEASE"]}))
     api.get(message_url(IDS[2]), status=404, json=envelope(None, success=False, errors=[{"code": 1002, "message": "nf"}]))
 
     outcome = run_module(MAIN, args(message_ids=IDS, only_quarantined=True, fail_on_incomplete=False, concurrency=1),
@@ -284,7 +285,8 @@ def test_check_mode_with_pre_check_only_reads(api, run_module):
 
 
 def test_pre_check_posts_only_quarantined_messages(api, run_module):
-    api.get(message_url(IDS[0]), json=envelope({"id": IDS[0], "is_quarantined": False}))
+    api.get(message_url(IDS[0]), json=envelope({"id": IDS[0], "is_quarantined": False,
+                                                "action_log": [{"operation": "QUARANTINE_RELEASE"}]}))
     api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": True}))
     api.post(RELEASE_URL, json=envelope([item(IDS[1])]))
 
@@ -743,3 +745,36 @@ def test_tls_options_win_over_the_environment_ca_bundle(api, run_module, monkeyp
     run_module(MAIN, args(**extra))
 
     assert api.calls[0].request.req_kwargs["verify"] == verify
+
+
+# Issue 13: status rules that never guess -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", [
+    {"id": IDS[0]},
+    {"id": IDS[0], "is_quarantined": "yes"},
+    {"id": IDS[0], "is_quarantined": False, "delivery_status": ["quarantined"]},
+    {"id": IDS[0], "is_quarantined": True, "delivery_status": ["delivered"]},
+])
+def test_a_quarantine_state_the_answer_does_not_establish_is_unknown_and_not_sent(api, run_module, answer):
+    """Issue 13: a message without is_quarantined was read as released and skipped."""
+    api.get(message_url(IDS[0]), json=envelope(answer))
+
+    outcome = run_module(MAIN, args(message_ids=IDS[:1], only_quarantined=True, fail_on_incomplete=False))
+
+    assert [c.request.method for c in api.calls] == ["GET"]
+    assert [r["status"] for r in outcome.result["results"]] == ["unknown"]
+    assert "does not establish whether it is quarantined" in outcome.result["results"][0]["detail"]
+
+
+def test_a_message_never_quarantined_is_told_apart_from_one_released(api, run_module):
+    api.get(message_url(IDS[0]), json=envelope({"id": IDS[0], "is_quarantined": False, "delivery_status": ["moved"],
+                                                "post_delivery_operations": ["MOVE"]}))
+    api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": False, "delivery_status": ["delivered"],
+                                                "post_delivery_operations": ["QUARANTINE_RELEASE"]}))
+
+    outcome = run_module(MAIN, args(only_quarantined=True, concurrency=1))
+
+    assert not outcome.failed
+    assert [r["status"] for r in outcome.result["results"]] == ["not_quarantined", "already_released"]
+    assert outcome.result["summary"]["not_quarantined"] == 1
+    assert outcome.result["changed"] is False

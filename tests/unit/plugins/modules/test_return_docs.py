@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""RETURN documents every key a module returns, and every key it says is always returned is there."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+import yaml
+
+from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_message_info, email_security_release
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import (
+    ACCOUNT,
+    BASE,
+    RELEASE_URL,
+    TOKEN,
+    envelope,
+)
+
+# Added by Ansible or by the module's failure path, documented by Ansible itself.
+ANSIBLE_KEYS = {"changed", "failed", "msg", "invocation", "warnings", "deprecations", "diff"}
+IDS = ["4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321"]
+SEARCH_URL = "%s/accounts/%s/email-security/investigate" % (BASE, ACCOUNT)
+
+
+def documented(module):
+    return yaml.safe_load(module.RETURN)
+
+
+def undocumented_keys(value, docs, where=""):
+    """Keys of value (recursively, into dicts and lists of dicts) that the RETURN docs do not name."""
+    missing = []
+    for key, item in value.items():
+        if key not in docs:
+            missing.append(where + key)
+            continue
+        contains = docs[key].get("contains")
+        # A free-form dict (the message as the API returned it) documents its well-known keys only.
+        if not contains or docs[key].get("type") == "raw":
+            continue
+        if isinstance(item, dict) and docs[key].get("type") == "dict":
+            missing.extend(undocumented_keys(item, contains, where + key + "."))
+        elif isinstance(item, list) and docs[key].get("elements") == "dict":
+            for element in item:
+                missing.extend(undocumented_keys(element, contains, where + key + "[]."))
+    return missing
+
+
+def absent_always_keys(value, docs, where=""):
+    absent = []
+    for key, doc in docs.items():
+        if doc.get("returned") == "always" and key not in value:
+            absent.append(where + key)
+        elif key in value and doc.get("contains") and doc.get("type") == "dict" and isinstance(value[key], dict):
+            absent.extend(absent_always_keys(value[key], doc["contains"], where + key + "."))
+    return absent
+
+
+def message(message_id, quarantined=True):
+    return {"id": message_id, "postfix_id": message_id[:16], "is_quarantined": quarantined, "to": ["a@example.com"],
+            "delivery_status": ["quarantined"] if quarantined else ["delivered"], "from": "s@example.com",
+            "subject": "s", "final_disposition": "SPAM", "client_recipients": ["a@example.com"]}
+
+
+def test_every_key_of_a_release_result_is_documented(api, run_module):
+    api.get("%s/accounts/%s/email-security/investigate/%s" % (BASE, ACCOUNT, IDS[0]), json=envelope(message(IDS[0])))
+    api.get("%s/accounts/%s/email-security/investigate/%s" % (BASE, ACCOUNT, IDS[1]), json=envelope(message(IDS[1])))
+    api.post(RELEASE_URL, json=envelope([
+        {"id": IDS[0], "postfix_id": IDS[0][:16], "delivered": ["a@example.com"], "failed": [], "undelivered": []},
+        {"id": IDS[1], "delivered": ["a@example.com"], "failed": ["b@example.com"]},
+        {"id": "not-requested-2024-01-05T10:00:00-0", "delivered": []}]))
+
+    outcome = run_module(email_security_release.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE,
+                                                           message_ids=IDS, fail_on_incomplete=False, concurrency=1))
+
+    docs = documented(email_security_release)
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
+    assert set(outcome.result["summary"]) == set(docs["summary"]["contains"])
+
+
+def test_a_failed_release_documents_its_error(api, run_module):
+    api.post(RELEASE_URL, status=403, json=envelope(None, success=False, errors=[{"code": 10000, "message": "no"}]))
+
+    outcome = run_module(email_security_release.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE,
+                                                           message_ids=IDS, only_quarantined=False))
+
+    docs = documented(email_security_release)
+    assert outcome.failed
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert set(outcome.result["error"]) == set(docs["error"]["contains"])
+
+
+@pytest.mark.parametrize("mode", ["search", "ids"])
+def test_every_key_of_an_info_result_is_documented(api, run_module, mode):
+    if mode == "search":
+        api.get(SEARCH_URL, json=envelope([message(IDS[0]), message(IDS[1], False)],
+                                          result_info={"next": None, "count": 2, "per_page": 100, "total_count": 0}))
+        extra = dict(sender="s@example.com")
+    else:
+        for message_id in IDS:
+            api.get("%s/%s" % (SEARCH_URL, message_id), json=envelope(message(message_id)))
+        extra = dict(message_ids=IDS, concurrency=1)
+
+    outcome = run_module(email_security_message_info.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE,
+                                                                **extra))
+
+    docs = documented(email_security_message_info)
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
