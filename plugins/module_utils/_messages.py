@@ -133,9 +133,8 @@ def read_message(client, account_id, message_id):
     message = normalize_message(raw)
     state = quarantine_state(message)
     if state == UNDETERMINED:
-        return MessageState(state, message=message, error="the answer does not establish whether it is quarantined "
-                            "(is_quarantined: %r, delivery_status: %r)" % (raw.get("is_quarantined"),
-                                                                          raw.get("delivery_status")))
+        why = "the answer does not establish whether it is quarantined (is_quarantined: %r, delivery_status: %r)"
+        return MessageState(state, message=message, error=why % (raw.get("is_quarantined"), raw.get("delivery_status")))
     return MessageState(state, message=message)
 
 

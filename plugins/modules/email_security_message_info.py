@@ -268,9 +268,8 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     search_messages,
     search_window,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
-
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 
 
 def main():
