@@ -62,7 +62,8 @@ URI_PLAY = """
         url: "{{ base_url }}/accounts/{{ account_id }}/email-security/investigate/release"
         method: POST
         body_format: json
-        body: ["{{ item }}"]
+        body:
+          ids: ["{{ item }}"]
         headers:
           Authorization: "Bearer {{ token }}"
       loop: "{{ ids }}"
