@@ -14,7 +14,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from conftest import BIN_DIR, COLLECTION_ROOT, COLLECTIONS_PATH, ansible_env
+from conftest import BIN_DIR, COLLECTION_ROOT, COLLECTIONS_PATH, ansible_env, run_playbook
 
 
 def survey_text(ids):
@@ -133,6 +133,49 @@ def test_release_by_search_job_template(sim, tmp_path):
     assert len(released) == 3
     assert all(sim.state.messages[i].sender == "invoices@northwind-supplies.example" for i in released)
     assert sorted(sim.state.deliveries()) == sorted(released)
+
+
+ROLE_PLAY = """
+- name: Release by a search
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: mailsec.cloudflare.quarantine_release
+      vars:
+        quarantine_release_search: "{{ search }}"
+        quarantine_release_reason: false positive
+        quarantine_release_ticket: INC-14
+        quarantine_release_report_dir: "{{ report_dir }}"
+"""
+
+
+def test_the_role_forwards_every_search_filter(sim, tmp_path):
+    """Issue 14: delivery_status and message_action were dropped, so the search ran over everything quarantined."""
+    moved = next(m for m in sim.state.messages.values() if m.is_quarantined)
+    moved.mark_never_quarantined()
+    playbook = tmp_path / "role.yml"
+    playbook.write_text(ROLE_PLAY)
+
+    run = run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path),
+                       {"search": {"delivery_status": "moved"}, "report_dir": str(tmp_path / "reports")})
+
+    assert run.returncode == 0, run.output
+    # The only message the filter matches is not quarantined: nothing to release. Dropping the filter released
+    # everything quarantined.
+    assert [r for r in sim.state.requests(method="GET") if r["endpoint"] == "search"]
+    assert sim.state.requests(method="POST") == []
+
+
+def test_the_role_refuses_a_filter_it_does_not_know(sim, tmp_path):
+    playbook = tmp_path / "role.yml"
+    playbook.write_text(ROLE_PLAY)
+
+    run = run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path),
+                       {"search": {"sender": "x@example.com", "senderr": "typo"}, "report_dir": str(tmp_path)})
+
+    assert run.returncode != 0
+    assert "filters the search does not know: senderr" in run.output
+    assert sim.state.requests() == []
 
 
 def test_a_wrong_token_fails_the_job_without_showing_it(sim, tmp_path):
