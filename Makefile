@@ -14,7 +14,7 @@ CORE_SPEC ?=
 TOOLS ?= 1
 INTEGRATION_TESTS ?= tests/integration
 
-.PHONY: help venv collection-copy test sanity units integration simulator-tests release-check demo bench clean
+.PHONY: help venv collection-copy test lint-python sanity units integration simulator-tests release-check demo bench clean
 
 help:
 	@echo "make demo    release a seeded quarantine end to end against the bundled simulator"
@@ -38,7 +38,12 @@ collection-copy: venv
 	# A repository of its own: otherwise ansible-test finds this checkout, where build/ is ignored.
 	cd $(COLLECTION_ROOT) && git init -q && git add -A
 
-test: sanity units simulator-tests integration release-check
+test: lint-python sanity units simulator-tests integration release-check
+
+# ruff.toml: formatting, pyflakes, complexity (no function above 12), comprehensions, bugbear, modern Python.
+lint-python: venv
+	$(BIN)/ruff format --check plugins tests
+	$(BIN)/ruff check plugins tests
 
 sanity: export PATH := $(CURDIR)/$(BIN):$(PATH)
 sanity: collection-copy

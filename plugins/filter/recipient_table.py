@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 DOCUMENTATION = r"""
@@ -60,7 +61,7 @@ _OUTCOMES = (("delivered", "delivered"), ("failed", "failed"), ("undelivered", "
 
 
 def _rows(results, messages):
-    by_id = dict((m.get("id"), m) for m in messages or [] if isinstance(m, dict))
+    by_id = {m.get("id"): m for m in messages or [] if isinstance(m, dict)}
     for entry in results:
         if not isinstance(entry, dict) or "id" not in entry:
             raise AnsibleFilterError("recipient_table expects the results list of email_security_release")
@@ -78,8 +79,10 @@ def recipient_table(results, messages=None, style="text"):
         raise AnsibleFilterError("recipient_table expects a list, got %s" % type(results).__name__)
     rows = list(_rows(results, messages))
     if style == "markdown":
+
         def cell(value):
             return str(value).replace("|", "\\|")
+
         lines = ["| %s |" % " | ".join(_COLUMNS), "|%s|" % "|".join("---" for dummy in _COLUMNS)]
         lines.extend("| %s |" % " | ".join(cell(v) for v in row) for row in rows)
         return "\n".join(lines)

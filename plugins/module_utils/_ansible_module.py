@@ -5,6 +5,7 @@
 """AnsibleModule glue shared by every module: options, credentials, client, redacted exit and fail."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import copy
@@ -47,7 +48,8 @@ class CloudflareModule(AnsibleModule):
             argument_spec=spec,
             mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE + kwargs.pop("mutually_exclusive", []),
             required_together=CONNECTION_REQUIRED_TOGETHER + kwargs.pop("required_together", []),
-            **kwargs)
+            **kwargs,
+        )
         if not HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
@@ -55,15 +57,23 @@ class CloudflareModule(AnsibleModule):
         """The connection settings, or a failed task naming the option or variable to fix; sends nothing."""
         # Whatever happens next, every form of a credential given in any source is masked, the raw one
         # included (a trailing line break is removed before use, not before masking).
-        self._secrets = [value for value in (self.params.get("api_token"), self.params.get("api_key"),
-                                             os.environ.get(ENV_API_TOKEN), os.environ.get(ENV_API_KEY)) if value]
+        self._secrets = [
+            value
+            for value in (
+                self.params.get("api_token"),
+                self.params.get("api_key"),
+                os.environ.get(ENV_API_TOKEN),
+                os.environ.get(ENV_API_KEY),
+            )
+            if value
+        ]
         notices = []
         try:
             settings = resolve_connection(self.params, os.environ, notices)
         except ValidationError as exc:
             # A value too short to be a credential is refused, never sent and never quoted; masking it would
             # only mangle the error that explains the refusal (a token "e" masks every letter e).
-            too_short = set(v for v in self._secrets if len(v.strip()) < MIN_CREDENTIAL_LENGTH)
+            too_short = {v for v in self._secrets if len(v.strip()) < MIN_CREDENTIAL_LENGTH}
             self._secrets = [v for v in self._secrets if v not in too_short]
             self.no_log_values.difference_update(too_short)
             self.fail_json(msg=str(exc))
@@ -80,16 +90,32 @@ class CloudflareModule(AnsibleModule):
         try:
             budget = SharedBudget(settings["state_dir"], credential)
         except OSError as exc:
-            self.fail_json(msg="state_dir %s cannot be used for the shared request budget (%s); set state_dir or "
-                               "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc))
-        pacer = RequestPacer(limit=settings["rate_limit"], window=RATE_LIMIT_WINDOW_SECONDS,
-                             reserve=settings["concurrency"], on_pause=self.warn, budget=budget)
+            self.fail_json(
+                msg="state_dir %s cannot be used for the shared request budget (%s); set state_dir or "
+                "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc)
+            )
+        pacer = RequestPacer(
+            limit=settings["rate_limit"],
+            window=RATE_LIMIT_WINDOW_SECONDS,
+            reserve=settings["concurrency"],
+            on_pause=self.warn,
+            budget=budget,
+        )
         return CloudflareClient(
-            api_token=settings["api_token"], api_email=settings["api_email"], api_key=settings["api_key"],
-            base_url=settings["base_url"], timeout=settings["timeout"], validate_certs=settings["validate_certs"],
-            ca_path=settings["ca_path"], retries=settings["retries"], max_retry_wait=settings["max_retry_wait"],
-            pacer=pacer, deadline=time.monotonic() + settings["task_timeout"], pool_size=settings["concurrency"],
-            on_retry=self.warn)
+            api_token=settings["api_token"],
+            api_email=settings["api_email"],
+            api_key=settings["api_key"],
+            base_url=settings["base_url"],
+            timeout=settings["timeout"],
+            validate_certs=settings["validate_certs"],
+            ca_path=settings["ca_path"],
+            retries=settings["retries"],
+            max_retry_wait=settings["max_retry_wait"],
+            pacer=pacer,
+            deadline=time.monotonic() + settings["task_timeout"],
+            pool_size=settings["concurrency"],
+            on_retry=self.warn,
+        )
 
     # Ansible masks no_log values in what a module returns, but only raw values, and never in dict
     # keys; server text (errors, notices, unexpected items) may quote a credential in any form, so

@@ -11,6 +11,7 @@ request may have been processed.
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import email.utils
@@ -42,6 +43,9 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 3
+DEFAULT_MAX_RETRY_WAIT = 60.0
 REDACTED = "********"
 
 # Cloudflare's error codes that say the request was refused as a whole, before anything was
@@ -54,18 +58,31 @@ _NO_PERMISSION = frozenset([10000, 9109])
 _NO_ROUTE = frozenset([7003, 7000])
 _RATE_LIMITED = frozenset([971])
 _HINTS = (
-    (_MALFORMED_AUTH, None,
-     "the authentication headers were malformed: an API token belongs in api_token (CLOUDFLARE_API_TOKEN); a global "
-     "API key in api_key together with api_email (CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)"),
+    (
+        _MALFORMED_AUTH,
+        None,
+        "the authentication headers were malformed: an API token belongs in api_token (CLOUDFLARE_API_TOKEN); a global "
+        "API key in api_key together with api_email (CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)",
+    ),
     (_NO_ROUTE, None, "Cloudflare cannot route to this account: check account_id (CLOUDFLARE_ACCOUNT_ID)"),
-    (_BAD_CREDENTIALS, 401,
-     "the credentials were not accepted: check api_token (CLOUDFLARE_API_TOKEN), or api_email and api_key, and that "
-     "the token has not expired or been rolled"),
-    (_NO_PERMISSION, 403,
-     "the credentials lack permission: the API token needs 'Cloud Email Security: Write' on this account to release "
-     "('Read' or 'Write' to look messages up), and account_id (CLOUDFLARE_ACCOUNT_ID) must be an account the token "
-     "is scoped to"),
-    (_RATE_LIMITED, 429, "the token hit Cloudflare's rate limit (1200 requests per 5 minutes); lower rate_limit or wait"),
+    (
+        _BAD_CREDENTIALS,
+        401,
+        "the credentials were not accepted: check api_token (CLOUDFLARE_API_TOKEN), or api_email and api_key, and that "
+        "the token has not expired or been rolled",
+    ),
+    (
+        _NO_PERMISSION,
+        403,
+        "the credentials lack permission: the API token needs 'Cloud Email Security: Write' on this account to release "
+        "('Read' or 'Write' to look messages up), and account_id (CLOUDFLARE_ACCOUNT_ID) must be an account the token "
+        "is scoped to",
+    ),
+    (
+        _RATE_LIMITED,
+        429,
+        "the token hit Cloudflare's rate limit (1200 requests per 5 minutes); lower rate_limit or wait",
+    ),
 )
 AUTH_ERROR_CODES = _MALFORMED_AUTH | _BAD_CREDENTIALS | _NO_PERMISSION
 ACCOUNT_ERROR_CODES = _NO_ROUTE
@@ -96,8 +113,12 @@ class CloudflareError(Exception):
     def is_fatal(self):
         """True when every further request of the task would fail the same way (or make a lockout longer)."""
         codes = set(self.codes)
-        return (self._stops_task or self.status in (401, 403, 429) or bool(codes & AUTH_ERROR_CODES)
-                or bool(codes & ACCOUNT_ERROR_CODES))
+        return (
+            self._stops_task
+            or self.status in (401, 403, 429)
+            or bool(codes & AUTH_ERROR_CODES)
+            or bool(codes & ACCOUNT_ERROR_CODES)
+        )
 
     @property
     def refused_before_processing(self):
@@ -177,8 +198,17 @@ def secret_forms(secrets):
     for secret in secrets:
         if not secret:
             continue
-        forms.update([secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-                      repr(secret)[1:-1], repr(secret + '"')[1:-2], quote(secret, safe=""), quote_plus(secret)])
+        forms.update(
+            [
+                secret,
+                json.dumps(secret)[1:-1],
+                json.dumps(secret, ensure_ascii=False)[1:-1],
+                repr(secret)[1:-1],
+                repr(secret + '"')[1:-2],
+                quote(secret, safe=""),
+                quote_plus(secret),
+            ]
+        )
     # Longest first, so that a form containing another is masked whole.
     return sorted((form for form in forms if form), key=len, reverse=True)
 
@@ -190,7 +220,7 @@ def redact(data, secrets):
 
 def _redact(data, forms):
     if isinstance(data, dict):
-        return dict((_redact(key, forms), _redact(value, forms)) for key, value in data.items())
+        return {_redact(key, forms): _redact(value, forms) for key, value in data.items()}
     if isinstance(data, (list, tuple)):
         return [_redact(value, forms) for value in data]
     if isinstance(data, str):
@@ -298,8 +328,15 @@ def _never_connected(exc):
 
 def may_have_reached_server(exc, phase):
     """False only when the request certainly was not processed: nothing of it was written."""
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidHeader,
+        ),
+    ):
         return False
     if phase in (CONNECTING, CONNECTED):
         return False
@@ -309,12 +346,53 @@ def may_have_reached_server(exc, phase):
     return not (isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc))
 
 
+def _is_clean_success(status, envelope):
+    return 200 <= status < 300 and envelope is not None and envelope.get("success") is not False
+
+
+def _read_may_succeed_later(status, envelope):
+    """A read worth retrying: a server error, or a 2xx that is not an envelope (a proxy's page, a cut body)."""
+    return status >= 500 or (envelope is None and 200 <= status < 300)
+
+
+class Backoff:
+    """The retry schedule of one request: up to ``retries`` more attempts, 0.5 s doubling to 8 s, with jitter."""
+
+    def __init__(self, retries, base=_BACKOFF_BASE, cap=_BACKOFF_CAP):
+        self.retries = retries
+        self.attempt = 0
+        self._base = base
+        self._cap = cap
+
+    @property
+    def exhausted(self):
+        return self.attempt >= self.retries
+
+    def next_delay(self):
+        # Full jitter keeps threads that failed together from retrying together.
+        return min(self._cap, self._base * (2**self.attempt)) * random.uniform(0.5, 1.0)
+
+
 class CloudflareClient:
     """An authenticated, paced, retrying session against one Cloudflare API base URL."""
 
-    def __init__(self, api_token=None, api_email=None, api_key=None, base_url=DEFAULT_BASE_URL,
-                 timeout=30.0, validate_certs=True, ca_path=None, retries=3, max_retry_wait=60.0,
-                 pacer=None, deadline=None, pool_size=4, on_retry=None, sleep=None):
+    def __init__(
+        self,
+        api_token=None,
+        api_email=None,
+        api_key=None,
+        base_url=DEFAULT_BASE_URL,
+        timeout=DEFAULT_TIMEOUT,
+        validate_certs=True,
+        ca_path=None,
+        retries=DEFAULT_RETRIES,
+        max_retry_wait=DEFAULT_MAX_RETRY_WAIT,
+        pacer=None,
+        deadline=None,
+        pool_size=4,
+        on_retry=None,
+        sleep=None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -337,7 +415,9 @@ class CloudflareClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = "mailsec.cloudflare/%s python-requests/%s" % (
-            COLLECTION_VERSION, requests.__version__)
+            COLLECTION_VERSION,
+            requests.__version__,
+        )
         self.session.headers["Accept"] = "application/json"
         if api_token:
             self.session.headers["Authorization"] = "Bearer " + api_token
@@ -378,60 +458,81 @@ class CloudflareClient:
             raise
 
     def _send_with_retries(self, method, path, params, body, write, url, on_send):
-        attempt = 0
+        backoff = Backoff(self.retries)
         while True:
             self._take_budget(method, path)
             if on_send is not None:
                 on_send()
             _wire.phase = NOT_STARTED
             try:
-                response = self.session.request(method, url, params=params, json=body, timeout=self._timeouts(),
-                                                allow_redirects=False, verify=self._verify)
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=body,
+                    timeout=self._timeouts(),
+                    allow_redirects=False,
+                    verify=self._verify,
+                )
             except requests.exceptions.RequestException as exc:
-                attempt = self._after_transport_error(exc, method, path, write, attempt)
+                self._after_transport_error(exc, method, path, write, backoff)
                 continue
             self.pacer.observe(response.headers)
-            status = response.status_code
             envelope = self._envelope(response)
-            if status == 429:
-                attempt = self._after_rate_limit(response, envelope, method, path, attempt)
-                continue
-            if write and not (200 <= status < 300 and envelope is not None and envelope.get("success") is not False):
-                failure = error_from_response(method, path, status, envelope or {})
-                if failure.refused_before_processing:
-                    raise failure
-                raise self._outcome_unknown(method, path, status, envelope, failure)
-            if status >= 500 or (envelope is None and 200 <= status < 300):
-                failure = error_from_response(method, path, status, envelope or {})
-                what = "HTTP %s" % status if status >= 500 else "an answer that is not a Cloudflare JSON envelope"
-                if envelope is None:
-                    failure.amend(" (the answer was not a Cloudflare JSON envelope)")
-                attempt = self._retry_or_raise(attempt, failure, None, what)
-                continue
-            if status >= 300 or envelope is None or envelope.get("success") is False:
-                raise error_from_response(method, path, status, envelope or {})
-            return ApiResponse(status, envelope, response.headers)
+            if response.status_code == 429:
+                self._after_rate_limit(response, envelope, method, path, backoff)
+            elif _is_clean_success(response.status_code, envelope):
+                return ApiResponse(response.status_code, envelope, response.headers)
+            elif write:
+                raise self._write_failure(method, path, response.status_code, envelope)
+            elif _read_may_succeed_later(response.status_code, envelope):
+                self._after_server_failure(method, path, response.status_code, envelope, backoff)
+            else:
+                raise error_from_response(method, path, response.status_code, envelope or {})
 
-    def _after_transport_error(self, exc, method, path, write, attempt):
+    def _after_transport_error(self, exc, method, path, write, backoff):
         reason = str(exc)
         if write and may_have_reached_server(exc, getattr(_wire, "phase", None)):
             raise OutcomeUnknownError(
                 "%s %s: the connection failed after the request was sent (%s); it may have been processed"
-                % (method, path, reason), method=method, path=path)
-        failure = CloudflareError("%s %s: could not reach %s: %s. Check base_url (CLOUDFLARE_BASE_URL), "
-                                  "the network and any proxy (HTTPS_PROXY)" % (method, path, self.base_url, reason),
-                                  method=method, path=path)
-        return self._retry_or_raise(attempt, failure, None, "connection failed: %s" % reason)
+                % (method, path, reason),
+                method=method,
+                path=path,
+            )
+        failure = CloudflareError(
+            "%s %s: could not reach %s: %s. Check base_url (CLOUDFLARE_BASE_URL), "
+            "the network and any proxy (HTTPS_PROXY)" % (method, path, self.base_url, reason),
+            method=method,
+            path=path,
+        )
+        self._retry_or_raise(backoff, failure, None, "connection failed: %s" % reason)
 
-    def _after_rate_limit(self, response, envelope, method, path, attempt):
+    def _after_server_failure(self, method, path, status, envelope, backoff):
+        failure = error_from_response(method, path, status, envelope or {})
+        what = "HTTP %s" % status if status >= 500 else "an answer that is not a Cloudflare JSON envelope"
+        if envelope is None:
+            failure.amend(" (the answer was not a Cloudflare JSON envelope)")
+        self._retry_or_raise(backoff, failure, None, what)
+
+    def _write_failure(self, method, path, status, envelope):
+        """The error for a write that did not end in a clean success: refused, or of unknown outcome."""
+        failure = error_from_response(method, path, status, envelope or {})
+        return (
+            failure
+            if failure.refused_before_processing
+            else self._outcome_unknown(method, path, status, envelope, failure)
+        )
+
+    def _after_rate_limit(self, response, envelope, method, path, backoff):
         failure = error_from_response(method, path, 429, envelope or {})
         wait = parse_retry_after(response.headers.get("Retry-After"))
         if wait is not None and wait > self.max_retry_wait:
-            raise failure.amend(". The token is locked out for %.0f s (Retry-After), longer than max_retry_wait "
-                                "(%.0f s): run again after the lockout ends, or raise max_retry_wait"
-                                % (wait, self.max_retry_wait))
+            raise failure.amend(
+                ". The token is locked out for %.0f s (Retry-After), longer than max_retry_wait "
+                "(%.0f s): run again after the lockout ends, or raise max_retry_wait" % (wait, self.max_retry_wait)
+            )
         # The limit is per token: the other threads wait too instead of collecting 429s.
-        return self._retry_or_raise(attempt, failure, wait, "HTTP 429 rate limited", hold_everyone=True)
+        self._retry_or_raise(backoff, failure, wait, "HTTP 429 rate limited", hold_everyone=True)
 
     @staticmethod
     def _outcome_unknown(method, path, status, envelope, failure):
@@ -441,12 +542,20 @@ class CloudflareClient:
             what = "an answer that is not a Cloudflare JSON envelope (HTTP %s)" % status
             answered = False
         else:
-            what = "HTTP %s%s%s" % (status, " with success: false" if status < 300 else "",
-                                    "; Cloudflare errors: %s" % describe_errors(failure.errors) if failure.errors else "")
-        return OutcomeUnknownError("%s %s: the server sent %s; the request may have been processed"
-                                   % (method, path, what), answered=answered,
-                                   result=(envelope or {}).get("result"), status=status, errors=failure.errors,
-                                   method=method, path=path)
+            what = "HTTP %s%s%s" % (
+                status,
+                " with success: false" if status < 300 else "",
+                "; Cloudflare errors: %s" % describe_errors(failure.errors) if failure.errors else "",
+            )
+        return OutcomeUnknownError(
+            "%s %s: the server sent %s; the request may have been processed" % (method, path, what),
+            answered=answered,
+            result=(envelope or {}).get("result"),
+            status=status,
+            errors=failure.errors,
+            method=method,
+            path=path,
+        )
 
     def _timeouts(self):
         read = self.timeout
@@ -460,13 +569,21 @@ class CloudflareClient:
     def _take_budget(self, method, path):
         left = self.time_left()
         if left is not None and left <= 0:
-            raise CloudflareError("%s %s not sent: the task ran past task_timeout" % (method, path),
-                                  method=method, path=path, stops_task=True)
+            raise CloudflareError(
+                "%s %s not sent: the task ran past task_timeout" % (method, path),
+                method=method,
+                path=path,
+                stops_task=True,
+            )
         try:
             self.pacer.acquire(left)
         except BudgetExhaustedError as exc:
-            raise CloudflareError("%s %s not sent: %s (task_timeout); raise task_timeout or rate_limit"
-                                  % (method, path, exc), method=method, path=path, stops_task=True)
+            raise CloudflareError(
+                "%s %s not sent: %s (task_timeout); raise task_timeout or rate_limit" % (method, path, exc),
+                method=method,
+                path=path,
+                stops_task=True,
+            ) from exc
         with self._count_lock:
             self.requests_sent += 1
 
@@ -477,21 +594,22 @@ class CloudflareClient:
             return None
         return envelope if isinstance(envelope, dict) else None
 
-    def _retry_or_raise(self, attempt, failure, wait, why, hold_everyone=False):
-        if attempt >= self.retries:
-            raise failure.amend(" (after %d retries)" % attempt) if attempt else failure
-        if wait is None:
-            wait = min(_BACKOFF_CAP, _BACKOFF_BASE * (2 ** attempt)) * random.uniform(0.5, 1.0)
-        wait = min(wait, self.max_retry_wait)
+    def _retry_or_raise(self, backoff, failure, wait, why, hold_everyone=False):
+        """Wait before the next attempt, or raise failure when no attempt or time is left."""
+        if backoff.exhausted:
+            raise failure.amend(" (after %d retries)" % backoff.attempt) if backoff.attempt else failure
+        wait = min(backoff.next_delay() if wait is None else wait, self.max_retry_wait)
         left = self.time_left()
         if left is not None and wait > left:
             raise failure.amend(" (no time left to retry within task_timeout)")
         with self._count_lock:
             self.retries_done += 1
+        backoff.attempt += 1
         if self._on_retry is not None:
-            self._on_retry("%s %s: %s; retry %d of %d in %.1f s"
-                           % (failure.method, failure.path, why, attempt + 1, self.retries, wait))
+            self._on_retry(
+                "%s %s: %s; retry %d of %d in %.1f s"
+                % (failure.method, failure.path, why, backoff.attempt, self.retries, wait)
+            )
         if hold_everyone:
             self.pacer.hold(wait)
         self._sleep(wait)
-        return attempt + 1

@@ -11,6 +11,7 @@ else, and a YAML ``true`` or ``123`` is a typing slip, not an id.
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import re
@@ -45,7 +46,7 @@ def id_problem(value):
         return "is %d characters long; a message id has at most %d" % (len(value), MAX_ID_LENGTH)
     if value in (".", ".."):
         return "(%r) is a path step, not an id" % value
-    if _ID.match(value):
+    if _ID.fullmatch(value):
         return None
     for pattern, name in _WRONG_CHARACTERS:
         if pattern.search(value):
@@ -64,9 +65,17 @@ def unique_message_ids(message_ids, option="message_ids"):
             problems.append("item %d %s" % (position, problem))
     if problems:
         more = len(problems) - _MAX_REPORTED_PROBLEMS
-        raise ValidationError("%s has %d invalid id(s): %s%s. A message id is 1 to %d characters: %s" % (
-            option, len(problems), "; ".join(problems[:_MAX_REPORTED_PROBLEMS]),
-            " and %d more" % more if more > 0 else "", MAX_ID_LENGTH, ID_CHARACTERS))
+        raise ValidationError(
+            "%s has %d invalid id(s): %s%s. A message id is 1 to %d characters: %s"
+            % (
+                option,
+                len(problems),
+                "; ".join(problems[:_MAX_REPORTED_PROBLEMS]),
+                " and %d more" % more if more > 0 else "",
+                MAX_ID_LENGTH,
+                ID_CHARACTERS,
+            )
+        )
     seen = set()
     unique, repeated = [], []
     for message_id in message_ids:

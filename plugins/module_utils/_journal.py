@@ -17,6 +17,7 @@ All three are local to one machine (the controller, or the execution environment
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import fcntl
@@ -63,11 +64,15 @@ class AccountLock:
                     holder = self._holder()
                     self._file.close()
                     self._file = None
-                    raise LockTimeoutError("another release run for this account on this machine (%s) held the lock "
-                                           "for %.0f s" % (holder, waited))
+                    raise LockTimeoutError(
+                        "another release run for this account on this machine (%s) held the lock "
+                        "for %.0f s" % (holder, waited)
+                    ) from None
                 if waited == 0.0 and on_wait is not None:
-                    on_wait("waiting for another release run for this account on this machine (%s) to finish, so "
-                            "that the two never send the same messages at once" % self._holder())
+                    on_wait(
+                        "waiting for another release run for this account on this machine (%s) to finish, so "
+                        "that the two never send the same messages at once" % self._holder()
+                    )
                 sleep(_LOCK_POLL_SECONDS)
                 waited += _LOCK_POLL_SECONDS
         self._file.seek(0)
@@ -108,8 +113,12 @@ class ReleaseJournal:
         key = uuid.uuid4().hex
         with self._lock:
             entries = self._load()
-            entries[key] = {"ids": list(message_ids), "sent_at": time.time(), "settle_timeout": settle_timeout,
-                            "pid": os.getpid()}
+            entries[key] = {
+                "ids": list(message_ids),
+                "sent_at": time.time(),
+                "settle_timeout": settle_timeout,
+                "pid": os.getpid(),
+            }
             self._save(entries)
         return key
 
@@ -141,8 +150,15 @@ class ReleaseJournal:
                 data = json.load(source)
         except (OSError, ValueError):
             return {}
-        return dict((key, entry) for key, entry in data.items()
-                    if isinstance(entry, dict) and isinstance(entry.get("ids"), list)) if isinstance(data, dict) else {}
+        return (
+            {
+                key: entry
+                for key, entry in data.items()
+                if isinstance(entry, dict) and isinstance(entry.get("ids"), list)
+            }
+            if isinstance(data, dict)
+            else {}
+        )
 
     def _save(self, entries):
         temporary = "%s.%d.tmp" % (self.path, os.getpid())
@@ -163,7 +179,7 @@ def _process_facts(pid):
     except OSError:
         return None
     # The command name may hold spaces and parentheses: the fields after its last ')' are fixed.
-    fields = stat[stat.rfind(")") + 2:].split()
+    fields = stat[stat.rfind(")") + 2 :].split()
     return int(fields[1]), fields[19], argv
 
 

@@ -5,6 +5,7 @@
 """Reading and searching Investigate messages: GET by id, search with cursor paging and 202 polling."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import datetime
@@ -16,21 +17,35 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 
-SEARCH_FILTERS = ("query", "sender", "recipient", "subject", "domain", "message_id", "alert_id",
-                  "final_disposition", "delivery_status", "message_action", "start", "end")
+SEARCH_FILTERS = (
+    "query",
+    "sender",
+    "recipient",
+    "subject",
+    "domain",
+    "message_id",
+    "alert_id",
+    "final_disposition",
+    "delivery_status",
+    "message_action",
+    "start",
+    "end",
+)
 _LIST_FIELDS = ("to", "client_recipients", "delivery_status", "post_delivery_operations")
 _TEXT_FIELDS = ("from", "subject", "sent_date", "final_disposition", "alert_id", "message_id", "postfix_id")
 
 # The search's final_disposition filter takes fewer values than messages carry (DispositionLabel).
 SEARCH_DISPOSITIONS = ("MALICIOUS", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE")
+DELIVERY_STATUSES = ("delivered", "moved", "quarantined", "rejected", "deferred", "bounced", "queued", "move_failed")
+MESSAGE_ACTIONS = ("PREVIEW", "QUARANTINE_RELEASED", "MOVED")
 
-# Quarantine states, as shown in results and diffs.
-QUARANTINED = "quarantined"
-RELEASED = "released"
-NOT_QUARANTINED = "not_quarantined"
-UNDETERMINED = "undetermined"
-NOT_FOUND = "not_found"
-UNREADABLE = "unreadable"
+# Quarantine states of a message (not release statuses), as shown in diffs.
+STATE_QUARANTINED = "quarantined"
+STATE_RELEASED = "released"
+STATE_NOT_QUARANTINED = "not_quarantined"
+STATE_UNDETERMINED = "undetermined"
+STATE_NOT_FOUND = "not_found"
+STATE_UNREADABLE = "unreadable"
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -38,17 +53,19 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def _date_time(name, value):
     """(the RFC 3339 text to send, its moment); a bare date means midnight UTC of that day."""
-    if _DATE.match(value):
+    if _DATE.fullmatch(value):
         value += "T00:00:00Z"
-    if not _RFC3339.match(value):
-        raise ValidationError("%s must be an RFC 3339 date-time with a time zone, such as 2026-11-24T09:00:00Z, or a "
-                              "date such as 2026-11-24 for midnight UTC (got %r)" % (name, value))
+    if not _RFC3339.fullmatch(value):
+        raise ValidationError(
+            "%s must be an RFC 3339 date-time with a time zone, such as 2026-11-24T09:00:00Z, or a "
+            "date such as 2026-11-24 for midnight UTC (got %r)" % (name, value)
+        )
     try:
         # Fractions of a second do not matter for the window, and Python 3.10 parses only 3 or 6 digits of them.
         moment = re.sub(r"\.\d+", "", value.upper().replace("Z", "+00:00"))
         return value, datetime.datetime.fromisoformat(moment)
     except ValueError:
-        raise ValidationError("%s is not a real date and time (got %r)" % (name, value))
+        raise ValidationError("%s is not a real date and time (got %r)" % (name, value)) from None
 
 
 def search_window(start, end, now=None):
@@ -89,21 +106,25 @@ def normalize_message(raw):
 
 
 def quarantine_state(message):
-    """QUARANTINED, RELEASED (a release is on record), NOT_QUARANTINED (never was, or was moved), or UNDETERMINED.
+    """Quarantined; released (a release is on record); not quarantined (never was, or was moved); or undetermined.
 
-    UNDETERMINED when the answer does not establish the state: no boolean ``is_quarantined``, or a
+    Undetermined when the answer does not establish the state: no boolean ``is_quarantined``, or a
     ``delivery_status`` that contradicts it.
     """
     flag = message.get("is_quarantined")
     statuses = message.get("delivery_status") or []
-    if not isinstance(flag, bool) or (flag and statuses and "quarantined" not in statuses) or (
-            not flag and "quarantined" in statuses):
-        return UNDETERMINED
+    if (
+        not isinstance(flag, bool)
+        or (flag and statuses and "quarantined" not in statuses)
+        or (not flag and "quarantined" in statuses)
+    ):
+        return STATE_UNDETERMINED
     if flag:
-        return QUARANTINED
+        return STATE_QUARANTINED
     operations = list(message.get("post_delivery_operations") or []) + [
-        entry.get("operation") for entry in message.get("action_log") or [] if isinstance(entry, dict)]
-    return RELEASED if "QUARANTINE_RELEASE" in operations or "RELEASE" in operations else NOT_QUARANTINED
+        entry.get("operation") for entry in message.get("action_log") or [] if isinstance(entry, dict)
+    ]
+    return STATE_RELEASED if "QUARANTINE_RELEASE" in operations or "RELEASE" in operations else STATE_NOT_QUARANTINED
 
 
 class MessageState:
@@ -125,14 +146,14 @@ def read_message(client, account_id, message_id):
         if exc.is_fatal:
             raise
         if exc.status == 404:
-            return MessageState(NOT_FOUND, error="Cloudflare has no message with this id (HTTP 404)")
-        return MessageState(UNREADABLE, error=exc.message)
+            return MessageState(STATE_NOT_FOUND, error="Cloudflare has no message with this id (HTTP 404)")
+        return MessageState(STATE_UNREADABLE, error=exc.message)
     raw = response.result
     if not isinstance(raw, dict):
-        return MessageState(UNREADABLE, error="GET returned no message object")
+        return MessageState(STATE_UNREADABLE, error="GET returned no message object")
     message = normalize_message(raw)
     state = quarantine_state(message)
-    if state == UNDETERMINED:
+    if state == STATE_UNDETERMINED:
         why = "the answer does not establish whether it is quarantined (is_quarantined: %r, delivery_status: %r)"
         return MessageState(state, message=message, error=why % (raw.get("is_quarantined"), raw.get("delivery_status")))
     return MessageState(state, message=message)
@@ -152,8 +173,12 @@ def poll_url(location, base_url):
     """Where a 202's Location points. An absolute URL is taken as it is; a root-relative path that does not
     start with the base URL's path (``/client/v4``) is relative to the API, so it keeps that prefix."""
     base_path = urlsplit(base_url).path.rstrip("/")
-    if location.startswith("/") and not location.startswith("//") and base_path and not (
-            location == base_path or location.startswith(base_path + "/") or location.startswith(base_path + "?")):
+    if (
+        location.startswith("/")
+        and not location.startswith("//")
+        and base_path
+        and not (location == base_path or location.startswith(base_path + "/") or location.startswith(base_path + "?"))
+    ):
         location = base_path + location
     return urljoin(base_url + "/", location)
 
@@ -164,45 +189,72 @@ def _wait_for_search(client, path, response, poll_timeout, poll_interval, sleep)
     while response.status == 202:
         location = response.headers.get("Location")
         if not location:
-            raise CloudflareError("GET %s: HTTP 202 without a Location header to poll" % path, status=202,
-                                  method="GET", path=path)
+            raise CloudflareError(
+                "GET %s: HTTP 202 without a Location header to poll" % path, status=202, method="GET", path=path
+            )
         url = poll_url(location, client.base_url)
         if not _same_origin(url, client.base_url):
-            raise CloudflareError("GET %s: HTTP 202 points at another host (%s); not following it with the credentials"
-                                  % (path, urlsplit(url).netloc), status=202, method="GET", path=path)
+            raise CloudflareError(
+                "GET %s: HTTP 202 points at another host (%s); not following it with the credentials"
+                % (path, urlsplit(url).netloc),
+                status=202,
+                method="GET",
+                path=path,
+            )
         if time.monotonic() + poll_interval > deadline:
-            raise CloudflareError("GET %s: the search was still running after poll_timeout (%s s); raise poll_timeout "
-                                  "or narrow the search" % (path, poll_timeout), status=202, method="GET", path=path)
+            raise CloudflareError(
+                "GET %s: the search was still running after poll_timeout (%s s); raise poll_timeout "
+                "or narrow the search" % (path, poll_timeout),
+                status=202,
+                method="GET",
+                path=path,
+            )
         sleep(poll_interval)
         response = client.request("GET", path, url=url)
     return response
 
 
-def search_messages(client, account_id, filters, detections_only=True, limit=1000, per_page=100,
-                    quarantined_only=False, poll_timeout=120.0, poll_interval=1.0, sleep=None):
-    """Search and page through results with the cursor; return (messages, pages_read, truncated)."""
-    sleep = sleep or time.sleep
-    path = investigate_path(account_id)
-    params = dict((name, value) for name, value in filters.items() if value is not None)
+def search_params(filters, detections_only=True, per_page=100):
+    """The query parameters of a search: the filters that are set, and the page size."""
+    params = {name: value for name, value in filters.items() if value is not None}
     params["detections_only"] = "true" if detections_only else "false"
     params["per_page"] = per_page
-    messages = []
-    pages = 0
+    return params
+
+
+def search_pages(client, account_id, params, poll_timeout=120.0, poll_interval=1.0, sleep=None):
+    """Every page of a search, in order: follows 202 answers until ready and the cursor until it ends."""
+    sleep = sleep or time.sleep
+    path = investigate_path(account_id)
+    params = dict(params)
     while True:
         response = _wait_for_search(client, path, client.get(path, params=params), poll_timeout, poll_interval, sleep)
+        yield response
+        cursor = (response.envelope.get("result_info") or {}).get("next")
+        if not cursor:
+            return
+        params["cursor"] = cursor
+
+
+def wanted(message, quarantined_only):
+    """Whether a message belongs in the answer: every message, or only those known to be quarantined."""
+    return not quarantined_only or message["is_quarantined"] is True
+
+
+def search_messages(client, account_id, params, limit=1000, quarantined_only=False, poll_timeout=120.0):
+    """(messages, pages read, truncated): normalized messages of every page, filtered, at most ``limit``."""
+    messages, pages = [], 0
+    for response in search_pages(client, account_id, params, poll_timeout):
         pages += 1
         for raw in response.result or []:
             if not isinstance(raw, dict):
                 continue
             message = normalize_message(raw)
-            if quarantined_only and not message["is_quarantined"]:
+            if not wanted(message, quarantined_only):
                 continue
             if len(messages) >= limit:
                 return messages, pages, True
             messages.append(message)
-        cursor = (response.envelope.get("result_info") or {}).get("next")
-        if not cursor:
-            return messages, pages, False
-        if len(messages) >= limit:
+        if len(messages) >= limit and (response.envelope.get("result_info") or {}).get("next"):
             return messages, pages, True
-        params["cursor"] = cursor
+    return messages, pages, False

@@ -10,6 +10,7 @@ a token in the environment never collides with an email + key pair given in the 
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import ipaddress
@@ -17,32 +18,64 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import DEFAULT_BASE_URL
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import state_directory
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import DEFAULT_RATE_LIMIT
 
 ENV_ACCOUNT_ID = "CLOUDFLARE_ACCOUNT_ID"
 ENV_API_TOKEN = "CLOUDFLARE_API_TOKEN"
 ENV_API_EMAIL = "CLOUDFLARE_EMAIL"
 ENV_API_KEY = "CLOUDFLARE_API_KEY"
 ENV_BASE_URL = "CLOUDFLARE_BASE_URL"
+DEFAULT_TASK_TIMEOUT = 3600.0
+DEFAULT_CONCURRENCY = 4
 
-CONNECTION_ARGUMENT_SPEC = dict(
-    account_id=dict(type="str"),
-    api_token=dict(type="str", no_log=True),
-    api_email=dict(type="str"),
-    api_key=dict(type="str", no_log=True),
-    base_url=dict(type="str"),
-    timeout=dict(type="float", default=30.0),
-    task_timeout=dict(type="float", default=3600.0),
-    validate_certs=dict(type="bool", default=True),
-    ca_path=dict(type="path"),
-    retries=dict(type="int", default=3),
-    max_retry_wait=dict(type="float", default=60.0),
-    rate_limit=dict(type="int", default=1000),
-    concurrency=dict(type="int", default=4),
-    state_dir=dict(type="path"),
-    allow_insecure=dict(type="bool", default=False),
+
+class Option:
+    """One connection option: its Ansible type and default, and, for numbers, the range it must lie in."""
+
+    def __init__(self, name, kind, default=None, no_log=False, low=None, high=None):
+        self.name = name
+        self.kind = kind
+        self.default = default
+        self.no_log = no_log
+        self.low = low
+        self.high = high
+
+    def spec(self):
+        spec = dict(type=self.kind)
+        if self.default is not None:
+            spec["default"] = self.default
+        if self.no_log:
+            spec["no_log"] = True
+        return spec
+
+
+# The one table of connection options: the argument spec, the defaults and the numeric ranges come from it.
+OPTIONS = (
+    Option("account_id", "str"),
+    Option("api_token", "str", no_log=True),
+    Option("api_email", "str"),
+    Option("api_key", "str", no_log=True),
+    Option("base_url", "str"),
+    Option("timeout", "float", DEFAULT_TIMEOUT, low=0.1),
+    Option("task_timeout", "float", DEFAULT_TASK_TIMEOUT, low=1),
+    Option("validate_certs", "bool", True),
+    Option("ca_path", "path"),
+    Option("retries", "int", DEFAULT_RETRIES, low=0, high=10),
+    Option("max_retry_wait", "float", DEFAULT_MAX_RETRY_WAIT, low=0),
+    # Cloudflare's default ceiling is 1200 per 5 minutes; higher values are for raised limits.
+    Option("rate_limit", "int", DEFAULT_RATE_LIMIT, low=1, high=100000),
+    Option("concurrency", "int", DEFAULT_CONCURRENCY, low=1, high=32),
+    Option("state_dir", "path"),
+    Option("allow_insecure", "bool", False),
 )
+CONNECTION_ARGUMENT_SPEC = {option.name: option.spec() for option in OPTIONS}
 CONNECTION_MUTUALLY_EXCLUSIVE = [("api_token", "api_key"), ("api_token", "api_email")]
 CONNECTION_REQUIRED_TOGETHER = [("api_email", "api_key")]
 
@@ -59,6 +92,7 @@ class ValidationError(ValueError):
 
 
 def check_range(name, value, low, high=None):
+    """value, or ValidationError when it is not a finite number from low to high."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError("%s must be a finite number (got %s)" % (name, value))
     if value is None or value < low or (high is not None and value > high):
@@ -76,14 +110,25 @@ def check_credential(value, where, notices):
     stripped = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
     if stripped != value:
         notices.append("%s ended with a line break, which was removed; store the credential without it" % where)
-    if not _CREDENTIAL.match(stripped):
-        kinds = [kind for kind, pattern in (("whitespace", r"\s"), ("control characters", r"[\x00-\x1f\x7f]"),
-                                            ("non-ASCII characters", r"[^\x00-\x7f]")) if re.search(pattern, stripped)]
-        raise ValidationError("%s contains %s, which no Cloudflare credential holds; check how it is stored "
-                              "(the value is not shown)" % (where, " and ".join(kinds) or "nothing"))
+    if not _CREDENTIAL.fullmatch(stripped):
+        kinds = [
+            kind
+            for kind, pattern in (
+                ("whitespace", r"\s"),
+                ("control characters", r"[\x00-\x1f\x7f]"),
+                ("non-ASCII characters", r"[^\x00-\x7f]"),
+            )
+            if re.search(pattern, stripped)
+        ]
+        raise ValidationError(
+            "%s contains %s, which no Cloudflare credential holds; check how it is stored "
+            "(the value is not shown)" % (where, " and ".join(kinds) or "nothing")
+        )
     if not MIN_CREDENTIAL_LENGTH <= len(stripped) <= MAX_CREDENTIAL_LENGTH:
-        raise ValidationError("%s is %d characters long; Cloudflare API tokens and keys have %d to %d (the value is "
-                              "not shown)" % (where, len(stripped), MIN_CREDENTIAL_LENGTH, MAX_CREDENTIAL_LENGTH))
+        raise ValidationError(
+            "%s is %d characters long; Cloudflare API tokens and keys have %d to %d (the value is "
+            "not shown)" % (where, len(stripped), MIN_CREDENTIAL_LENGTH, MAX_CREDENTIAL_LENGTH)
+        )
     return stripped
 
 
@@ -103,17 +148,26 @@ def check_base_url(base_url, validate_certs, allow_insecure, notices):
         raise ValidationError("base_url must be an http(s) URL such as %s (%s)" % (DEFAULT_BASE_URL, source))
     parts = urlsplit(base_url)
     if parts.username is not None or parts.password is not None:
-        raise ValidationError("base_url must not hold a user name or password (user:password@host); the API token "
-                              "is the only credential sent (%s). The URL is not shown" % source)
-    insecure = [what for what, present in (("plain http://", parts.scheme == "http"),
-                                           ("validate_certs=false", not validate_certs)) if present]
+        raise ValidationError(
+            "base_url must not hold a user name or password (user:password@host); the API token "
+            "is the only credential sent (%s). The URL is not shown" % source
+        )
+    insecure = [
+        what
+        for what, present in (("plain http://", parts.scheme == "http"), ("validate_certs=false", not validate_certs))
+        if present
+    ]
     if insecure and not _is_loopback(parts.hostname or ""):
         if not allow_insecure:
-            raise ValidationError("%s towards %s would expose the API token to anyone on the path; use https:// with "
-                                  "certificate validation, or set allow_insecure=true if this is really meant"
-                                  % (" and ".join(insecure), parts.hostname))
-        notices.append("allow_insecure: %s towards %s; the API token is not protected in transit"
-                       % (" and ".join(insecure), parts.hostname))
+            raise ValidationError(
+                "%s towards %s would expose the API token to anyone on the path; use https:// with "
+                "certificate validation, or set allow_insecure=true if this is really meant"
+                % (" and ".join(insecure), parts.hostname)
+            )
+        notices.append(
+            "allow_insecure: %s towards %s; the API token is not protected in transit"
+            % (" and ".join(insecure), parts.hostname)
+        )
     return base_url
 
 
@@ -123,14 +177,44 @@ def resolve_connection(params, environ, notices=None):
     Things the user should know but that do not stop the task are appended to ``notices``.
     """
     notices = [] if notices is None else notices
-    account_id = params.get("account_id") or environ.get(ENV_ACCOUNT_ID)
-    if not account_id:
-        raise ValidationError("no account id: set the account_id option or the %s environment variable" % ENV_ACCOUNT_ID)
-    account_id = account_id.strip()
-    if not _ACCOUNT_ID.match(account_id):
-        raise ValidationError("account_id must be the 32-character hexadecimal Cloudflare account identifier "
-                              "(got %d characters); check the account_id option or %s" % (len(account_id), ENV_ACCOUNT_ID))
+    settings = {
+        option.name: check_range(option.name, params.get(option.name, option.default), option.low, option.high)
+        for option in OPTIONS
+        if option.low is not None
+    }
+    settings.update(_credentials(params, environ, notices))
+    settings.update(
+        account_id=_account_id(params.get("account_id") or environ.get(ENV_ACCOUNT_ID)),
+        base_url=check_base_url(
+            (params.get("base_url") or environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip(),
+            params.get("validate_certs", True),
+            params.get("allow_insecure", False),
+            notices,
+        ),
+        validate_certs=params.get("validate_certs", True),
+        ca_path=params.get("ca_path"),
+        state_dir=state_directory(params.get("state_dir"), environ),
+    )
+    return settings
 
+
+def _account_id(value):
+    if not value:
+        raise ValidationError(
+            "no account id: set the account_id option or the %s environment variable" % ENV_ACCOUNT_ID
+        )
+    value = value.strip()
+    if not _ACCOUNT_ID.fullmatch(value):
+        raise ValidationError(
+            "account_id must be the 32-character hexadecimal Cloudflare account identifier "
+            "(got %d characters); check the account_id option or %s" % (len(value), ENV_ACCOUNT_ID)
+        )
+    return value.lower()
+
+
+def _credentials(params, environ, notices):
+    """api_token, or api_email + api_key, from one source as a whole: the task (and module_defaults), else the
+    environment, so a token in the environment never collides with a key pair given in the task."""
     token, email, key = params.get("api_token"), params.get("api_email"), params.get("api_key")
     token_source, key_source = "api_token", "api_key"
     if not (token or email or key):
@@ -140,39 +224,19 @@ def resolve_connection(params, environ, notices=None):
             key_source = "the %s environment variable" % ENV_API_KEY
     if token and (email or key):
         raise ValidationError("give either api_token or api_email + api_key, not both")
-    if not token and not (email and key):
-        if email or key:
-            raise ValidationError("the legacy global API key needs both api_email and api_key (%s and %s); "
-                                  "an API token (api_token, %s) is preferred" % (ENV_API_EMAIL, ENV_API_KEY, ENV_API_TOKEN))
-        raise ValidationError("no credentials: set api_token or the %s environment variable (an API token with "
-                              "'Cloud Email Security: Write'), or the legacy api_email + api_key (%s, %s)"
-                              % (ENV_API_TOKEN, ENV_API_EMAIL, ENV_API_KEY))
     if token:
-        token = check_credential(token, token_source, notices)
-    else:
-        key = check_credential(key, key_source, notices)
+        return dict(api_token=check_credential(token, token_source, notices), api_email=None, api_key=None)
+    if email and key:
         if re.search(r"[\s\x00-\x1f\x7f]", email):
             raise ValidationError("api_email (%s) contains whitespace or control characters" % ENV_API_EMAIL)
-
-    validate_certs = params.get("validate_certs", True)
-    base_url = check_base_url((params.get("base_url") or environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip(),
-                              validate_certs, params.get("allow_insecure", False), notices)
-
-    settings = dict(
-        account_id=account_id.lower(),
-        api_token=token or None,
-        api_email=None if token else email,
-        api_key=None if token else key,
-        base_url=base_url,
-        timeout=check_range("timeout", params.get("timeout", 30.0), 0.1),
-        task_timeout=check_range("task_timeout", params.get("task_timeout", 3600.0), 1),
-        validate_certs=validate_certs,
-        ca_path=params.get("ca_path"),
-        retries=check_range("retries", params.get("retries", 3), 0, 10),
-        max_retry_wait=check_range("max_retry_wait", params.get("max_retry_wait", 60.0), 0),
-        # Cloudflare's default ceiling is 1200 per 5 minutes; higher values are for raised limits.
-        rate_limit=check_range("rate_limit", params.get("rate_limit", 1000), 1, 100000),
-        concurrency=check_range("concurrency", params.get("concurrency", 4), 1, 32),
-        state_dir=state_directory(params.get("state_dir"), environ),
+        return dict(api_token=None, api_email=email, api_key=check_credential(key, key_source, notices))
+    if email or key:
+        raise ValidationError(
+            "the legacy global API key needs both api_email and api_key (%s and %s); an API token "
+            "(api_token, %s) is preferred" % (ENV_API_EMAIL, ENV_API_KEY, ENV_API_TOKEN)
+        )
+    raise ValidationError(
+        "no credentials: set api_token or the %s environment variable (an API token with 'Cloud "
+        "Email Security: Write'), or the legacy api_email + api_key (%s, %s)"
+        % (ENV_API_TOKEN, ENV_API_EMAIL, ENV_API_KEY)
     )
-    return settings

@@ -16,6 +16,7 @@ forks, loops and parallel playbooks using one token on one controller share a si
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import fcntl
@@ -27,6 +28,8 @@ import threading
 import time
 
 RATE_LIMIT_WINDOW_SECONDS = 300.0
+# Below Cloudflare's 1200 per 5 minutes: room for people working in the dashboard with the same token.
+DEFAULT_RATE_LIMIT = 1000
 # Requests are counted in buckets of this many seconds: the shared file stays small (at most
 # window / resolution entries) and a window is at most this much shorter than its nominal length.
 _BUCKET_SECONDS = 0.1
@@ -38,7 +41,8 @@ class BudgetExhaustedError(Exception):
 
     def __init__(self, wait_seconds):
         super(BudgetExhaustedError, self).__init__(
-            "the request budget needs a pause of %.0f s, which would pass the task's deadline" % wait_seconds)
+            "the request budget needs a pause of %.0f s, which would pass the task's deadline" % wait_seconds
+        )
         self.wait_seconds = wait_seconds
 
 
@@ -46,7 +50,7 @@ def _structured_items(value):
     """The parameters of every item of an IETF structured list header, as dicts of int."""
     items = []
     for part in (value or "").split(","):
-        parameters = dict((name, int(number)) for name, number in _PARAMETER.findall(part))
+        parameters = {name: int(number) for name, number in _PARAMETER.findall(part)}
         if parameters:
             items.append(parameters)
     return items
@@ -59,8 +63,7 @@ def parse_ratelimit(headers):
     list several policies (a "burst" one, for example); older drafts used separate
     ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers.
     """
-    announced = [(item.get("r"), item.get("t")) for item in _structured_items(headers.get("Ratelimit"))
-                 if "r" in item]
+    announced = [(item.get("r"), item.get("t")) for item in _structured_items(headers.get("Ratelimit")) if "r" in item]
     if not announced and headers.get("RateLimit-Remaining", "").isdigit():
         reset = headers.get("RateLimit-Reset", "")
         announced.append((int(headers["RateLimit-Remaining"]), int(reset) if reset.isdigit() else None))
@@ -69,8 +72,11 @@ def parse_ratelimit(headers):
 
 def parse_ratelimit_policy(headers):
     """Every (quota, window_seconds) of ``Ratelimit-Policy: "default";q=1200;w=300, ...``."""
-    return [(item["q"], item["w"]) for item in _structured_items(headers.get("Ratelimit-Policy"))
-            if "q" in item and item.get("w")]
+    return [
+        (item["q"], item["w"])
+        for item in _structured_items(headers.get("Ratelimit-Policy"))
+        if "q" in item and item.get("w")
+    ]
 
 
 class _Ledger:
@@ -89,7 +95,7 @@ class _Ledger:
         if not isinstance(data, dict):
             return cls()
         buckets = data.get("buckets")
-        buckets = dict((str(k), int(v)) for k, v in buckets.items()) if isinstance(buckets, dict) else {}
+        buckets = {str(k): int(v) for k, v in buckets.items()} if isinstance(buckets, dict) else {}
         return cls(buckets, float(data.get("paused_until") or 0.0), data.get("pause_reason"))
 
 
@@ -145,8 +151,16 @@ class SharedBudget:
 class RequestPacer:
     """Blocks callers so that requests stay inside the client budget and the server's quota."""
 
-    def __init__(self, limit=1000, window=RATE_LIMIT_WINDOW_SECONDS, reserve=4, on_pause=None, clock=None,
-                 sleep=None, budget=None):
+    def __init__(
+        self,
+        limit=DEFAULT_RATE_LIMIT,
+        window=RATE_LIMIT_WINDOW_SECONDS,
+        reserve=4,
+        on_pause=None,
+        clock=None,
+        sleep=None,
+        budget=None,
+    ):
         # (requests, seconds) windows that must all hold; the server's Ratelimit-Policy may add stricter ones.
         self._windows = {float(window): limit}
         # In-flight requests of other threads still spend quota after a low reading.
@@ -169,7 +183,7 @@ class RequestPacer:
         """
         while True:
             now = self._clock()
-            until, reason = self._budget.transact(lambda ledger: self._take(ledger, now))
+            until, reason = self._budget.transact(lambda ledger, now=now: self._take(ledger, now))
             if until is None:
                 return
             wait = until - now
@@ -191,8 +205,10 @@ class RequestPacer:
             counted = sorted((int(b), n) for b, n in ledger.buckets.items() if int(b) * _BUCKET_SECONDS + window > now)
             if sum(n for dummy, n in counted) >= limit:
                 ledger.paused_until = counted[0][0] * _BUCKET_SECONDS + window
-                ledger.pause_reason = ("the client-side budget of %d requests per %.0f s (rate_limit, or the server's "
-                                       "Ratelimit-Policy) is spent" % (limit, window))
+                ledger.pause_reason = (
+                    "the client-side budget of %d requests per %.0f s (rate_limit, or the server's "
+                    "Ratelimit-Policy) is spent" % (limit, window)
+                )
                 return ledger.paused_until, ledger.pause_reason
         ledger.buckets[str(newest)] = ledger.buckets.get(str(newest), 0) + 1
         return None, None
@@ -204,8 +220,11 @@ class RequestPacer:
                 current = self._windows.get(float(window))
                 if current is None or quota < current:
                     self._windows[float(window)] = quota
-        low = [(remaining, reset) for remaining, reset in parse_ratelimit(headers)
-               if remaining is not None and remaining <= self.reserve]
+        low = [
+            (remaining, reset)
+            for remaining, reset in parse_ratelimit(headers)
+            if remaining is not None and remaining <= self.reserve
+        ]
         if not low:
             return
         # Without a reset time, a whole window is the only safe assumption; a reset of 0 s is a
@@ -246,5 +265,7 @@ class RequestPacer:
                 return
             self._noticed_kinds.add(kind)
         if self._on_pause is not None:
-            self._on_pause("pausing %.1f s to stay inside the rate limit: %s (later pauses are counted in "
-                           "summary.rate_limit_pauses)" % (until - now, reason))
+            self._on_pause(
+                "pausing %.1f s to stay inside the rate limit: %s (later pauses are counted in "
+                "summary.rate_limit_pauses)" % (until - now, reason)
+            )

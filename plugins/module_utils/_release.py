@@ -16,6 +16,7 @@ message that left quarantine without them is ``released_unconfirmed``.
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import re
@@ -26,10 +27,10 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
-    NOT_FOUND as STATE_NOT_FOUND,
-    NOT_QUARANTINED as STATE_NOT_QUARANTINED,
-    QUARANTINED as STATE_QUARANTINED,
-    RELEASED as STATE_RELEASED,
+    STATE_NOT_FOUND,
+    STATE_NOT_QUARANTINED,
+    STATE_QUARANTINED,
+    STATE_RELEASED,
     read_messages,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
@@ -44,8 +45,18 @@ ALREADY_RELEASED = "already_released"
 NOT_QUARANTINED = "not_quarantined"
 NOT_FOUND = "not_found"
 UNKNOWN = "unknown"
-STATUSES = (RELEASED, PARTIALLY_RELEASED, RELEASED_UNCONFIRMED, RELEASE_PENDING, NOT_RELEASED, WOULD_RELEASE,
-            ALREADY_RELEASED, NOT_QUARANTINED, NOT_FOUND, UNKNOWN)
+STATUSES = (
+    RELEASED,
+    PARTIALLY_RELEASED,
+    RELEASED_UNCONFIRMED,
+    RELEASE_PENDING,
+    NOT_RELEASED,
+    WOULD_RELEASE,
+    ALREADY_RELEASED,
+    NOT_QUARANTINED,
+    NOT_FOUND,
+    UNKNOWN,
+)
 # Done as far as the user is concerned: nothing further to release or confirm for these ids.
 COMPLETE_STATUSES = frozenset([RELEASED, ALREADY_RELEASED, NOT_QUARANTINED, WOULD_RELEASE])
 # Read back after a release request: out of quarantine, whether or not a release is on record yet.
@@ -80,8 +91,14 @@ def release_body(body_format, message_ids):
 
 
 def result_entry(message_id, status, detail=None, delivered=None, failed=None, undelivered=None, postfix_id=None):
-    entry = {"id": message_id, "status": status, "delivered": delivered or [], "failed": failed or [],
-             "undelivered": undelivered or [], "detail": detail}
+    entry = {
+        "id": message_id,
+        "status": status,
+        "delivered": delivered or [],
+        "failed": failed or [],
+        "undelivered": undelivered or [],
+        "detail": detail,
+    }
     if postfix_id:
         entry["postfix_id"] = postfix_id
     return entry
@@ -122,8 +139,9 @@ def entry_from_item(message_id, item, lists):
         status = NOT_RELEASED
         detail = "delivered to no recipient"
     postfix_id = item.get("postfix_id")
-    return result_entry(message_id, status, detail, delivered, failed, undelivered,
-                        postfix_id if isinstance(postfix_id, str) else None)
+    return result_entry(
+        message_id, status, detail, delivered, failed, undelivered, postfix_id if isinstance(postfix_id, str) else None
+    )
 
 
 class ReleaseReport:
@@ -150,17 +168,24 @@ class ReleaseReport:
         return any(entry["status"] in changing for entry in self.results)
 
     def summary(self, requests_sent=0, retries=0, paused_seconds=0.0, pauses=0):
-        summary = dict((status, 0) for status in STATUSES)
+        summary = dict.fromkeys(STATUSES, 0)
         delivered = failed = undelivered = 0
         for entry in self.results:
             summary[entry["status"]] += 1
             delivered += len(entry["delivered"])
             failed += len(entry["failed"])
             undelivered += len(entry["undelivered"])
-        summary.update(total=len(self.results), incomplete=len(self.incomplete_ids),
-                       recipients_delivered=delivered, recipients_failed=failed,
-                       recipients_undelivered=undelivered, requests_sent=requests_sent,
-                       retries=retries, rate_limit_pauses=pauses, rate_limit_paused_seconds=round(paused_seconds, 1))
+        summary.update(
+            total=len(self.results),
+            incomplete=len(self.incomplete_ids),
+            recipients_delivered=delivered,
+            recipients_failed=failed,
+            recipients_undelivered=undelivered,
+            requests_sent=requests_sent,
+            retries=retries,
+            rate_limit_pauses=pauses,
+            rate_limit_paused_seconds=round(paused_seconds, 1),
+        )
         return summary
 
     def diff(self):
@@ -171,8 +196,12 @@ class ReleaseReport:
             after = _state_after(entry["status"], before)
             before_lines.append("%s: %s\n" % (entry["id"], before))
             after_lines.append("%s: %s\n" % (entry["id"], after))
-        return {"before": "".join(before_lines), "after": "".join(after_lines),
-                "before_header": "quarantine state before", "after_header": "quarantine state after"}
+        return {
+            "before": "".join(before_lines),
+            "after": "".join(after_lines),
+            "before_header": "quarantine state before",
+            "after_header": "quarantine state after",
+        }
 
 
 def _state_after(status, before):
@@ -187,9 +216,9 @@ class _Settled:
     """What reading back messages after an unsure outcome established."""
 
     def __init__(self):
-        self.entries = []       # ids whose outcome is now known (or known to be unknowable)
-        self.quarantined = []   # ids still quarantined when the settle window closed: safe to send again
-        self.pending = []       # ids still quarantined when the wait had to stop before the window closed
+        self.entries = []  # ids whose outcome is now known (or known to be unknowable)
+        self.quarantined = []  # ids still quarantined when the settle window closed: safe to send again
+        self.pending = []  # ids still quarantined when the wait had to stop before the window closed
 
 
 class _Departure:
@@ -214,9 +243,24 @@ class _Departure:
 class ReleaseEngine:
     """Releases a list of unique, valid message ids through a CloudflareClient."""
 
-    def __init__(self, client, account_id, batch_size=100, concurrency=4, only_quarantined=True,
-                 body_format="auto", check_mode=False, warn=None, settle_timeout=DEFAULT_SETTLE_TIMEOUT,
-                 journal=None, lock=None, lifeline=None, clock=None, wall_clock=None, sleep=None):
+    def __init__(
+        self,
+        client,
+        account_id,
+        batch_size=100,
+        concurrency=4,
+        only_quarantined=True,
+        body_format="auto",
+        check_mode=False,
+        warn=None,
+        settle_timeout=DEFAULT_SETTLE_TIMEOUT,
+        journal=None,
+        lock=None,
+        lifeline=None,
+        clock=None,
+        wall_clock=None,
+        sleep=None,
+    ):
         self.client = client
         self.path = "/accounts/%s/email-security/investigate/release" % account_id
         self.account_id = account_id
@@ -262,7 +306,7 @@ class ReleaseEngine:
                 if self.check_mode:
                     entries.update((i, result_entry(i, WOULD_RELEASE)) for i in remaining)
                 else:
-                    batches = [remaining[i:i + self.batch_size] for i in range(0, len(remaining), self.batch_size)]
+                    batches = [remaining[i : i + self.batch_size] for i in range(0, len(remaining), self.batch_size)]
                     for batch_entries in run_in_order(self._release_batch, batches, self.concurrency):
                         entries.update((e["id"], e) for e in batch_entries)
             finally:
@@ -275,8 +319,9 @@ class ReleaseEngine:
 
     def _unsent_entry(self, message_id):
         if self._fatal is None:
-            return result_entry(message_id, UNKNOWN, "no outcome was recorded for this id; check it before releasing "
-                                "again")
+            return result_entry(
+                message_id, UNKNOWN, "no outcome was recorded for this id; check it before releasing again"
+            )
         return result_entry(message_id, NOT_RELEASED, "not sent: " + self._fatal.message)
 
     def _take_account_lock(self):
@@ -284,12 +329,15 @@ class ReleaseEngine:
             return
         try:
             left = self.client.time_left()
-            self._lock_file.acquire(float("inf") if left is None else max(0.0, left), on_wait=self._warn,
-                                    sleep=self._sleep)
+            self._lock_file.acquire(
+                float("inf") if left is None else max(0.0, left), on_wait=self._warn, sleep=self._sleep
+            )
         except LockTimeoutError as exc:
             self._lock_file = None
-            raise CloudflareError("%s, longer than task_timeout allows; nothing was sent. Run again once it has "
-                                  "finished" % exc, stops_task=True)
+            raise CloudflareError(
+                "%s, longer than task_timeout allows; nothing was sent. Run again once it has finished" % exc,
+                stops_task=True,
+            ) from exc
 
     def _settle_journal(self, message_ids):
         """Settle what earlier runs on this machine sent for these ids without learning the outcome."""
@@ -303,35 +351,49 @@ class ReleaseEngine:
             settle_timeout = max(float(unsettled.get("settle_timeout") or 0), self.settle_timeout)
             sent_ago = self._wall_clock() - float(unsettled.get("sent_at") or 0)
             window_end = self._clock() - sent_ago + settle_timeout
-            cause = ("an earlier run on this machine (pid %s) sent a release for it %.0f s ago and did not learn the "
-                     "outcome" % (unsettled.get("pid", "unknown"), sent_ago))
-            self._warn("%d message(s) of this task were in flight when an earlier run stopped; reading them back "
-                       "before anything is sent" % len(ids))
+            cause = (
+                "an earlier run on this machine (pid %s) sent a release for it %.0f s ago and did not learn the "
+                "outcome" % (unsettled.get("pid", "unknown"), sent_ago)
+            )
+            self._warn(
+                "%d message(s) of this task were in flight when an earlier run stopped; reading them back "
+                "before anything is sent" % len(ids)
+            )
             settled = self._settle(ids, window_end, ALREADY_RELEASED, cause)
             entries.extend(settled.entries)
             entries.extend(self._pending_entries(settled.pending, cause))
             self._journal.settle(key, [i for i in ids if i not in settled.pending])
-        decided = set(entry["id"] for entry in entries)
+        decided = {entry["id"] for entry in entries}
         return entries, [i for i in message_ids if i not in decided]
 
     def _pre_check(self, message_ids):
         """Read every message; return entries for those settled without a POST, and those still quarantined."""
         entries, to_release = [], []
-        for message_id, state in zip(message_ids, read_messages(self.client, self.account_id, message_ids,
-                                                                self.concurrency)):
+        for message_id, state in zip(
+            message_ids, read_messages(self.client, self.account_id, message_ids, self.concurrency)
+        ):
             self._before[message_id] = state.state
             if state.state == STATE_QUARANTINED:
                 to_release.append(message_id)
             elif state.state == STATE_RELEASED:
                 entries.append(result_entry(message_id, ALREADY_RELEASED, "no longer quarantined; not sent again"))
             elif state.state == STATE_NOT_QUARANTINED:
-                entries.append(result_entry(message_id, NOT_QUARANTINED, "not quarantined, and no release is on "
-                                            "record: delivered or moved without quarantine; nothing to release"))
+                entries.append(
+                    result_entry(
+                        message_id,
+                        NOT_QUARANTINED,
+                        "not quarantined, and no release is on "
+                        "record: delivered or moved without quarantine; nothing to release",
+                    )
+                )
             elif state.state == STATE_NOT_FOUND:
                 entries.append(result_entry(message_id, NOT_FOUND, state.error))
             else:
-                entries.append(result_entry(message_id, UNKNOWN, "not sent: its state could not be read before "
-                                            "release: %s" % state.error))
+                entries.append(
+                    result_entry(
+                        message_id, UNKNOWN, "not sent: its state could not be read before release: %s" % state.error
+                    )
+                )
         return entries, to_release
 
     def _release_batch(self, batch):
@@ -340,17 +402,25 @@ class ReleaseEngine:
         except Exception as exc:  # pylint: disable=broad-except
             # Once a request may have been sent, no fault of ours may hide what became of it: the
             # batch ends unknown (never released) and the task stops before sending anything else.
-            self._stop(CloudflareError("unexpected error while handling a release answer (%s: %s); the "
-                                       "messages of that request may or may not have been released"
-                                       % (type(exc).__name__, exc), stops_task=True))
+            self._stop(
+                CloudflareError(
+                    "unexpected error while handling a release answer (%s: %s); the "
+                    "messages of that request may or may not have been released" % (type(exc).__name__, exc),
+                    stops_task=True,
+                )
+            )
             return [result_entry(i, UNKNOWN, "outcome unknown: %s" % self._fatal.message) for i in batch]
 
     def _release_until_settled(self, batch):
         entries, pending, attempts = [], list(batch), 0
         while pending:
             if self._lifeline is not None and self._lifeline.gone():
-                self._stop(CloudflareError("the Ansible process that started this task is gone; no further release "
-                                           "request is sent", stops_task=True))
+                self._stop(
+                    CloudflareError(
+                        "the Ansible process that started this task is gone; no further release request is sent",
+                        stops_task=True,
+                    )
+                )
             if self._fatal is not None:
                 entries.extend(self._unsent_entry(i) for i in pending)
                 return entries
@@ -360,8 +430,9 @@ class ReleaseEngine:
             try:
                 response = self.client.post(self.path, release_body(body_format, pending), on_send=departure.leaving)
             except OutcomeUnknownError as exc:
-                decided, pending = self._after_unsure_outcome(pending, exc, departure.sent_at, departure.key,
-                                                              attempts, body_format)
+                decided, pending = self._after_unsure_outcome(
+                    pending, exc, departure.sent_at, departure.key, attempts, body_format
+                )
                 entries.extend(decided)
                 continue
             except CloudflareError as exc:
@@ -371,8 +442,9 @@ class ReleaseEngine:
                 entries.extend(result_entry(i, NOT_RELEASED, exc.message) for i in pending)
                 return entries
             self._body_format_confirmed = True
-            decided, dummy = self._decide_from_answer(pending, response.result, response.notices,
-                                                      "the release answer (HTTP %s)" % response.status)
+            decided, dummy = self._decide_from_answer(
+                pending, response.result, response.notices, "the release answer (HTTP %s)" % response.status
+            )
             entries.extend(decided)
             self._settle_journal_entry(departure.key)
             return entries
@@ -388,21 +460,34 @@ class ReleaseEngine:
             # The server answered, so it is done with the request; whatever result it carried is evidence.
             self._warn("%s. Reading its %d message(s) back instead of resending it" % (error.message, len(message_ids)))
             entries, resend = self._decide_from_answer(
-                message_ids, error.result, [], "the failed answer (%s)" % error.message,
-                still_quarantined=self._still_quarantined_after_error(error, body_format))
+                message_ids,
+                error.result,
+                [],
+                "the failed answer (%s)" % error.message,
+                still_quarantined=self._still_quarantined_after_error(error, body_format),
+            )
             self._settle_journal_entry(key)
             return entries, resend
-        self._warn("%s. Reading its %d message(s) back until they leave quarantine or settle_timeout (%.0f s) has "
-                   "passed since it was sent; it is not resent before then"
-                   % (error.message, len(message_ids), self.settle_timeout))
+        self._warn(
+            "%s. Reading its %d message(s) back until they leave quarantine or settle_timeout (%.0f s) has "
+            "passed since it was sent; it is not resent before then"
+            % (error.message, len(message_ids), self.settle_timeout)
+        )
         cause = "the release answer was lost (%s)" % error.message
         settled = self._settle(message_ids, sent_at + self.settle_timeout, RELEASED_UNCONFIRMED, cause)
         entries = settled.entries + self._pending_entries(settled.pending, cause)
         self._settle_journal_entry(key, [i for i in message_ids if i not in settled.pending])
         if settled.quarantined and attempts > self.client.retries:
-            entries.extend(result_entry(i, NOT_RELEASED, "still quarantined %.0f s after each of %d release requests "
-                                        "whose answers were lost, so none of them was processed: %s"
-                                        % (self.settle_timeout, attempts, error.message)) for i in settled.quarantined)
+            entries.extend(
+                result_entry(
+                    i,
+                    NOT_RELEASED,
+                    "still quarantined %.0f s after each of %d release requests "
+                    "whose answers were lost, so none of them was processed: %s"
+                    % (self.settle_timeout, attempts, error.message),
+                )
+                for i in settled.quarantined
+            )
             return entries, []
         return entries, settled.quarantined
 
@@ -410,13 +495,15 @@ class ReleaseEngine:
         """What becomes of a message the failed answer left in quarantine: None to resend it, else its entry."""
         if self._body_shape_rejected(error, body_format):
             return None
-        return lambda message_id: result_entry(message_id, NOT_RELEASED, "still quarantined after the server "
-                                               "refused the request: %s" % error.message)
+        return lambda message_id: result_entry(
+            message_id, NOT_RELEASED, "still quarantined after the server refused the request: %s" % error.message
+        )
 
     def _body_shape_rejected(self, error, rejected):
         """True when the server refused the body's shape and the other documented form may be tried."""
         if error.status not in (400, 422) or not any(
-                _BODY_SHAPE_ERROR.search(str(e.get("message", ""))) for e in error.errors if isinstance(e, dict)):
+            _BODY_SHAPE_ERROR.search(str(e.get("message", ""))) for e in error.errors if isinstance(e, dict)
+        ):
             return False
         other = BODY_ARRAY if rejected == BODY_OBJECT else BODY_OBJECT
         with self._lock:
@@ -426,11 +513,19 @@ class ReleaseEngine:
                 return False  # this form worked before, or both forms have now been refused
             self._body_format = other
             self._body_format_confirmed = True
-        self._warn("the server rejected the %s request body (HTTP %s%s). Its messages were read back first; those "
-                   "still quarantined are sent in the %s form, kept for the rest of this run (set body_format: %s "
-                   "to skip the probe)" % (rejected, error.status,
-                                           ": " + ", ".join(str(c) for c in error.codes) if error.codes else "",
-                                           other, other), once_key="body:" + other)
+        self._warn(
+            "the server rejected the %s request body (HTTP %s%s). Its messages were read back first; those "
+            "still quarantined are sent in the %s form, kept for the rest of this run (set body_format: %s "
+            "to skip the probe)"
+            % (
+                rejected,
+                error.status,
+                ": " + ", ".join(str(c) for c in error.codes) if error.codes else "",
+                other,
+                other,
+            ),
+            once_key="body:" + other,
+        )
         return True
 
     def _decide_from_answer(self, message_ids, result, notices, source, still_quarantined=False):
@@ -445,13 +540,22 @@ class ReleaseEngine:
         if unexpected:
             with self._lock:
                 self._unexpected.extend(unexpected)
-            self._warn("%s held %d item(s) that match no requested id, are malformed, or contradict another item; "
-                       "see unexpected_items" % (source, len(unexpected)), once_key="unexpected")
+            self._warn(
+                "%s held %d item(s) that match no requested id, are malformed, or contradict another item; "
+                "see unexpected_items" % (source, len(unexpected)),
+                once_key="unexpected",
+            )
         entries, unsure = [], []
         for message_id in message_ids:
             if message_id in conflicting:
-                entries.append(result_entry(message_id, UNKNOWN, "%s held conflicting items for this id (see "
-                                            "unexpected_items); check it before releasing again" % source))
+                entries.append(
+                    result_entry(
+                        message_id,
+                        UNKNOWN,
+                        "%s held conflicting items for this id (see "
+                        "unexpected_items); check it before releasing again" % source,
+                    )
+                )
             elif message_id in items:
                 entries.append(entry_from_item(message_id, items[message_id], recipient_lists(items[message_id])))
             else:
@@ -470,18 +574,36 @@ class ReleaseEngine:
             if state is None:
                 continue
             if state.state in _LEFT_QUARANTINE:
-                entries.append(result_entry(message_id, RELEASED_UNCONFIRMED, "%s; a read shows it left quarantine. "
-                                            "Recipients not confirmed" % cause))
+                entries.append(
+                    result_entry(
+                        message_id,
+                        RELEASED_UNCONFIRMED,
+                        "%s; a read shows it left quarantine. Recipients not confirmed" % cause,
+                    )
+                )
             elif state.state == STATE_QUARANTINED and still_quarantined is None:
                 resend.append(message_id)
             elif state.state == STATE_QUARANTINED and still_quarantined:
                 entries.append(still_quarantined(message_id))
             else:
-                entries.append(result_entry(message_id, UNKNOWN, "%s, and %s; check it before releasing again"
-                                            % (cause, "it is still quarantined" if state.state == STATE_QUARANTINED
-                                               else "it could not be read: %s" % state.error)))
-        entries.extend(result_entry(i, UNKNOWN, "%s, and it could not be read: %s" % (cause, self._fatal.message))
-                       for i, state in zip(message_ids, states) if state is None)
+                entries.append(
+                    result_entry(
+                        message_id,
+                        UNKNOWN,
+                        "%s, and %s; check it before releasing again"
+                        % (
+                            cause,
+                            "it is still quarantined"
+                            if state.state == STATE_QUARANTINED
+                            else "it could not be read: %s" % state.error,
+                        ),
+                    )
+                )
+        entries.extend(
+            result_entry(i, UNKNOWN, "%s, and it could not be read: %s" % (cause, self._fatal.message))
+            for i, state in zip(message_ids, states)
+            if state is None
+        )
         return entries, resend
 
     def _read(self, message_ids):
@@ -502,16 +624,30 @@ class ReleaseEngine:
             still = []
             for message_id, state in zip(waiting, states):
                 if state is None:
-                    settled.entries.append(result_entry(message_id, UNKNOWN, "%s and the message could not be read "
-                                                        "back: %s" % (cause, self._fatal.message)))
+                    settled.entries.append(
+                        result_entry(
+                            message_id,
+                            UNKNOWN,
+                            "%s and the message could not be read back: %s" % (cause, self._fatal.message),
+                        )
+                    )
                 elif state.state == STATE_QUARANTINED:
                     still.append(message_id)
                 elif state.state in _LEFT_QUARANTINE:
-                    settled.entries.append(result_entry(message_id, left_status, "%s; a read shows it left quarantine, "
-                                                        "so it was not sent again. Recipients not confirmed" % cause))
+                    settled.entries.append(
+                        result_entry(
+                            message_id,
+                            left_status,
+                            "%s; a read shows it left quarantine, "
+                            "so it was not sent again. Recipients not confirmed" % cause,
+                        )
+                    )
                 else:
-                    settled.entries.append(result_entry(message_id, UNKNOWN, "%s and the message could not be read "
-                                                        "back: %s" % (cause, state.error)))
+                    settled.entries.append(
+                        result_entry(
+                            message_id, UNKNOWN, "%s and the message could not be read back: %s" % (cause, state.error)
+                        )
+                    )
             waiting = still
             now = self._clock()
             if not waiting or now >= window_end:
@@ -519,8 +655,11 @@ class ReleaseEngine:
                 return settled
             wait = min(interval, window_end - now)
             left = self.client.time_left()
-            if (left is not None and wait >= left) or self._fatal is not None or (
-                    self._lifeline is not None and self._lifeline.gone()):
+            if (
+                (left is not None and wait >= left)
+                or self._fatal is not None
+                or (self._lifeline is not None and self._lifeline.gone())
+            ):
                 settled.pending = waiting
                 return settled
             self._sleep(wait)
@@ -528,10 +667,16 @@ class ReleaseEngine:
         return settled
 
     def _pending_entries(self, message_ids, cause):
-        return [result_entry(i, RELEASE_PENDING, "%s and the message was still quarantined at the last read, before "
-                             "settle_timeout (%.0f s) had passed: it may still be released by that request. Run the "
-                             "task again on this machine; it settles this first" % (cause, self.settle_timeout))
-                for i in message_ids]
+        return [
+            result_entry(
+                i,
+                RELEASE_PENDING,
+                "%s and the message was still quarantined at the last read, before "
+                "settle_timeout (%.0f s) had passed: it may still be released by that request. Run the "
+                "task again on this machine; it settles this first" % (cause, self.settle_timeout),
+            )
+            for i in message_ids
+        ]
 
     def _match_items(self, message_ids, result):
         """({requested id: its item}, unexpected items, ids with conflicting items) from a release result."""
@@ -554,7 +699,7 @@ class ReleaseEngine:
             matched[target] = item
         for target in conflicting:
             unexpected.append(matched.pop(target))
-        matched = dict((target, item) for target, item in matched.items() if recipient_lists(item) is not None)
+        matched = {target: item for target, item in matched.items() if recipient_lists(item) is not None}
         return matched, unexpected, conflicting
 
     def _item_target(self, item, message_ids, requested):
@@ -568,9 +713,11 @@ class ReleaseEngine:
         candidates = [m for m in message_ids if m == postfix_id or m.startswith(postfix_id + "-")]
         if len(candidates) != 1:
             return None
-        self._warn("the release answer identified messages by postfix_id only, which Cloudflare deprecated "
-                   "(end of life 2026-11-01); they were matched to the requested ids by prefix",
-                   once_key="postfix_id")
+        self._warn(
+            "the release answer identified messages by postfix_id only, which Cloudflare deprecated "
+            "(end of life 2026-11-01); they were matched to the requested ids by prefix",
+            once_key="postfix_id",
+        )
         return candidates[0]
 
     def _warn(self, text, once_key=None):

@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 DOCUMENTATION = r"""
@@ -259,17 +260,20 @@ summary:
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._message_info import (
+    DEFAULT_LIMIT,
+    DEFAULT_PER_PAGE,
+    DEFAULT_POLL_TIMEOUT,
+    find_messages,
+    validate_info_options,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
-    NOT_FOUND,
+    DELIVERY_STATUSES,
+    MESSAGE_ACTIONS,
     SEARCH_DISPOSITIONS,
     SEARCH_FILTERS,
-    UNREADABLE,
-    read_messages,
-    search_messages,
-    search_window,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 
 
 def main():
@@ -284,16 +288,15 @@ def main():
             message_id=dict(type="str"),
             alert_id=dict(type="str"),
             final_disposition=dict(type="str", choices=list(SEARCH_DISPOSITIONS)),
-            delivery_status=dict(type="str", choices=["delivered", "moved", "quarantined", "rejected", "deferred",
-                                                      "bounced", "queued", "move_failed"]),
-            message_action=dict(type="str", choices=["PREVIEW", "QUARANTINE_RELEASED", "MOVED"]),
+            delivery_status=dict(type="str", choices=list(DELIVERY_STATUSES)),
+            message_action=dict(type="str", choices=list(MESSAGE_ACTIONS)),
             start=dict(type="str"),
             end=dict(type="str"),
             detections_only=dict(type="bool", default=True),
             quarantined_only=dict(type="bool", default=False),
-            limit=dict(type="int", default=1000),
-            per_page=dict(type="int", default=100),
-            poll_timeout=dict(type="float", default=120.0),
+            limit=dict(type="int", default=DEFAULT_LIMIT),
+            per_page=dict(type="int", default=DEFAULT_PER_PAGE),
+            poll_timeout=dict(type="float", default=DEFAULT_POLL_TIMEOUT),
             fail_on_not_found=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("message_ids", name) for name in SEARCH_FILTERS],
@@ -301,55 +304,30 @@ def main():
     )
     params = module.params
     try:
-        message_ids = unique_message_ids(params["message_ids"])[0] if params["message_ids"] is not None else None
-        check_range("limit", params["limit"], 1)
-        check_range("per_page", params["per_page"], 1, 1000)
-        check_range("poll_timeout", params["poll_timeout"], 0)
-        params["start"], params["end"] = search_window(params["start"], params["end"])
+        message_ids = validate_info_options(params)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     client = module.client(settings)
-
-    not_found_ids = []
-    pages, truncated = 0, False
     try:
-        if message_ids is not None:
-            messages = []
-            for message_id, state in zip(message_ids, read_messages(client, settings["account_id"], message_ids,
-                                                                    settings["concurrency"])):
-                if state.state == NOT_FOUND:
-                    not_found_ids.append(message_id)
-                elif state.state == UNREADABLE:
-                    module.fail_json(msg="could not read message %s: %s" % (message_id, state.error))
-                elif state.message["is_quarantined"] or not params["quarantined_only"]:
-                    messages.append(state.message)
-        else:
-            filters = dict((name, params[name]) for name in SEARCH_FILTERS)
-            messages, pages, truncated = search_messages(
-                client, settings["account_id"], filters, detections_only=params["detections_only"],
-                limit=params["limit"], per_page=min(params["per_page"], params["limit"]),
-                quarantined_only=params["quarantined_only"], poll_timeout=params["poll_timeout"])
+        report = find_messages(client, settings["account_id"], params, message_ids, settings["concurrency"])
     except CloudflareError as exc:
         module.fail_json(msg=exc.message, error=exc.as_dict())
     finally:
         client.close()
 
-    result = dict(
-        changed=False,
-        messages=messages,
-        ids=[message["id"] for message in messages],
-        not_found_ids=not_found_ids,
-        truncated=truncated,
-        summary=dict(found=len(messages), quarantined=sum(1 for m in messages if m["is_quarantined"]),
-                     not_found=len(not_found_ids), pages=pages, requests_sent=client.requests_sent),
-    )
-    if truncated:
-        module.warn("the search matched more than limit=%d messages; only the first %d are returned"
-                    % (params["limit"], params["limit"]))
-    if not_found_ids and params["fail_on_not_found"]:
-        module.fail_json(msg="%d of %d message id(s) are unknown to Cloudflare: %s"
-                         % (len(not_found_ids), len(message_ids), ", ".join(not_found_ids[:10])), **result)
+    result = report.result(client.requests_sent)
+    if report.truncated:
+        module.warn(
+            "the search matched more than limit=%d messages; only the first %d are returned"
+            % (params["limit"], params["limit"])
+        )
+    if report.not_found_ids and params["fail_on_not_found"]:
+        module.fail_json(
+            msg="%d of %d message id(s) are unknown to Cloudflare: %s"
+            % (len(report.not_found_ids), len(message_ids), ", ".join(report.not_found_ids[:10])),
+            **result,
+        )
     module.exit_json(**result)
 
 

@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 DOCUMENTATION = r"""
@@ -445,16 +446,27 @@ def main():
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     if repeated:
-        module.warn("%d repeated id(s) in message_ids were dropped; each message is released once: %s"
-                    % (len(repeated), ", ".join(sorted(set(repeated))[:10])))
+        module.warn(
+            "%d repeated id(s) in message_ids were dropped; each message is released once: %s"
+            % (len(repeated), ", ".join(sorted(set(repeated))[:10]))
+        )
 
     client = module.client(settings)
     account_id, state_dir = settings["account_id"], settings["state_dir"]
-    engine = ReleaseEngine(client, account_id, batch_size=params["batch_size"],
-                           concurrency=settings["concurrency"], only_quarantined=params["only_quarantined"],
-                           body_format=params["body_format"], check_mode=module.check_mode, warn=module.warn,
-                           settle_timeout=params["settle_timeout"], journal=ReleaseJournal(state_dir, account_id),
-                           lock=AccountLock(state_dir, account_id), lifeline=Lifeline())
+    engine = ReleaseEngine(
+        client,
+        account_id,
+        batch_size=params["batch_size"],
+        concurrency=settings["concurrency"],
+        only_quarantined=params["only_quarantined"],
+        body_format=params["body_format"],
+        check_mode=module.check_mode,
+        warn=module.warn,
+        settle_timeout=params["settle_timeout"],
+        journal=ReleaseJournal(state_dir, account_id),
+        lock=AccountLock(state_dir, account_id),
+        lifeline=Lifeline(),
+    )
     try:
         report = engine.run(message_ids)
     finally:
@@ -463,8 +475,9 @@ def main():
     result = dict(
         changed=report.changed,
         results=report.results,
-        summary=report.summary(client.requests_sent, client.retries_done, client.pacer.paused_seconds,
-                               client.pacer.pauses),
+        summary=report.summary(
+            client.requests_sent, client.retries_done, client.pacer.paused_seconds, client.pacer.pauses
+        ),
         released_ids=report.released_ids,
         incomplete_ids=report.incomplete_ids,
         unexpected_items=report.unexpected_items,
@@ -473,18 +486,31 @@ def main():
     if module._diff:
         result["diff"] = report.diff()
     if report.fatal_error is not None:
-        module.fail_json(msg="%s. %d of %d message(s) were not fully released; see results and incomplete_ids"
-                         % (report.fatal_error.message, len(report.incomplete_ids), len(report.results)),
-                         error=report.fatal_error.as_dict(), **result)
+        module.fail_json(
+            msg="%s. %d of %d message(s) were not fully released; see results and incomplete_ids"
+            % (report.fatal_error.message, len(report.incomplete_ids), len(report.results)),
+            error=report.fatal_error.as_dict(),
+            **result,
+        )
     if report.incomplete_ids and params["fail_on_incomplete"]:
         summary = result["summary"]
-        counts = ", ".join("%d %s" % (summary[status], status)
-                           for status in ("partially_released", "released_unconfirmed", "release_pending",
-                                          "not_released", "not_found", "unknown")
-                           if summary[status])
-        module.fail_json(msg="%d of %d message(s) were not fully released (%s); see incomplete_ids and each result's "
-                         "detail, or set fail_on_incomplete: false" % (len(report.incomplete_ids),
-                                                                       len(report.results), counts), **result)
+        counts = ", ".join(
+            "%d %s" % (summary[status], status)
+            for status in (
+                "partially_released",
+                "released_unconfirmed",
+                "release_pending",
+                "not_released",
+                "not_found",
+                "unknown",
+            )
+            if summary[status]
+        )
+        module.fail_json(
+            msg="%d of %d message(s) were not fully released (%s); see incomplete_ids and each result's "
+            "detail, or set fail_on_incomplete: false" % (len(report.incomplete_ids), len(report.results), counts),
+            **result,
+        )
     module.exit_json(**result)
 
 

@@ -11,6 +11,7 @@ largest process of that command (Ansible's controller or the module).
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import argparse
@@ -104,11 +105,14 @@ class SimulatorProcess:
 
 def measured(command, env, log_path=os.devnull):
     """Run command with its output to log_path; return (seconds, peak RSS in MB of its largest process)."""
-    probe = ("import resource, subprocess, sys, time; log = open(sys.argv[1], 'w'); started = time.monotonic(); "
-             "code = subprocess.call(sys.argv[2:], stdout=log, stderr=log); "
-             "print(time.monotonic() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)")
-    output = subprocess.run([sys.executable, "-c", probe, log_path] + command, env=env, capture_output=True,
-                            text=True, check=True).stdout.split()
+    probe = (
+        "import resource, subprocess, sys, time; log = open(sys.argv[1], 'w'); started = time.monotonic(); "
+        "code = subprocess.call(sys.argv[2:], stdout=log, stderr=log); "
+        "print(time.monotonic() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe, log_path] + command, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     seconds, max_rss_kb, code = float(output[0]), int(output[1]), int(output[2])
     if code != 0:
         raise RuntimeError("%s exited %d; see %s" % (" ".join(command[:2]), code, log_path))
@@ -116,12 +120,21 @@ def measured(command, env, log_path=os.devnull):
 
 
 def ansible_env(simulator, workdir):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-               ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "tmp"), ANSIBLE_HOME=os.path.join(workdir, "home"))
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "tmp"),
+        ANSIBLE_HOME=os.path.join(workdir, "home"),
+    )
     if simulator is not None:
-        env.update(CLOUDFLARE_ACCOUNT_ID="023e105f4ecef8ad9ca31a8372d0c353",
-                   CLOUDFLARE_API_TOKEN="sim-token-write-5f1c0d2e9a7b4c3d", CLOUDFLARE_BASE_URL=simulator.base_url)
+        env.update(
+            CLOUDFLARE_ACCOUNT_ID="023e105f4ecef8ad9ca31a8372d0c353",
+            CLOUDFLARE_API_TOKEN="sim-token-write-5f1c0d2e9a7b4c3d",
+            CLOUDFLARE_BASE_URL=simulator.base_url,
+        )
     return env
 
 
@@ -145,11 +158,17 @@ def module_run(workdir, size, latency, precheck, quota=None, rate_limit=1000, ch
     simulator = SimulatorProcess(size, latency, quota)
     try:
         ids = simulator.ids()
-        text = RELEASE_PLAY.format(precheck=str(precheck).lower(), batch_size=BATCH_SIZE, concurrency=CONCURRENCY,
-                                   rate_limit=rate_limit, check_mode=str(check_mode).lower())
+        text = RELEASE_PLAY.format(
+            precheck=str(precheck).lower(),
+            batch_size=BATCH_SIZE,
+            concurrency=CONCURRENCY,
+            rate_limit=rate_limit,
+            check_mode=str(check_mode).lower(),
+        )
         log_path = os.path.join(workdir, "release-%d.log" % size)
-        seconds, peak = measured(playbook(workdir, "release", text, {"ids": ids}), ansible_env(simulator, workdir),
-                                 log_path)
+        seconds, peak = measured(
+            playbook(workdir, "release", text, {"ids": ids}), ansible_env(simulator, workdir), log_path
+        )
         ledger = simulator.ledger()
     finally:
         simulator.stop()
@@ -157,17 +176,26 @@ def module_run(workdir, size, latency, precheck, quota=None, rate_limit=1000, ch
         paused = sum(float(s) for s in re.findall(r"pausing ([0-9.]+) s to stay inside the rate limit", log.read()))
     deliveries = [e for e in ledger if e["event"] == "delivery"]
     expected = 0 if check_mode else size
-    if len(deliveries) != expected or len(set(e["id"] for e in deliveries)) != expected:
+    if len(deliveries) != expected or len({e["id"] for e in deliveries}) != expected:
         raise RuntimeError("module run delivered %d messages, expected %d" % (len(deliveries), expected))
-    return {"seconds": seconds, "peak_mb": peak, "requests": sum(1 for e in ledger if e["event"] == "request"),
-            "lockouts": sum(1 for e in ledger if e["event"] == "lockout"), "paused": paused}
+    return {
+        "seconds": seconds,
+        "peak_mb": peak,
+        "requests": sum(1 for e in ledger if e["event"] == "request"),
+        "lockouts": sum(1 for e in ledger if e["event"] == "lockout"),
+        "paused": paused,
+    }
 
 
 def uri_loop_per_id(workdir, latency):
     simulator = SimulatorProcess(URI_SAMPLE, latency)
     try:
-        variables = {"ids": simulator.ids(), "base_url": simulator.base_url,
-                     "account_id": "023e105f4ecef8ad9ca31a8372d0c353", "token": "sim-token-write-5f1c0d2e9a7b4c3d"}
+        variables = {
+            "ids": simulator.ids(),
+            "base_url": simulator.base_url,
+            "account_id": "023e105f4ecef8ad9ca31a8372d0c353",
+            "token": "sim-token-write-5f1c0d2e9a7b4c3d",
+        }
         seconds, peak = measured(playbook(workdir, "uri", URI_PLAY, variables), ansible_env(None, workdir))
     finally:
         simulator.stop()
@@ -184,7 +212,7 @@ def sequential_script(size, latency):
         session.headers["Authorization"] = "Bearer sim-token-write-5f1c0d2e9a7b4c3d"
         started = time.monotonic()
         for start in range(0, size, BATCH_SIZE):
-            session.post(url, json={"ids": ids[start:start + BATCH_SIZE]}, timeout=60).raise_for_status()
+            session.post(url, json={"ids": ids[start : start + BATCH_SIZE]}, timeout=60).raise_for_status()
         seconds = time.monotonic() - started
     finally:
         simulator.stop()
@@ -195,8 +223,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--precheck-sizes", type=int, nargs="*", default=[100, 1000],
-                        help="sizes to also run with the pre-check on, inside a 1200 requests / 5 min quota")
+    parser.add_argument(
+        "--precheck-sizes",
+        type=int,
+        nargs="*",
+        default=[100, 1000],
+        help="sizes to also run with the pre-check on, inside a 1200 requests / 5 min quota",
+    )
     parser.add_argument("--memory-size", type=int, default=100000, help="ids for the memory run (0 to skip)")
     parser.add_argument("--markdown", help="write the results to this Markdown file")
     options = parser.parse_args(argv)
@@ -205,8 +238,11 @@ def main(argv=None):
     latency = options.latency
     overhead, overhead_mb = fixed_overhead(workdir)
     uri_per_id, uri_mb = uri_loop_per_id(workdir, latency)
-    print("ansible fixed overhead: %.2f s (peak %.0f MB); uri loop: %.3f s per id (sample of %d)"
-          % (overhead, overhead_mb, uri_per_id, URI_SAMPLE), flush=True)
+    print(
+        "ansible fixed overhead: %.2f s (peak %.0f MB); uri loop: %.3f s per id (sample of %d)"
+        % (overhead, overhead_mb, uri_per_id, URI_SAMPLE),
+        flush=True,
+    )
 
     rows = []
     for size in options.sizes:
@@ -214,8 +250,15 @@ def main(argv=None):
         ansible_cost = module_run(workdir, size, latency, precheck=False, check_mode=True)
         script = sequential_script(size, latency)
         api_time = math.ceil(size / float(BATCH_SIZE)) / CONCURRENCY * latency
-        row = {"n": size, "module": module, "script": script, "uri": uri_per_id * size, "ideal": overhead + api_time,
-               "ansible_cost": ansible_cost["seconds"], "ideal_with_data": ansible_cost["seconds"] + api_time}
+        row = {
+            "n": size,
+            "module": module,
+            "script": script,
+            "uri": uri_per_id * size,
+            "ideal": overhead + api_time,
+            "ansible_cost": ansible_cost["seconds"],
+            "ideal_with_data": ansible_cost["seconds"] + api_time,
+        }
         if size in options.precheck_sizes:
             row["precheck"] = module_run(workdir, size, latency, precheck=True, quota=1200)
         rows.append(row)
@@ -226,9 +269,12 @@ def main(argv=None):
         baseline = module_run(workdir, options.memory_size, 0.0, precheck=False, check_mode=True)
         large = module_run(workdir, options.memory_size, 0.0, precheck=False)
         memory = (options.memory_size, baseline["peak_mb"], large["peak_mb"], large["seconds"], baseline["seconds"])
-        print("memory: %d ids released peak %.0f MB; Ansible's own for the same ids and results (check mode, no "
-              "request) %.0f MB; difference %.0f MB (%.1f s against %.1f s, no latency)"
-              % (memory[0], memory[2], memory[1], memory[2] - memory[1], memory[3], memory[4]), flush=True)
+        print(
+            "memory: %d ids released peak %.0f MB; Ansible's own for the same ids and results (check mode, no "
+            "request) %.0f MB; difference %.0f MB (%.1f s against %.1f s, no latency)"
+            % (memory[0], memory[2], memory[1], memory[2] - memory[1], memory[3], memory[4]),
+            flush=True,
+        )
 
     report = render(rows, overhead, overhead_mb, uri_per_id, latency, memory)
     print()
@@ -240,14 +286,27 @@ def main(argv=None):
 
 
 def format_row(row):
-    text = ("N=%d: module %.2f s (%d requests, peak %.0f MB), target %.2f s (with Ansible's cost for N ids: %.2f s), "
-            "sequential script %.2f s, uri loop %.0f s (scaled)"
-            % (row["n"], row["module"]["seconds"], row["module"]["requests"], row["module"]["peak_mb"],
-               1.3 * row["ideal"], 1.3 * row["ideal_with_data"], row["script"], row["uri"]))
+    text = (
+        "N=%d: module %.2f s (%d requests, peak %.0f MB), target %.2f s (with Ansible's cost for N ids: %.2f s), "
+        "sequential script %.2f s, uri loop %.0f s (scaled)"
+        % (
+            row["n"],
+            row["module"]["seconds"],
+            row["module"]["requests"],
+            row["module"]["peak_mb"],
+            1.3 * row["ideal"],
+            1.3 * row["ideal_with_data"],
+            row["script"],
+            row["uri"],
+        )
+    )
     if "precheck" in row:
         text += "; pre-check on %.2f s (%d requests, %d lockouts, paused %.0f s)" % (
-            row["precheck"]["seconds"], row["precheck"]["requests"], row["precheck"]["lockouts"],
-            row["precheck"]["paused"])
+            row["precheck"]["seconds"],
+            row["precheck"]["requests"],
+            row["precheck"]["lockouts"],
+            row["precheck"]["paused"],
+        )
     return text
 
 
@@ -260,8 +319,13 @@ def render(rows, overhead, overhead_mb, uri_per_id, latency, memory):
         "# Performance",
         "",
         "Measured by `make bench` (`tests/bench/bench.py`) on %s, %s, %d cores, Python %s, on %s UTC."
-        % (platform.node() or "this machine", platform.platform(), os.cpu_count() or 0, platform.python_version(),
-           datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
+        % (
+            platform.node() or "this machine",
+            platform.platform(),
+            os.cpu_count() or 0,
+            platform.python_version(),
+            datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        ),
         "",
         "Every run is against the bundled simulator in its own process, with %.0f ms added to every request, "
         "batch_size %d and concurrency %d. Times are wall-clock seconds of the whole `ansible-playbook` command "
@@ -285,13 +349,27 @@ def render(rows, overhead, overhead_mb, uri_per_id, latency, memory):
     for row in rows:
         module = row["module"]
         seconds = module["seconds"]
-        lines.append("| %d | %.2f s | %d | %.0f MB | %.2f s (%s) | %.2f s | %.2f s (%s) | %.0f s | %.0f× faster | "
-                     "%.2f s | %s |" % (
-                         row["n"], seconds, module["requests"], module["peak_mb"], 1.3 * row["ideal"],
-                         _verdict(seconds <= 1.3 * row["ideal"]), row["ansible_cost"], 1.3 * row["ideal_with_data"],
-                         _verdict(seconds <= 1.3 * row["ideal_with_data"]), row["uri"], row["uri"] / seconds,
-                         row["script"], "%.1f× faster" % (row["script"] / seconds) if seconds < row["script"]
-                         else "%.1f× slower" % (seconds / row["script"])))
+        lines.append(
+            "| %d | %.2f s | %d | %.0f MB | %.2f s (%s) | %.2f s | %.2f s (%s) | %.0f s | %.0f× faster | "
+            "%.2f s | %s |"
+            % (
+                row["n"],
+                seconds,
+                module["requests"],
+                module["peak_mb"],
+                1.3 * row["ideal"],
+                _verdict(seconds <= 1.3 * row["ideal"]),
+                row["ansible_cost"],
+                1.3 * row["ideal_with_data"],
+                _verdict(seconds <= 1.3 * row["ideal_with_data"]),
+                row["uri"],
+                row["uri"] / seconds,
+                row["script"],
+                "%.1f× faster" % (row["script"] / seconds)
+                if seconds < row["script"]
+                else "%.1f× slower" % (seconds / row["script"]),
+            )
+        )
     largest = rows[-1]
     api_time = largest["ideal"] - overhead
     own = largest["module"]["seconds"] - largest["ansible_cost"] - api_time
@@ -299,8 +377,8 @@ def render(rows, overhead, overhead_mb, uri_per_id, latency, memory):
         "",
         "Where the time goes at N=%d: %.2f s in all, of which Ansible's cost for the ids and results is %.2f s "
         "(%.2f s of it the fixed overhead), the API's latency %.2f s, and the release itself (HTTP, JSON, matching "
-        "results) %.2f s." % (largest["n"], largest["module"]["seconds"], largest["ansible_cost"], overhead, api_time,
-                              own),
+        "results) %.2f s."
+        % (largest["n"], largest["module"]["seconds"], largest["ansible_cost"], overhead, api_time, own),
     ]
     prechecked = [row for row in rows if "precheck" in row]
     if prechecked:
@@ -317,10 +395,15 @@ def render(rows, overhead, overhead_mb, uri_per_id, latency, memory):
         ]
         for row in prechecked:
             pre = row["precheck"]
-            lines.append("| %d | %.2f s | %d | %d | %.0f s |"
-                         % (row["n"], pre["seconds"], pre["requests"], pre["lockouts"], pre["paused"]))
-        lines += ["", "At that quota N ids need N + ⌈N/%d⌉ requests at 1000 per 5 minutes: 10,000 ids take at least "
-                      "50 minutes, so that size is not run by default." % BATCH_SIZE]
+            lines.append(
+                "| %d | %.2f s | %d | %d | %.0f s |"
+                % (row["n"], pre["seconds"], pre["requests"], pre["lockouts"], pre["paused"])
+            )
+        lines += [
+            "",
+            "At that quota N ids need N + ⌈N/%d⌉ requests at 1000 per 5 minutes: 10,000 ids take at least "
+            "50 minutes, so that size is not run by default." % BATCH_SIZE,
+        ]
     if memory:
         size, baseline_mb, released_mb, seconds, baseline_seconds = memory
         lines += [
@@ -329,8 +412,8 @@ def render(rows, overhead, overhead_mb, uri_per_id, latency, memory):
             "",
             "Releasing %d ids (no latency, pre-check off) peaked at %.0f MB in its largest process, in %.1f s. Ansible's "
             "own cost for the same ids in and results out (check mode, no request) peaked at %.0f MB, in %.1f s: the "
-            "release itself added %.0f MB." % (size, released_mb, seconds, baseline_mb, baseline_seconds,
-                                               released_mb - baseline_mb),
+            "release itself added %.0f MB."
+            % (size, released_mb, seconds, baseline_mb, baseline_seconds, released_mb - baseline_mb),
         ]
     return "\n".join(lines) + "\n"
 

@@ -3,6 +3,7 @@
 """Real ansible-playbook runs against the simulator, started and stopped by each test."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import json
@@ -52,7 +53,7 @@ class PlaybookRun:
 
 def ansible_env(sim=None, tmp_path=None, **overrides):
     """The environment of a playbook run: this collection, this interpreter, the simulator's connection."""
-    env = dict((k, v) for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_")}
     env.update(
         ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
         ANSIBLE_PYTHON_INTERPRETER=sys.executable,
@@ -64,23 +65,73 @@ def ansible_env(sim=None, tmp_path=None, **overrides):
     )
     if tmp_path is not None:
         # The journal, the account lock and the shared request budget of each test are its own.
-        env.update(ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_HOME=str(tmp_path / "ansible-home"),
-                   MAILSEC_CLOUDFLARE_STATE_DIR=str(tmp_path / "state"))
+        env.update(
+            ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+            ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+            MAILSEC_CLOUDFLARE_STATE_DIR=str(tmp_path / "state"),
+        )
     if sim is not None:
-        env.update(CLOUDFLARE_ACCOUNT_ID=sim.state.account_id, CLOUDFLARE_API_TOKEN=sim.state.api_token,
-                   CLOUDFLARE_BASE_URL=sim.base_url)
+        env.update(
+            CLOUDFLARE_ACCOUNT_ID=sim.state.account_id,
+            CLOUDFLARE_API_TOKEN=sim.state.api_token,
+            CLOUDFLARE_BASE_URL=sim.base_url,
+        )
     env.update(overrides)
-    return dict((k, v) for k, v in env.items() if v is not None)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def playbook_command(playbook, tmp_path, extra_vars):
+    """The ansible-playbook command of a local run on localhost, its extra vars written to a file."""
+    vars_path = tmp_path / ("vars-%d.json" % len(list(tmp_path.glob("vars-*.json"))))
+    vars_path.write_text(json.dumps(extra_vars))
+    return [
+        os.path.join(BIN_DIR, "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        "@%s" % vars_path,
+        str(playbook),
+    ]
 
 
 def run_playbook(playbook, tmp_path, env, extra_vars=None, options=(), timeout=300):
     extra = dict(extra_vars or {})
-    vars_path = tmp_path / ("vars-%d.json" % len(list(tmp_path.glob("vars-*.json"))))
-    vars_path.write_text(json.dumps(extra))
-    command = [os.path.join(BIN_DIR, "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", "@%s" % vars_path, str(playbook)] + list(options)
+    command = playbook_command(playbook, tmp_path, extra) + list(options)
     process = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(process, extra.get("result_file"))
+
+
+def start_playbook(playbook, tmp_path, env, extra_vars=None):
+    """Start ansible-playbook in a session of its own and return at once, for tests that kill it."""
+    return subprocess.Popen(
+        playbook_command(playbook, tmp_path, dict(extra_vars or {})),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+RUNNER_ENVIRONMENT = (
+    "CLOUDFLARE_ACCOUNT_ID",
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_BASE_URL",
+    "ANSIBLE_COLLECTIONS_PATH",
+    "ANSIBLE_PYTHON_INTERPRETER",
+    "ANSIBLE_HOME",
+    "ANSIBLE_LOCAL_TEMP",
+    "MAILSEC_CLOUDFLARE_STATE_DIR",
+)
+
+
+def runner_envvars(env):
+    """What AWX would inject into a job: the credential's variables and this test's Ansible settings."""
+    envvars = {name: env[name] for name in RUNNER_ENVIRONMENT}
+    envvars["PATH"] = BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+    return envvars
 
 
 def release_playbook(tmp_path, module_args, check_mode=False, diff=False, name="release"):
@@ -93,8 +144,14 @@ def release_playbook(tmp_path, module_args, check_mode=False, diff=False, name="
         "check_mode": check_mode,
         "diff": diff,
     }
-    save = {"name": "Save the registered result", "ansible.builtin.copy": {
-        "content": "{{ release | to_nice_json }}", "dest": "{{ result_file }}", "mode": "0600"}}
+    save = {
+        "name": "Save the registered result",
+        "ansible.builtin.copy": {
+            "content": "{{ release | to_nice_json }}",
+            "dest": "{{ result_file }}",
+            "mode": "0600",
+        },
+    }
     play = [{"name": "Release", "hosts": "localhost", "gather_facts": False, "tasks": [task, save]}]
     path = tmp_path / ("%s.yml" % name)
     path.write_text(yaml.safe_dump(play, sort_keys=False))

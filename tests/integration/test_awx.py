@@ -3,6 +3,7 @@
 """The AWX path: job-template playbooks run through ansible-runner, the role's guard and report, the EE files."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import glob
@@ -14,7 +15,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from conftest import BIN_DIR, COLLECTION_ROOT, COLLECTIONS_PATH, ansible_env, run_playbook
+from conftest import BIN_DIR, COLLECTION_ROOT, COLLECTIONS_PATH, ansible_env, run_playbook, runner_envvars
 
 
 def survey_text(ids):
@@ -24,18 +25,25 @@ def survey_text(ids):
 
 def run_job(sim, tmp_path, playbook, extravars, token=None):
     """Run a job-template playbook the way AWX does: ansible-runner, credentials injected as environment."""
-    env = ansible_env(sim, tmp_path, CLOUDFLARE_API_TOKEN=token or sim.state.api_token)
-    envvars = dict((k, env[k]) for k in ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_BASE_URL",
-                                         "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_PYTHON_INTERPRETER", "ANSIBLE_HOME",
-                                         "ANSIBLE_LOCAL_TEMP", "MAILSEC_CLOUDFLARE_STATE_DIR"))
-    envvars["PATH"] = BIN_DIR + os.pathsep + os.environ.get("PATH", "")
-    extravars = dict(extravars, report_dir=str(tmp_path / "reports"), awx_job_id=4242, awx_user_name="oncall.analyst",
-                     awx_job_template_name="Release quarantined messages")
+    envvars = runner_envvars(ansible_env(sim, tmp_path, CLOUDFLARE_API_TOKEN=token or sim.state.api_token))
+    extravars = dict(
+        extravars,
+        report_dir=str(tmp_path / "reports"),
+        awx_job_id=4242,
+        awx_user_name="oncall.analyst",
+        awx_job_template_name="Release quarantined messages",
+    )
     (tmp_path / "runner").mkdir()
-    return ansible_runner.run(private_data_dir=str(tmp_path / "runner"),
-                              project_dir=os.path.join(COLLECTION_ROOT, "playbooks"), playbook=playbook,
-                              inventory="localhost ansible_connection=local", extravars=extravars,
-                              envvars=envvars, quiet=True, timeout=600)
+    return ansible_runner.run(
+        private_data_dir=str(tmp_path / "runner"),
+        project_dir=os.path.join(COLLECTION_ROOT, "playbooks"),
+        playbook=playbook,
+        inventory="localhost ansible_connection=local",
+        extravars=extravars,
+        envvars=envvars,
+        quiet=True,
+        timeout=600,
+    )
 
 
 def artifacts_text(runner):
@@ -52,17 +60,23 @@ def stats_data(runner):
 
 
 def reports(tmp_path):
-    return sorted(glob.glob(str(tmp_path / "reports" / "*.json"))), sorted(glob.glob(str(tmp_path / "reports" / "*.md")))
+    return sorted(glob.glob(str(tmp_path / "reports" / "*.json"))), sorted(
+        glob.glob(str(tmp_path / "reports" / "*.md"))
+    )
 
 
 def test_release_job_template_with_survey_ids(sim, tmp_path):
     ids = [m.id for m in sim.state.messages.values()][:4]
 
-    runner = run_job(sim, tmp_path, "release_messages.yml",
-                     {"message_ids": survey_text(ids), "reason": "Invoice run blocked by a new rule", "ticket": "INC-1042"})
+    runner = run_job(
+        sim,
+        tmp_path,
+        "release_messages.yml",
+        {"message_ids": survey_text(ids), "reason": "Invoice run blocked by a new rule", "ticket": "INC-1042"},
+    )
 
     assert runner.status == "successful", runner.stdout.read()
-    assert sim.state.deliveries() == dict((i, 1) for i in ids)
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)
     assert sim.state.double_deliveries() == []
 
     data = stats_data(runner)["quarantine_release"]
@@ -94,8 +108,12 @@ def test_release_job_template_with_survey_ids(sim, tmp_path):
 def test_the_guard_refuses_above_the_cap(sim, tmp_path):
     ids = [m.id for m in sim.state.messages.values()]
 
-    runner = run_job(sim, tmp_path, "release_messages.yml",
-                     {"message_ids": ids, "reason": "bulk", "ticket": "INC-7", "max_messages": 5})
+    runner = run_job(
+        sim,
+        tmp_path,
+        "release_messages.yml",
+        {"message_ids": ids, "reason": "bulk", "ticket": "INC-7", "max_messages": 5},
+    )
 
     assert runner.status == "failed"
     assert "12 messages would be released, more than quarantine_release_max_messages (5)" in runner.stdout.read()
@@ -105,9 +123,12 @@ def test_the_guard_refuses_above_the_cap(sim, tmp_path):
 def test_the_guard_lets_a_confirmed_release_above_the_cap_through(sim, tmp_path):
     ids = [m.id for m in sim.state.messages.values()][:6]
 
-    runner = run_job(sim, tmp_path, "release_messages.yml",
-                     {"message_ids": ids, "reason": "bulk", "ticket": "INC-8", "max_messages": 5,
-                      "confirm_over_limit": True})
+    runner = run_job(
+        sim,
+        tmp_path,
+        "release_messages.yml",
+        {"message_ids": ids, "reason": "bulk", "ticket": "INC-8", "max_messages": 5, "confirm_over_limit": True},
+    )
 
     assert runner.status == "failed"  # one of the six has a recipient that bounces
     data = stats_data(runner)["quarantine_release"]
@@ -125,8 +146,12 @@ def test_the_guard_requires_reason_and_ticket(sim, tmp_path):
 
 
 def test_release_by_search_job_template(sim, tmp_path):
-    runner = run_job(sim, tmp_path, "release_by_search.yml",
-                     {"sender": "invoices@northwind-supplies.example", "reason": "vendor", "ticket": "CHG-9"})
+    runner = run_job(
+        sim,
+        tmp_path,
+        "release_by_search.yml",
+        {"sender": "invoices@northwind-supplies.example", "reason": "vendor", "ticket": "CHG-9"},
+    )
 
     assert runner.status == "successful", runner.stdout.read()
     released = stats_data(runner)["quarantine_release"]["released_ids"]
@@ -156,8 +181,12 @@ def test_the_role_forwards_every_search_filter(sim, tmp_path):
     playbook = tmp_path / "role.yml"
     playbook.write_text(ROLE_PLAY)
 
-    run = run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path),
-                       {"search": {"delivery_status": "moved"}, "report_dir": str(tmp_path / "reports")})
+    run = run_playbook(
+        playbook,
+        tmp_path,
+        ansible_env(sim, tmp_path),
+        {"search": {"delivery_status": "moved"}, "report_dir": str(tmp_path / "reports")},
+    )
 
     assert run.returncode == 0, run.output
     # The only message the filter matches is not quarantined: nothing to release. Dropping the filter released
@@ -170,8 +199,12 @@ def test_the_role_refuses_a_filter_it_does_not_know(sim, tmp_path):
     playbook = tmp_path / "role.yml"
     playbook.write_text(ROLE_PLAY)
 
-    run = run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path),
-                       {"search": {"sender": "x@example.com", "senderr": "typo"}, "report_dir": str(tmp_path)})
+    run = run_playbook(
+        playbook,
+        tmp_path,
+        ansible_env(sim, tmp_path),
+        {"search": {"sender": "x@example.com", "senderr": "typo"}, "report_dir": str(tmp_path)},
+    )
 
     assert run.returncode != 0
     assert "filters the search does not know: senderr" in run.output
@@ -181,8 +214,13 @@ def test_the_role_refuses_a_filter_it_does_not_know(sim, tmp_path):
 def test_a_wrong_token_fails_the_job_without_showing_it(sim, tmp_path):
     wrong = "sim-token-NOT-VALID-1234567890"
 
-    runner = run_job(sim, tmp_path, "release_messages.yml",
-                     {"message_ids": list(sim.state.messages)[:2], "reason": "r", "ticket": "t"}, token=wrong)
+    runner = run_job(
+        sim,
+        tmp_path,
+        "release_messages.yml",
+        {"message_ids": list(sim.state.messages)[:2], "reason": "r", "ticket": "t"},
+        token=wrong,
+    )
 
     assert runner.status == "failed"
     text = artifacts_text(runner)
@@ -191,25 +229,45 @@ def test_a_wrong_token_fails_the_job_without_showing_it(sim, tmp_path):
 
 
 def test_ansible_lint_production_profile_is_clean():
-    process = subprocess.run([os.path.join(BIN_DIR, "ansible-lint"), "--profile", "production", "--offline",
-                              "roles", "playbooks"], cwd=COLLECTION_ROOT, capture_output=True, text=True,
-                             env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH), check=False)
+    process = subprocess.run(
+        [os.path.join(BIN_DIR, "ansible-lint"), "--profile", "production", "--offline", "roles", "playbooks"],
+        cwd=COLLECTION_ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH),
+        check=False,
+    )
     assert process.returncode == 0, process.stdout + process.stderr
 
 
 def test_execution_environment_introspection_finds_the_python_requirements():
-    process = subprocess.run([os.path.join(BIN_DIR, "ansible-builder"), "introspect", "--sanitize",
-                              COLLECTIONS_PATH], capture_output=True, text=True, check=False)
+    process = subprocess.run(
+        [os.path.join(BIN_DIR, "ansible-builder"), "introspect", "--sanitize", COLLECTIONS_PATH],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert process.returncode == 0, process.stderr
     assert "requests>=2.25" in process.stdout
     assert "mailsec.cloudflare" in process.stdout
 
 
 def test_execution_environment_definition_builds_a_context(tmp_path):
-    process = subprocess.run([os.path.join(BIN_DIR, "ansible-builder"), "create", "-f",
-                              os.path.join(COLLECTION_ROOT, "extensions", "awx", "execution-environment.yml"),
-                              "--context", str(tmp_path / "context"), "--output-filename", "Containerfile"],
-                             capture_output=True, text=True, check=False)
+    process = subprocess.run(
+        [
+            os.path.join(BIN_DIR, "ansible-builder"),
+            "create",
+            "-f",
+            os.path.join(COLLECTION_ROOT, "extensions", "awx", "execution-environment.yml"),
+            "--context",
+            str(tmp_path / "context"),
+            "--output-filename",
+            "Containerfile",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert process.returncode == 0, process.stdout + process.stderr
     containerfile = (tmp_path / "context" / "Containerfile").read_text()
     assert "quay.io/ansible/awx-ee" in containerfile
@@ -221,7 +279,7 @@ def test_execution_environment_definition_builds_a_context(tmp_path):
 def test_survey_specs_name_the_variables_the_playbooks_read(survey):
     with open(os.path.join(COLLECTION_ROOT, "extensions", "awx", "surveys", survey), encoding="utf-8") as source:
         spec = json.load(source)
-    variables = set(question["variable"] for question in spec["spec"])
+    variables = {question["variable"] for question in spec["spec"]}
     assert {"reason", "ticket", "max_messages", "confirm_over_limit"} <= variables
     playbook = os.path.join(COLLECTION_ROOT, "playbooks", survey.replace(".json", ".yml"))
     with open(playbook, encoding="utf-8") as source:
@@ -232,7 +290,10 @@ def test_survey_specs_name_the_variables_the_playbooks_read(survey):
 def test_credential_type_injects_what_the_modules_read():
     with open(os.path.join(COLLECTION_ROOT, "extensions", "awx", "credential_type.yml"), encoding="utf-8") as source:
         credential = yaml.safe_load(source)
-    fields = dict((f["id"], f) for f in credential["inputs"]["fields"])
+    fields = {f["id"]: f for f in credential["inputs"]["fields"]}
     assert fields["api_token"]["secret"] is True
-    assert set(credential["injectors"]["env"]) == {"CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN",
-                                                   "CLOUDFLARE_BASE_URL"}
+    assert set(credential["injectors"]["env"]) == {
+        "CLOUDFLARE_ACCOUNT_ID",
+        "CLOUDFLARE_API_TOKEN",
+        "CLOUDFLARE_BASE_URL",
+    }

@@ -4,6 +4,7 @@
 serves, and the official Cloudflare SDK, whose strict response models must accept every answer."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import os
@@ -26,8 +27,14 @@ from contract import CONTRACT_PATH
 from simulator import Simulator, load_state
 
 SERVED = ["email_security_post_release", "email_security_get_message", "email_security_investigate"]
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 SCHEMA = schemathesis.openapi.from_path(CONTRACT_PATH).include(operation_id=SERVED)
 EXAMPLES_PER_OPERATION = 60
 
@@ -41,8 +48,7 @@ def contract_sim():
 
 
 @SCHEMA.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_every_served_operation_answers_within_the_contract(case, contract_sim):
     state = contract_sim.state
     # Most generated requests aim at the simulator's account, so that they reach the operation's own checks.
@@ -50,15 +56,20 @@ def test_every_served_operation_answers_within_the_contract(case, contract_sim):
         case.path_parameters["account_id"] = state.account_id
     if "investigate_id" in case.path_parameters and len(repr(case.query)) % 2:
         case.path_parameters["investigate_id"] = sorted(state.messages)[0]
-    case.call_and_validate(base_url=contract_sim.base_url, headers={"Authorization": "Bearer " + state.api_token},
-                           checks=CHECKS)
+    case.call_and_validate(
+        base_url=contract_sim.base_url, headers={"Authorization": "Bearer " + state.api_token}, checks=CHECKS
+    )
 
 
 @pytest.fixture
 def sdk_sim():
     with Simulator(load_state(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"))) as running:
-        client = cloudflare.Cloudflare(api_token=running.state.api_token, base_url=running.base_url,
-                                       max_retries=0, _strict_response_validation=True)
+        client = cloudflare.Cloudflare(
+            api_token=running.state.api_token,
+            base_url=running.base_url,
+            max_retries=0,
+            _strict_response_validation=True,
+        )
         yield running, client
         client.close()
     assert running.state.ledger("response_violation") == []
@@ -76,7 +87,7 @@ def test_the_official_sdk_releases_reads_and_lists_against_the_simulator(sdk_sim
     assert len(page.result) == 5
     assert detail.id == quarantined[0] and detail.is_quarantined is True
     assert [item.id for item in released] == quarantined
-    assert sim.state.deliveries() == dict((i, 1) for i in quarantined)
+    assert sim.state.deliveries() == dict.fromkeys(quarantined, 1)
     assert sim.state.ledger("contract_violation") == []
 
 

@@ -3,19 +3,18 @@
 """Issue 11, one deterministic playbook run per fault: each delivered messages twice, or misreported, on 1.0.0."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
-import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 import trustme
 import yaml
 
-from conftest import SIMULATOR_DIR, ansible_env, assert_within_contract, release_playbook
+from conftest import SIMULATOR_DIR, ansible_env, assert_within_contract, release_playbook, run_playbook, start_playbook
 from simulator import Simulator, generate_messages, load_state
 
 
@@ -43,11 +42,14 @@ def test_slow_processing_is_awaited_not_resent(sim, release):
     assert [r["status"] for r in run.result["results"]] == ["released_unconfirmed"] * 4
 
 
-@pytest.mark.parametrize("fault, options", [
-    ("reset_after", {}),
-    # A 400 after processing must not make body_format=auto resend the batch in the other form.
-    ("status_after", {"status": 400, "message": "Invalid request body"}),
-])
+@pytest.mark.parametrize(
+    "fault, options",
+    [
+        ("reset_after", {}),
+        # A 400 after processing must not make body_format=auto resend the batch in the other form.
+        ("status_after", {"status": 400, "message": "Invalid request body"}),
+    ],
+)
 def test_an_error_after_processing_is_read_back_not_resent(sim, release, fault, options):
     sim.state.inject(fault, "release", count=1, **options)
     ids = quarantined_ids(sim, 3)
@@ -80,10 +82,10 @@ def test_a_tls_error_after_processing_is_read_back_not_resent(tls_sim, tmp_path)
     playbook = release_playbook(tmp_path, {"message_ids": ids, "ca_path": tls_sim.ca_file, "fail_on_incomplete": False})
     result_file = tmp_path / "result.json"
 
-    run = _run(playbook, tmp_path, ansible_env(tls_sim, tmp_path), result_file)
+    run = run_playbook(playbook, tmp_path, ansible_env(tls_sim, tmp_path), {"result_file": str(result_file)})
 
-    assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(result_file.read_text())
+    assert run.returncode == 0, run.output
+    result = run.result
     assert len(tls_sim.state.requests(method="POST")) == 1
     assert_nothing_delivered_twice(tls_sim)
     assert [r["status"] for r in result["results"]] == ["released_unconfirmed"] * 3
@@ -100,8 +102,9 @@ def test_a_failed_answer_with_items_reports_what_it_delivered(sim, release):
     assert_nothing_delivered_twice(sim)
 
 
-@pytest.mark.parametrize("shape", ["id_list", "postfix_int", "no_lists", "not_dict", "conflicting", "odd_messages",
-                                   "result_object"])
+@pytest.mark.parametrize(
+    "shape", ["id_list", "postfix_int", "no_lists", "not_dict", "conflicting", "odd_messages", "result_object"]
+)
 def test_odd_answer_shapes_end_with_a_status_per_id(sim, release, shape):
     sim.state.inject("item_shapes", "release", count=1, shape=shape)
     ids = quarantined_ids(sim, 3)
@@ -142,14 +145,25 @@ def test_a_loop_over_the_module_shares_one_budget(sim, tmp_path):
     ids = [m.id for m in generate_messages(24, seed=9)]
     # Cloudflare's quota without announcing it: only a budget shared by the module processes keeps under it.
     sim.state.set_quota(30, window=300, lockout=300, announce=False)
-    task = {"name": "Release one group", "mailsec.cloudflare.email_security_release": {
-        "message_ids": "{{ item }}", "batch_size": 1, "concurrency": 1, "rate_limit": 30, "task_timeout": 10,
-        "fail_on_incomplete": False}, "loop": [ids[0:8], ids[8:16], ids[16:24]], "ignore_errors": True}
+    task = {
+        "name": "Release one group",
+        "mailsec.cloudflare.email_security_release": {
+            "message_ids": "{{ item }}",
+            "batch_size": 1,
+            "concurrency": 1,
+            "rate_limit": 30,
+            "task_timeout": 10,
+            "fail_on_incomplete": False,
+        },
+        "loop": [ids[0:8], ids[8:16], ids[16:24]],
+        "ignore_errors": True,
+    }
     playbook = tmp_path / "loop.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Loop", "hosts": "localhost", "gather_facts": False,
-                                         "tasks": [task]}]))
+    playbook.write_text(
+        yaml.safe_dump([{"name": "Loop", "hosts": "localhost", "gather_facts": False, "tasks": [task]}])
+    )
 
-    run = _run(playbook, tmp_path, ansible_env(sim, tmp_path), tmp_path / "loop.json")
+    run = run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path))
 
     assert sim.state.ledger("lockout") == []
     assert len(sim.state.requests()) == 30
@@ -158,25 +172,6 @@ def test_a_loop_over_the_module_shares_one_budget(sim, tmp_path):
 
 
 # Crash and re-run -----------------------------------------------------------------------------------------
-
-def _run(playbook, tmp_path, env, result_file, wait=True):
-    vars_path = tmp_path / ("vars-%s.json" % result_file.stem)
-    vars_path.write_text(json.dumps({"result_file": str(result_file)}))
-    command = [os.path.join(env["PATH"].split(os.pathsep)[0], "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", "@%s" % vars_path, str(playbook)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    if wait:
-        output, errors = process.communicate(timeout=300)
-        return Finished(process.returncode, output, errors)
-    return process
-
-
-class Finished:
-    def __init__(self, returncode, stdout, stderr):
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
 
 
 def _descendants(pid):
@@ -188,7 +183,7 @@ def _descendants(pid):
                     stat = source.read()
             except OSError:
                 continue
-            children.setdefault(int(stat[stat.rfind(")") + 2:].split()[1]), []).append(int(entry))
+            children.setdefault(int(stat[stat.rfind(")") + 2 :].split()[1]), []).append(int(entry))
     found, pending = [], [pid]
     while pending:
         for child in children.get(pending.pop(), []):
@@ -213,27 +208,29 @@ def test_a_run_killed_mid_flight_can_be_run_again_at_once(sim, tmp_path, kill_ev
     sim.state.configure({"latency": 0.08})
     args = {"message_ids": ids, "batch_size": 2, "concurrency": 1, "settle_timeout": 15, "fail_on_incomplete": False}
     env = ansible_env(sim, tmp_path)
-    first = _run(release_playbook(tmp_path, args, name="first"), tmp_path, env, tmp_path / "first.json", wait=False)
+    first = start_playbook(release_playbook(tmp_path, args, name="first"), tmp_path, env)
 
     assert _wait_for(lambda: len(sim.state.deliveries()) >= 4, 120)
     # The next release request is held by the server for 3 s: the kill lands while it is in flight.
     sim.state.inject("slow_before", "release", count=1, delay=3.0)
     assert _wait_for(lambda: sim.state.faults[-1].remaining == 0, 10)
     # Ansible starts the module in a session of its own: every process of the run is found through /proc.
-    for pid in ([first.pid] + _descendants(first.pid) if kill_everything else [first.pid]):
+    for pid in [first.pid] + _descendants(first.pid) if kill_everything else [first.pid]:
         os.kill(pid, signal.SIGKILL)
     first.wait(10)
     first.stdout.close()
     first.stderr.close()
 
-    second = _run(release_playbook(tmp_path, args, name="second"), tmp_path, env, tmp_path / "second.json")
-    output = second.stdout + second.stderr
+    second = run_playbook(
+        release_playbook(tmp_path, args, name="second"), tmp_path, env, {"result_file": str(tmp_path / "second.json")}
+    )
+    output = second.output
 
     assert second.returncode == 0, output
     time.sleep(3.5)
     assert_nothing_delivered_twice(sim)
     assert sorted(sim.state.deliveries()) == sorted(ids)
-    result = json.loads((tmp_path / "second.json").read_text())
+    result = second.result
     assert {r["status"] for r in result["results"]} <= {"released", "partially_released", "already_released"}
     if kill_everything:
         assert "in flight when an earlier run stopped" in output

@@ -8,6 +8,7 @@ bounded in time by the client's task_timeout; the run is bounded by max_examples
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import json
@@ -42,14 +43,20 @@ STATS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 
 def _faults():
     release_fault = st.one_of(
-        st.builds(dict, kind=st.sampled_from(["drop_before", "drop_after", "reset_after", "malformed",
-                                              "failed_with_items"])),
+        st.builds(
+            dict, kind=st.sampled_from(["drop_before", "drop_after", "reset_after", "malformed", "failed_with_items"])
+        ),
         st.builds(dict, kind=st.just("status"), status=st.sampled_from([500, 502, 503])),
         st.builds(dict, kind=st.just("rate_limit"), retry_after=st.just(0)),
-        st.builds(dict, kind=st.sampled_from(["slow_before", "slow_after"]),
-                  delay=st.floats(0.05, MAX_PROCESSING_DELAY)),
-        st.builds(dict, kind=st.just("status_after"), status=st.sampled_from([400, 409, 422, 500, 502]),
-                  message=st.sampled_from(["Invalid request body", "Conflict", "Internal error"])),
+        st.builds(
+            dict, kind=st.sampled_from(["slow_before", "slow_after"]), delay=st.floats(0.05, MAX_PROCESSING_DELAY)
+        ),
+        st.builds(
+            dict,
+            kind=st.just("status_after"),
+            status=st.sampled_from([400, 409, 422, 500, 502]),
+            message=st.sampled_from(["Invalid request body", "Conflict", "Internal error"]),
+        ),
         st.builds(dict, kind=st.just("item_shapes"), shape=st.sampled_from(ITEM_SHAPES)),
     )
     read_fault = st.one_of(
@@ -57,18 +64,25 @@ def _faults():
         st.builds(dict, kind=st.just("status"), status=st.sampled_from([500, 503])),
         st.builds(dict, kind=st.just("slow_after"), delay=st.floats(0.05, 0.4)),
     )
-    return st.lists(st.one_of(st.tuples(st.just("release"), release_fault, st.integers(1, 3)),
-                              st.tuples(st.just("get"), read_fault, st.integers(1, 2))), max_size=4)
+    return st.lists(
+        st.one_of(
+            st.tuples(st.just("release"), release_fault, st.integers(1, 3)),
+            st.tuples(st.just("get"), read_fault, st.integers(1, 2)),
+        ),
+        max_size=4,
+    )
 
 
-SCHEDULE = st.fixed_dictionaries({
-    "messages": st.integers(1, 10),
-    "unknown_ids": st.integers(0, 2),
-    "batch_size": st.integers(1, 5),
-    "concurrency": st.integers(1, 3),
-    "only_quarantined": st.booleans(),
-    "faults": _faults(),
-})
+SCHEDULE = st.fixed_dictionaries(
+    {
+        "messages": st.integers(1, 10),
+        "unknown_ids": st.integers(0, 2),
+        "batch_size": st.integers(1, 5),
+        "concurrency": st.integers(1, 3),
+        "only_quarantined": st.booleans(),
+        "faults": _faults(),
+    }
+)
 
 
 def _contradictions(results, state, requested):
@@ -101,13 +115,25 @@ def _run_schedule(schedule, state_dir, stats):
     unknown = ["zzUnknown%02d-2026-11-01T00:00:00-0" % n for n in range(schedule["unknown_ids"])]
     requested = [m.id for m in messages] + unknown
     with Simulator(state) as sim:
-        client = CloudflareClient(api_token=state.api_token, base_url=sim.base_url, timeout=TIMEOUT, retries=2,
-                                  max_retry_wait=1.0, deadline=time.monotonic() + 30,
-                                  pool_size=schedule["concurrency"])
-        engine = ReleaseEngine(client, state.account_id, batch_size=schedule["batch_size"],
-                               concurrency=schedule["concurrency"], only_quarantined=schedule["only_quarantined"],
-                               settle_timeout=SETTLE_TIMEOUT, journal=ReleaseJournal(state_dir, state.account_id),
-                               lock=AccountLock(state_dir, state.account_id))
+        client = CloudflareClient(
+            api_token=state.api_token,
+            base_url=sim.base_url,
+            timeout=TIMEOUT,
+            retries=2,
+            max_retry_wait=1.0,
+            deadline=time.monotonic() + 30,
+            pool_size=schedule["concurrency"],
+        )
+        engine = ReleaseEngine(
+            client,
+            state.account_id,
+            batch_size=schedule["batch_size"],
+            concurrency=schedule["concurrency"],
+            only_quarantined=schedule["only_quarantined"],
+            settle_timeout=SETTLE_TIMEOUT,
+            journal=ReleaseJournal(state_dir, state.account_id),
+            lock=AccountLock(state_dir, state.account_id),
+        )
         try:
             report = engine.run(requested)
         finally:
@@ -119,7 +145,8 @@ def _run_schedule(schedule, state_dir, stats):
         stats["schedules"] += 1
         stats["faults_injected"] += injected
         stats["double_deliveries"] += len(state.double_deliveries()) + sum(
-            n - 1 for n in state.deliveries().values() if n > 1)
+            n - 1 for n in state.deliveries().values() if n > 1
+        )
         contradictions = _contradictions(report.results, state, requested)
         stats["status_contradictions"] += len(contradictions)
         return report, state, contradictions
@@ -129,8 +156,12 @@ def _run_schedule(schedule, state_dir, stats):
 def test_no_fault_schedule_delivers_twice_or_misreports(shard, tmp_path):
     stats = {"schedules": 0, "faults_injected": 0, "double_deliveries": 0, "status_contradictions": 0}
 
-    @settings(max_examples=SCHEDULES_PER_SHARD, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=SCHEDULES_PER_SHARD,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     @given(schedule=SCHEDULE)
     def check(schedule):
         report, state, contradictions = _run_schedule(schedule, str(tmp_path / "state"), stats)

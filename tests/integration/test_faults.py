@@ -3,6 +3,7 @@
 """Faults, drift and limits: none of them may deliver a message twice or leave an id without a status."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import re
@@ -46,7 +47,7 @@ def test_service_unavailable_on_release_is_resent_after_the_settle_window(sim, r
     assert [r["status"] for r in run.result["results"]] == ["released"] * 4
     assert [r["status"] for r in sim.state.requests(method="POST")] == [503, 200]
     assert "Reading its 4 message(s) back until they leave quarantine or settle_timeout (2 s)" in run.output
-    assert sim.state.deliveries() == dict((i, 1) for i in ids)
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)
 
 
 def test_service_unavailable_on_reads_is_retried(sim, release):
@@ -60,11 +61,14 @@ def test_service_unavailable_on_reads_is_retried(sim, release):
     assert_nothing_delivered_twice(sim)
 
 
-@pytest.mark.parametrize("fault, options", [
-    ("drop_after", {}),
-    ("slow_after", {"delay": 3.0}),
-    ("malformed", {}),
-])
+@pytest.mark.parametrize(
+    "fault, options",
+    [
+        ("drop_after", {}),
+        ("slow_after", {"delay": 3.0}),
+        ("malformed", {}),
+    ],
+)
 def test_lost_answers_after_processing_never_deliver_twice(sim, release, fault, options):
     sim.state.inject(fault, "release", count=1, **options)
     ids = quarantined_ids(sim)[:6]
@@ -85,8 +89,9 @@ def test_lost_answers_with_unreadable_messages_end_unknown(sim, release):
     sim.state.inject("status", "get", count=100, status=500)
     ids = quarantined_ids(sim)[:2]
 
-    run = release({"message_ids": ids, "only_quarantined": False, "retries": 1, "fail_on_incomplete": False,
-                   "concurrency": 1})
+    run = release(
+        {"message_ids": ids, "only_quarantined": False, "retries": 1, "fail_on_incomplete": False, "concurrency": 1}
+    )
 
     assert [r["status"] for r in run.result["results"]] == ["unknown", "unknown"]
     assert run.result["incomplete_ids"] == ids
@@ -104,7 +109,7 @@ def test_connection_dropped_before_processing_is_verified_and_resent(sim, releas
     assert run.returncode == 0, run.output
     assert run.result["summary"]["released"] == 3
     assert len(sim.state.requests(method="POST")) == 2
-    assert sim.state.deliveries() == dict((i, 1) for i in ids)
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)
 
 
 @pytest.mark.parametrize("accepted", ["array", "object"])
@@ -181,8 +186,11 @@ def test_secrets_stay_hidden_through_retries_and_errors(sim, release):
     sim.state.inject("rate_limit", "any", count=1, retry_after=1)
     sim.state.inject("status", "release", count=1, status=502)
 
-    run = release({"message_ids": quarantined_ids(sim)[:2], "api_token": sim.state.api_token, "settle_timeout": 2},
-                  diff=True, options=["-vvvv"])
+    run = release(
+        {"message_ids": quarantined_ids(sim)[:2], "api_token": sim.state.api_token, "settle_timeout": 2},
+        diff=True,
+        options=["-vvvv"],
+    )
 
     assert run.returncode == 0, run.output
     assert "retry 1 of 3" in run.output

@@ -3,6 +3,7 @@
 """Find, then release: searches, idempotent re-runs, exact check mode and diff, in real playbooks."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import yaml
@@ -64,9 +65,13 @@ def test_find_release_and_run_again(sim, tmp_path):
     playbook = tmp_path / "play.yml"
     playbook.write_text(FIND_RELEASE_AGAIN)
 
-    run = run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path),
-                       {"sender": sender, "extra_ids": extra_ids, "result_file": str(tmp_path / "out.json")},
-                       options=["--diff"])
+    run = run_playbook(
+        playbook,
+        tmp_path,
+        ansible_env(sim, tmp_path),
+        {"sender": sender, "extra_ids": extra_ids, "result_file": str(tmp_path / "out.json")},
+        options=["--diff"],
+    )
 
     assert run.returncode == 0, run.output
     data = run.result
@@ -84,7 +89,7 @@ def test_find_release_and_run_again(sim, tmp_path):
     posts = sim.state.requests(method="POST")
     assert len(posts) == 2
     assert sorted(i for p in posts for i in p["ids"]) == sorted(found_ids)
-    assert sim.state.deliveries() == dict((i, 1) for i in found_ids)
+    assert sim.state.deliveries() == dict.fromkeys(found_ids, 1)
     assert sim.state.double_deliveries() == []
 
     assert "-%s: quarantined" % found_ids[0] in run.output
@@ -92,10 +97,24 @@ def test_find_release_and_run_again(sim, tmp_path):
 
 
 def info_playbook(tmp_path, module_args):
-    play = [{"name": "Info", "hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "Read", "mailsec.cloudflare.email_security_message_info": module_args, "register": "info"},
-        {"name": "Save", "ansible.builtin.copy": {"content": "{{ info | to_nice_json }}", "dest": "{{ result_file }}",
-                                                  "mode": "0600"}}]}]
+    play = [
+        {
+            "name": "Info",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {"name": "Read", "mailsec.cloudflare.email_security_message_info": module_args, "register": "info"},
+                {
+                    "name": "Save",
+                    "ansible.builtin.copy": {
+                        "content": "{{ info | to_nice_json }}",
+                        "dest": "{{ result_file }}",
+                        "mode": "0600",
+                    },
+                },
+            ],
+        }
+    ]
     path = tmp_path / "info.yml"
     path.write_text(yaml.safe_dump(play, sort_keys=False))
     return path
@@ -104,8 +123,12 @@ def info_playbook(tmp_path, module_args):
 def test_search_across_several_pages(sim, tmp_path):
     sim.state.add_messages(generate_messages(45, seed=11))
 
-    run = run_playbook(info_playbook(tmp_path, {"per_page": 10, "quarantined_only": True}), tmp_path,
-                       ansible_env(sim, tmp_path), {"result_file": str(tmp_path / "out.json")})
+    run = run_playbook(
+        info_playbook(tmp_path, {"per_page": 10, "quarantined_only": True}),
+        tmp_path,
+        ansible_env(sim, tmp_path),
+        {"result_file": str(tmp_path / "out.json")},
+    )
 
     assert run.returncode == 0, run.output
     assert len(run.result["ids"]) == 57 == len(set(run.result["ids"]))
@@ -116,9 +139,12 @@ def test_search_across_several_pages(sim, tmp_path):
 def test_a_slow_search_is_polled_until_ready(sim, tmp_path):
     sim.state.configure({"search_polls": 2})
 
-    run = run_playbook(info_playbook(tmp_path, {"sender": "invoices@northwind-supplies.example",
-                                                "poll_timeout": 30}),
-                       tmp_path, ansible_env(sim, tmp_path), {"result_file": str(tmp_path / "out.json")})
+    run = run_playbook(
+        info_playbook(tmp_path, {"sender": "invoices@northwind-supplies.example", "poll_timeout": 30}),
+        tmp_path,
+        ansible_env(sim, tmp_path),
+        {"result_file": str(tmp_path / "out.json")},
+    )
 
     assert run.returncode == 0, run.output
     assert len(run.result["ids"]) == 3
@@ -128,8 +154,12 @@ def test_a_slow_search_is_polled_until_ready(sim, tmp_path):
 def test_info_by_ids_with_one_unknown(sim, tmp_path):
     known = list(sim.state.messages)[:2]
 
-    run = run_playbook(info_playbook(tmp_path, {"message_ids": known + ["Nope0000-2026-11-24T00:00:00-0"]}),
-                       tmp_path, ansible_env(sim, tmp_path), {"result_file": str(tmp_path / "out.json")})
+    run = run_playbook(
+        info_playbook(tmp_path, {"message_ids": known + ["Nope0000-2026-11-24T00:00:00-0"]}),
+        tmp_path,
+        ansible_env(sim, tmp_path),
+        {"result_file": str(tmp_path / "out.json")},
+    )
 
     assert run.returncode == 0, run.output
     assert run.result["ids"] == known

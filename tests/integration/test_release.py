@@ -3,6 +3,7 @@
 """email_security_release in real playbooks against the simulator: outcomes, ledger, secrets."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import pytest
@@ -25,7 +26,7 @@ def test_release_success_and_per_recipient_results(sim, release):
     assert [r["id"] for r in result["results"]] == ids
     assert [r["status"] for r in result["results"]] == ["released"] * 3
     assert result["results"][1]["delivered"] == ["bob@corp.example", "carol@corp.example"]
-    assert sim.state.deliveries() == dict((i, 1) for i in ids)
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)
     assert sim.state.double_deliveries() == []
 
 
@@ -68,21 +69,26 @@ def test_wrong_token_gives_a_clear_error(sim, release):
 
 
 def test_read_only_token_names_the_missing_permission(sim, release):
-    run = release({"message_ids": quarantined_ids(sim)[:2], "only_quarantined": False},
-                  env_overrides={"CLOUDFLARE_API_TOKEN": sim.state.read_only_token})
+    run = release(
+        {"message_ids": quarantined_ids(sim)[:2], "only_quarantined": False},
+        env_overrides={"CLOUDFLARE_API_TOKEN": sim.state.read_only_token},
+    )
 
     result = run.result
     assert "[9109]" in result["msg"] and "Cloud Email Security: Write" in result["msg"]
     assert sim.state.deliveries() == {}
 
 
-@pytest.mark.parametrize("module_args, env_overrides, expected", [
-    ({"message_ids": []}, {}, "message_ids is empty"),
-    ({"message_ids": ["ok-1", "bad id"]}, {}, "invalid id"),
-    ({"message_ids": ["ok-1"], "account_id": "12345"}, {}, "32-character hexadecimal"),
-    ({"message_ids": ["ok-1"]}, {"CLOUDFLARE_API_TOKEN": None}, "no credentials"),
-    ({"message_ids": ["ok-1"], "batch_size": 5000}, {}, "batch_size must be from 1 to 1000"),
-])
+@pytest.mark.parametrize(
+    "module_args, env_overrides, expected",
+    [
+        ({"message_ids": []}, {}, "message_ids is empty"),
+        ({"message_ids": ["ok-1", "bad id"]}, {}, "invalid id"),
+        ({"message_ids": ["ok-1"], "account_id": "12345"}, {}, "32-character hexadecimal"),
+        ({"message_ids": ["ok-1"]}, {"CLOUDFLARE_API_TOKEN": None}, "no credentials"),
+        ({"message_ids": ["ok-1"], "batch_size": 5000}, {}, "batch_size must be from 1 to 1000"),
+    ],
+)
 def test_bad_input_sends_nothing(sim, release, module_args, env_overrides, expected):
     run = release(module_args, env_overrides=env_overrides)
 
@@ -99,12 +105,15 @@ def test_batching_puts_every_id_in_exactly_one_batch(sim, release):
     batches = [r["ids"] for r in sim.state.requests(method="POST")]
     assert sorted(len(b) for b in batches) == [2, 5, 5]
     assert sorted(i for b in batches for i in b) == sorted(ids)
-    assert sim.state.deliveries() == dict((i, 1) for i in ids)
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)
 
 
 def test_the_token_never_appears_at_maximum_verbosity(sim, release):
-    run = release({"message_ids": quarantined_ids(sim)[:2], "api_token": sim.state.api_token,
-                   "account_id": sim.state.account_id}, diff=True, options=["-vvvv"])
+    run = release(
+        {"message_ids": quarantined_ids(sim)[:2], "api_token": sim.state.api_token, "account_id": sim.state.account_id},
+        diff=True,
+        options=["-vvvv"],
+    )
 
     assert run.returncode == 0, run.output
     assert "email_security_release" in run.output
@@ -113,9 +122,15 @@ def test_the_token_never_appears_at_maximum_verbosity(sim, release):
 
 
 def test_the_legacy_key_never_appears_at_maximum_verbosity(sim, release):
-    run = release({"message_ids": quarantined_ids(sim)[:1]}, options=["-vvvv"],
-                  env_overrides={"CLOUDFLARE_API_TOKEN": None, "CLOUDFLARE_EMAIL": sim.state.api_email,
-                                 "CLOUDFLARE_API_KEY": sim.state.api_key})
+    run = release(
+        {"message_ids": quarantined_ids(sim)[:1]},
+        options=["-vvvv"],
+        env_overrides={
+            "CLOUDFLARE_API_TOKEN": None,
+            "CLOUDFLARE_EMAIL": sim.state.api_email,
+            "CLOUDFLARE_API_KEY": sim.state.api_key,
+        },
+    )
 
     assert run.returncode == 0, run.output
     assert sim.state.api_key not in run.output
@@ -124,8 +139,11 @@ def test_the_legacy_key_never_appears_at_maximum_verbosity(sim, release):
 def test_proxy_environment_variables_are_honoured(sim, release):
     """The simulator also answers absolute-URI requests, as a forward proxy receives them."""
     ids = quarantined_ids(sim)[:2]
-    through_proxy = {"CLOUDFLARE_BASE_URL": "http://api.cloudflare.invalid/client/v4", "HTTP_PROXY": sim.base_url
-                     .rsplit("/client/v4", 1)[0], "NO_PROXY": ""}
+    through_proxy = {
+        "CLOUDFLARE_BASE_URL": "http://api.cloudflare.invalid/client/v4",
+        "HTTP_PROXY": sim.base_url.rsplit("/client/v4", 1)[0],
+        "NO_PROXY": "",
+    }
 
     refused = release({"message_ids": ids[:1]}, env_overrides=through_proxy)
     assert "allow_insecure=true" in refused.result["msg"] and sim.state.requests() == []
@@ -141,4 +159,4 @@ def test_proxy_environment_variables_are_honoured(sim, release):
     run = release({"message_ids": ids[1:]}, env_overrides=bypassing)
 
     assert run.returncode == 0, run.output
-    assert sim.state.deliveries() == dict((i, 1) for i in ids)
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)

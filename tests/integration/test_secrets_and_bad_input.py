@@ -4,6 +4,7 @@
 server's echoes and the output settings; and no malformed input sends a request."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import json
@@ -14,7 +15,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from conftest import BIN_DIR, COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, assert_within_contract, run_playbook
+from conftest import COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, assert_within_contract, run_playbook, runner_envvars
 from simulator import Simulator, load_state
 
 TOKENS = {
@@ -82,11 +83,29 @@ def token_sim(request):
 
 
 def _play(module_args, source, token, diff):
-    task = {"name": "Release", "mailsec.cloudflare.email_security_release": dict(module_args), "register": "release",
-            "ignore_errors": True, "diff": diff}
-    play = {"name": "Secrets", "hosts": "localhost", "gather_facts": False, "tasks": [task, {
-        "name": "Save", "ansible.builtin.copy": {"content": "{{ release | to_nice_json }}", "dest": "{{ result_file }}",
-                                                 "mode": "0600"}}]}
+    task = {
+        "name": "Release",
+        "mailsec.cloudflare.email_security_release": dict(module_args),
+        "register": "release",
+        "ignore_errors": True,
+        "diff": diff,
+    }
+    play = {
+        "name": "Secrets",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [
+            task,
+            {
+                "name": "Save",
+                "ansible.builtin.copy": {
+                    "content": "{{ release | to_nice_json }}",
+                    "dest": "{{ result_file }}",
+                    "mode": "0600",
+                },
+            },
+        ],
+    }
     if source == "argument":
         task["mailsec.cloudflare.email_security_release"]["api_token"] = token
     elif source == "module_defaults":
@@ -94,8 +113,12 @@ def _play(module_args, source, token, diff):
     return [play]
 
 
-@pytest.mark.parametrize("token_sim, source, echo, output", MATRIX, indirect=["token_sim"],
-                         ids=["-".join(filter(None, row)) for row in MATRIX])
+@pytest.mark.parametrize(
+    "token_sim, source, echo, output",
+    MATRIX,
+    indirect=["token_sim"],
+    ids=["-".join(filter(None, row)) for row in MATRIX],
+)
 def test_the_token_appears_in_no_byte_of_output_or_artifacts(token_sim, source, echo, output, tmp_path):
     shape, sim = token_sim
     token = TOKENS[shape]
@@ -103,13 +126,27 @@ def test_the_token_appears_in_no_byte_of_output_or_artifacts(token_sim, source, 
         sim.state.inject(echo, "release", count=1)
     settings, options = OUTPUT_SETTINGS[output]
     artifacts = tmp_path / "artifacts"
-    env = ansible_env(sim, tmp_path, CLOUDFLARE_API_TOKEN=token if source == "environment" else None,
-                      ANSIBLE_LOG_PATH=str(artifacts / "ansible.log"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
-                      ANSIBLE_CALLBACK_TREE_DIR=str(artifacts / "tree"), **settings)
+    env = ansible_env(
+        sim,
+        tmp_path,
+        CLOUDFLARE_API_TOKEN=token if source == "environment" else None,
+        ANSIBLE_LOG_PATH=str(artifacts / "ansible.log"),
+        ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+        ANSIBLE_CALLBACK_TREE_DIR=str(artifacts / "tree"),
+        **settings,
+    )
     playbook = tmp_path / "secrets.yml"
     ids = [m.id for m in sim.state.messages.values() if m.is_quarantined][:2]
-    playbook.write_text(yaml.safe_dump(_play({"message_ids": ids, "body_format": "object",
-                                              "fail_on_incomplete": False}, source, token, "diff" in output)))
+    playbook.write_text(
+        yaml.safe_dump(
+            _play(
+                {"message_ids": ids, "body_format": "object", "fail_on_incomplete": False},
+                source,
+                token,
+                "diff" in output,
+            )
+        )
+    )
     artifacts.mkdir()
 
     run = run_playbook(playbook, tmp_path, env, {"result_file": str(artifacts / "result.json")}, options)
@@ -128,19 +165,25 @@ def test_the_token_appears_in_no_runner_event_or_artifact(tmp_path):
     state.api_token = token.strip()
     with Simulator(state) as sim:
         sim.state.inject("echo_in_answer", "release", count=1)
-        env = ansible_env(sim, tmp_path, CLOUDFLARE_API_TOKEN=token)
-        envvars = dict((k, env[k]) for k in ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_BASE_URL",
-                                             "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_PYTHON_INTERPRETER", "ANSIBLE_HOME",
-                                             "ANSIBLE_LOCAL_TEMP", "MAILSEC_CLOUDFLARE_STATE_DIR"))
-        envvars["PATH"] = BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+        envvars = runner_envvars(ansible_env(sim, tmp_path, CLOUDFLARE_API_TOKEN=token))
         ids = [m.id for m in sim.state.messages.values() if m.is_quarantined][:2]
         (tmp_path / "runner").mkdir()
-        runner = ansible_runner.run(private_data_dir=str(tmp_path / "runner"),
-                                    project_dir=os.path.join(COLLECTION_ROOT, "playbooks"),
-                                    playbook="release_messages.yml", inventory="localhost ansible_connection=local",
-                                    extravars={"message_ids": ids, "reason": "false positive", "ticket": "INC-12",
-                                               "report_dir": str(tmp_path / "runner" / "reports")},
-                                    envvars=envvars, quiet=True, timeout=600, verbosity=4)
+        runner = ansible_runner.run(
+            private_data_dir=str(tmp_path / "runner"),
+            project_dir=os.path.join(COLLECTION_ROOT, "playbooks"),
+            playbook="release_messages.yml",
+            inventory="localhost ansible_connection=local",
+            extravars={
+                "message_ids": ids,
+                "reason": "false positive",
+                "ticket": "INC-12",
+                "report_dir": str(tmp_path / "runner" / "reports"),
+            },
+            envvars=envvars,
+            quiet=True,
+            timeout=600,
+            verbosity=4,
+        )
 
     assert runner.status == "successful", runner.stdout.read()
     assert_within_contract(sim.state)
@@ -182,18 +225,38 @@ def test_bad_input_is_refused_clearly_with_no_request(sim, tmp_path):
     tasks = []
     for number, (bad, dummy) in enumerate(BAD_INPUT):
         module_args = dict({"message_ids": ["4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678"]}, **bad)
-        tasks.append({"name": "Row %d" % number, "mailsec.cloudflare.email_security_release": module_args,
-                      "register": "row%d" % number, "ignore_errors": True})
-    tasks.append({"name": "No credentials at all", "mailsec.cloudflare.email_security_release": {
-        "message_ids": ["a-1"]}, "environment": {"CLOUDFLARE_API_TOKEN": ""}, "register": "no_token",
-        "ignore_errors": True})
+        tasks.append(
+            {
+                "name": "Row %d" % number,
+                "mailsec.cloudflare.email_security_release": module_args,
+                "register": "row%d" % number,
+                "ignore_errors": True,
+            }
+        )
+    tasks.append(
+        {
+            "name": "No credentials at all",
+            "mailsec.cloudflare.email_security_release": {"message_ids": ["a-1"]},
+            "environment": {"CLOUDFLARE_API_TOKEN": ""},
+            "register": "no_token",
+            "ignore_errors": True,
+        }
+    )
     rows = ", ".join("'row%d': row%d" % (n, n) for n in range(len(BAD_INPUT)))
-    tasks.append({"name": "Save", "ansible.builtin.copy": {
-        "content": "{{ {%s, 'no_token': no_token} | to_nice_json }}" % rows, "dest": "{{ result_file }}",
-        "mode": "0600"}})
+    tasks.append(
+        {
+            "name": "Save",
+            "ansible.builtin.copy": {
+                "content": "{{ {%s, 'no_token': no_token} | to_nice_json }}" % rows,
+                "dest": "{{ result_file }}",
+                "mode": "0600",
+            },
+        }
+    )
     playbook = tmp_path / "bad.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Bad input", "hosts": "localhost", "gather_facts": False,
-                                         "tasks": tasks}]))
+    playbook.write_text(
+        yaml.safe_dump([{"name": "Bad input", "hosts": "localhost", "gather_facts": False, "tasks": tasks}])
+    )
 
     run = run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path), {"result_file": str(tmp_path / "out.json")})
 

@@ -11,6 +11,7 @@ contract as text naming the parameter or field.
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import datetime
@@ -21,8 +22,9 @@ import re
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-CONTRACT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "contract",
-                             "email-security-openapi.yaml")
+CONTRACT_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "contract", "email-security-openapi.yaml"
+)
 API_PREFIX = "/client/v4"
 _FORMATS = FormatChecker()
 _LOADED = {}
@@ -57,7 +59,7 @@ class Operation:
             self.parameters[(parameter["in"], parameter["name"])] = parameter
         body = spec.get("requestBody")
         self.body = contract.resolve(body) if body else None
-        self.responses = dict((str(code), contract.resolve(answer)) for code, answer in spec["responses"].items())
+        self.responses = {str(code): contract.resolve(answer) for code, answer in spec["responses"].items()}
 
 
 class Contract:
@@ -101,8 +103,10 @@ class Contract:
             root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
             self._validators[key] = Draft202012Validator(root, format_checker=_FORMATS)
         errors = sorted(self._validators[key].iter_errors(instance), key=lambda e: list(e.absolute_path))
-        return ["%s%s: %s" % (where, "".join("[%r]" % p for p in error.absolute_path), error.message[:300])
-                for error in errors[:5]]
+        return [
+            "%s%s: %s" % (where, "".join("[%r]" % p for p in error.absolute_path), error.message[:300])
+            for error in errors[:5]
+        ]
 
     def operation(self, method, path):
         """(operation, path parameters) for an API path after the /client/v4 prefix, or (None, None)."""

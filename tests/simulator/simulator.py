@@ -15,6 +15,7 @@ prints the base URL it serves (``http://127.0.0.1:PORT/client/v4``) and runs unt
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import argparse
@@ -48,9 +49,22 @@ DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK
 # After processing: drop_after, reset_after, tls_garbage_after (TLS mode), slow_after, malformed, status_after
 # (an error status), failed_with_items (200, success false, the real items), item_shapes (odd item shapes),
 # echo_in_answer (a 200 quoting the credential headers as an item key and, escaped, in notices).
-FAULT_KINDS = ("rate_limit", "status", "drop_before", "drop_after", "slow_after", "malformed", "echo_headers",
-               "slow_before", "reset_after", "tls_garbage_after", "status_after", "failed_with_items", "item_shapes",
-               "echo_in_answer")
+FAULT_KINDS = (
+    "rate_limit",
+    "status",
+    "drop_before",
+    "drop_after",
+    "slow_after",
+    "malformed",
+    "echo_headers",
+    "slow_before",
+    "reset_after",
+    "tls_garbage_after",
+    "status_after",
+    "failed_with_items",
+    "item_shapes",
+    "echo_in_answer",
+)
 ITEM_SHAPES = ("id_list", "postfix_int", "no_lists", "not_dict", "conflicting", "odd_messages", "result_object")
 ENDPOINTS = ("release", "get", "search", "any")
 
@@ -71,8 +85,12 @@ RATE_LIMITED = _error(971, "Please wait and consider throttling your request spe
 
 
 def envelope(result=None, errors=None, messages=None, success=None, **extra):
-    body = {"success": not errors if success is None else success, "errors": errors or [],
-            "messages": messages or [], "result": result}
+    body = {
+        "success": not errors if success is None else success,
+        "errors": errors or [],
+        "messages": messages or [],
+        "result": result,
+    }
     body.update(extra)
     return body
 
@@ -80,8 +98,19 @@ def envelope(result=None, errors=None, messages=None, success=None, **extra):
 class Message:
     """One message in the simulated quarantine."""
 
-    def __init__(self, message_id, sender, recipients, subject, sent_date, final_disposition="SPAM",
-                 is_quarantined=True, failing_recipients=(), alert_id=None, postfix_id=None):
+    def __init__(
+        self,
+        message_id,
+        sender,
+        recipients,
+        subject,
+        sent_date,
+        final_disposition="SPAM",
+        is_quarantined=True,
+        failing_recipients=(),
+        alert_id=None,
+        postfix_id=None,
+    ):
         self.id = message_id
         self.postfix_id = postfix_id or message_id.split("-", 1)[0]
         self.sender = sender
@@ -99,9 +128,18 @@ class Message:
 
     @classmethod
     def from_dict(cls, data):
-        message = cls(data["id"], data["from"], data["to"], data.get("subject", ""), data.get("sent_date", ""),
-                      data.get("final_disposition", "SPAM"), data.get("is_quarantined", True),
-                      data.get("failing_recipients", ()), data.get("alert_id"), data.get("postfix_id"))
+        message = cls(
+            data["id"],
+            data["from"],
+            data["to"],
+            data.get("subject", ""),
+            data.get("sent_date", ""),
+            data.get("final_disposition", "SPAM"),
+            data.get("is_quarantined", True),
+            data.get("failing_recipients", ()),
+            data.get("alert_id"),
+            data.get("postfix_id"),
+        )
         if data.get("never_quarantined"):
             message.mark_never_quarantined()
         return message
@@ -155,8 +193,12 @@ def _now_text(moment=None):
 
 
 def _action(operation):
-    return {"completed_at": _now_text(), "operation": operation, "properties": {"requested_by": "api"},
-            "status": "completed"}
+    return {
+        "completed_at": _now_text(),
+        "operation": operation,
+        "properties": {"requested_by": "api"},
+        "status": "completed",
+    }
 
 
 def generate_messages(count, seed=0, quarantined=True):
@@ -176,8 +218,17 @@ def generate_messages(count, seed=0, quarantined=True):
         message_id = "%s-%s-%08d" % (postfix, stamp, index)
         recipients = ["user%d@corp.example" % ((index + n) % 50) for n in range(1 + index % 3)]
         sent = today - datetime.timedelta(days=1 + index % 27, hours=-(index % 24), minutes=-(index % 60))
-        messages.append(Message(message_id, senders[index % len(senders)], recipients, "Generated message %d" % index,
-                                _now_text(sent), DETECTIONS[index % len(DETECTIONS)], quarantined))
+        messages.append(
+            Message(
+                message_id,
+                senders[index % len(senders)],
+                recipients,
+                "Generated message %d" % index,
+                _now_text(sent),
+                DETECTIONS[index % len(DETECTIONS)],
+                quarantined,
+            )
+        )
     return messages
 
 
@@ -193,8 +244,17 @@ def _rebase_dates(messages):
 
 
 class Fault:
-    def __init__(self, kind, endpoint="any", count=1, status=503, retry_after=1, delay=2.0, shape="id_list",
-                 message="Internal server error"):
+    def __init__(
+        self,
+        kind,
+        endpoint="any",
+        count=1,
+        status=503,
+        retry_after=1,
+        delay=2.0,
+        shape="id_list",
+        message="Internal server error",
+    ):
         if kind not in FAULT_KINDS:
             raise ValueError("fault kind must be one of %s" % ", ".join(FAULT_KINDS))
         if endpoint not in ENDPOINTS:
@@ -214,16 +274,23 @@ class Fault:
 class SimulatorState:
     """The account, its credentials, its messages, the switches, and the ledger. Thread-safe."""
 
-    def __init__(self, messages=(), account_id=DEFAULT_ACCOUNT_ID, api_token=DEFAULT_TOKEN,
-                 read_only_token=DEFAULT_READ_ONLY_TOKEN, api_email=DEFAULT_EMAIL, api_key=DEFAULT_KEY,
-                 ledger_path=None):
+    def __init__(
+        self,
+        messages=(),
+        account_id=DEFAULT_ACCOUNT_ID,
+        api_token=DEFAULT_TOKEN,
+        read_only_token=DEFAULT_READ_ONLY_TOKEN,
+        api_email=DEFAULT_EMAIL,
+        api_key=DEFAULT_KEY,
+        ledger_path=None,
+    ):
         self.lock = threading.RLock()
         self.account_id = account_id
         self.api_token = api_token
         self.read_only_token = read_only_token
         self.api_email = api_email
         self.api_key = api_key
-        self.messages = dict((m.id, m) for m in messages)
+        self.messages = {m.id: m for m in messages}
         # The contract's release body is {"ids": [...]}; "array" or "both" is an opt-in drift mode.
         self.accept_body = "object"
         # Where a 202's Location points: "root" (/client/v4/...), "absolute" (http://host/client/v4/...) or
@@ -261,7 +328,7 @@ class SimulatorState:
         if generate:
             messages.extend(generate_messages(generate.get("count", 0), generate.get("seed", 0)))
         keys = ("account_id", "api_token", "read_only_token", "api_email", "api_key")
-        return cls(messages, ledger_path=ledger_path, **dict((k, seed[k]) for k in keys if k in seed))
+        return cls(messages, ledger_path=ledger_path, **{k: seed[k] for k in keys if k in seed})
 
     # Configuration -------------------------------------------------------------------------------------
 
@@ -295,13 +362,27 @@ class SimulatorState:
     def configure(self, settings):
         """Apply a dict of switches, as sent to POST /_sim/config."""
         with self.lock:
-            for name in ("accept_body", "reject_status", "postfix_only", "search_polls", "latency", "fixed_ratelimit",
-                         "search_location", "check_answers"):
+            for name in (
+                "accept_body",
+                "reject_status",
+                "postfix_only",
+                "search_polls",
+                "latency",
+                "fixed_ratelimit",
+                "search_location",
+                "check_answers",
+            ):
                 if name in settings:
                     setattr(self, name, settings[name])
             if "quota" in settings:
-                self.set_quota(settings["quota"], settings.get("window", 300.0), settings.get("lockout"),
-                               settings.get("burst"), settings.get("burst_window", 1.0), settings.get("announce", True))
+                self.set_quota(
+                    settings["quota"],
+                    settings.get("window", 300.0),
+                    settings.get("lockout"),
+                    settings.get("burst"),
+                    settings.get("burst_window", 1.0),
+                    settings.get("announce", True),
+                )
             for fault in settings.get("faults", []):
                 self.faults.append(Fault(**fault))
 
@@ -321,8 +402,11 @@ class SimulatorState:
             return [dict(e) for e in self._ledger if event is None or e["event"] == event]
 
     def requests(self, method=None, endpoint=None):
-        return [e for e in self.ledger("request")
-                if (method is None or e["method"] == method) and (endpoint is None or e["endpoint"] == endpoint)]
+        return [
+            e
+            for e in self.ledger("request")
+            if (method is None or e["method"] == method) and (endpoint is None or e["endpoint"] == endpoint)
+        ]
 
     def deliveries(self):
         """Message id -> how many times it was delivered."""
@@ -372,8 +456,9 @@ class SimulatorState:
             remaining = ['"default";r=%d;t=%d' % (max(0, self.quota - self._window_count), reset)]
             if self.burst is not None:
                 policies.append('"burst";q=%d;w=%d' % (self.burst, math.ceil(self.burst_window)))
-                remaining.append('"burst";r=%d;t=%d' % (max(0, self.burst - len(self._burst_times)),
-                                                        math.ceil(self.burst_window)))
+                remaining.append(
+                    '"burst";r=%d;t=%d' % (max(0, self.burst - len(self._burst_times)), math.ceil(self.burst_window))
+                )
             headers = {"Ratelimit-Policy": ", ".join(policies)} if self.announce_quota else {}
             if over:
                 self._locked_until = now + self.lockout
@@ -390,8 +475,15 @@ class SimulatorState:
             for message_id in ids:
                 message = self.messages.get(message_id)
                 if message is None:
-                    items.append({"id": message_id, "postfix_id": message_id.split("-", 1)[0],
-                                  "delivered": [], "failed": [], "undelivered": []})
+                    items.append(
+                        {
+                            "id": message_id,
+                            "postfix_id": message_id.split("-", 1)[0],
+                            "delivered": [],
+                            "failed": [],
+                            "undelivered": [],
+                        }
+                    )
                     continue
                 item = {"id": message.id, "postfix_id": message.postfix_id}
                 if message.is_quarantined:
@@ -409,6 +501,7 @@ class SimulatorState:
 
     def search(self, query):
         """(messages, result_info) of one page, or raise SearchRefused when Cloudflare would refuse the search."""
+
         def first(name, default=None):
             return query.get(name, [default])[0]
 
@@ -423,14 +516,23 @@ class SimulatorState:
         offset = _cursor_offset(first("cursor")) if first("cursor") else 0
         detections_only = first("detections_only", "true").lower() != "false"
         with self.lock:
-            matches = [m for m in self.messages.values() if _matches(m, query, detections_only)
-                       and start <= contract.parse_date_time(m.sent_date) < end]
-        page = matches[offset:offset + per_page]
+            matches = [
+                m
+                for m in self.messages.values()
+                if _matches(m, query, detections_only) and start <= contract.parse_date_time(m.sent_date) < end
+            ]
+        page = matches[offset : offset + per_page]
         following = offset + per_page
         next_cursor = base64.urlsafe_b64encode(str(following).encode()).decode() if following < len(matches) else None
         previous = base64.urlsafe_b64encode(str(max(0, offset - per_page)).encode()).decode() if offset else None
-        return [m.as_api() for m in page], {"count": len(page), "per_page": per_page, "next": next_cursor,
-                                            "previous": previous, "page": 0, "total_count": 0}
+        return [m.as_api() for m in page], {
+            "count": len(page),
+            "per_page": per_page,
+            "next": next_cursor,
+            "previous": previous,
+            "page": 0,
+            "total_count": 0,
+        }
 
     def poll_ticket(self, ticket):
         """True when the search can be answered now, else the ticket its 202 answer tells the client to poll with."""
@@ -454,7 +556,7 @@ def _cursor_offset(cursor):
     try:
         offset = int(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii"))
     except (ValueError, UnicodeError):
-        raise SearchRefused("cursor %r is not a cursor a search returned" % cursor[:40])
+        raise SearchRefused("cursor %r is not a cursor a search returned" % cursor[:40]) from None
     if offset < 0:
         raise SearchRefused("cursor %r is not a cursor a search returned" % cursor[:40])
     return offset
@@ -483,8 +585,10 @@ def _matches(message, query, detections_only):
         ("alert_id", lambda v: v == message.alert_id),
         ("final_disposition", lambda v: v.upper() == message.final_disposition),
         ("delivery_status", lambda v: v in message.as_api()["delivery_status"]),
-        ("message_action", lambda v: v != "QUARANTINE_RELEASED" or "QUARANTINE_RELEASE" in
-         message.post_delivery_operations),
+        (
+            "message_action",
+            lambda v: v != "QUARANTINE_RELEASED" or "QUARANTINE_RELEASE" in message.post_delivery_operations,
+        ),
     )
     return all(check(first(name)) for name, check in checks if first(name) is not None)
 
@@ -523,7 +627,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._admin(method, url.path, raw_body)
         if self.state.latency:
             time.sleep(self.state.latency)
-        path = url.path[len(API_PREFIX):] if url.path.startswith(API_PREFIX) else None
+        path = url.path[len(API_PREFIX) :] if url.path.startswith(API_PREFIX) else None
         endpoint, route = self._route(method, path)
         entry = {"method": method, "path": url.path, "endpoint": endpoint, "auth": self._auth_kind()}
 
@@ -539,11 +643,17 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "echo_headers":
             # A misbehaving proxy that quotes the request's headers back in its error.
             echoed = "; ".join("%s: %s" % item for item in self.headers.items())
-            return self._answer(entry, 400, envelope(errors=[_error(6003, "Invalid request headers: " + echoed)]),
-                                quota_headers, checked=False)
+            return self._answer(
+                entry,
+                400,
+                envelope(errors=[_error(6003, "Invalid request headers: " + echoed)]),
+                quota_headers,
+                checked=False,
+            )
         if fault is not None and fault.kind == "status":
-            return self._answer(entry, fault.status, envelope(errors=[_fault_error(fault)]), quota_headers,
-                                checked=False)
+            return self._answer(
+                entry, fault.status, envelope(errors=[_fault_error(fault)]), quota_headers, checked=False
+            )
         if fault is not None and fault.kind == "slow_before":
             # The client may give up meanwhile; the request is processed all the same, later.
             time.sleep(fault.delay)
@@ -584,8 +694,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method, path):
         if path is None:
             return None, None
-        for endpoint, pattern, verb in (("release", _RELEASE, "POST"), ("search", _SEARCH, "GET"),
-                                        ("get", _MESSAGE, "GET")):
+        for endpoint, pattern, verb in (
+            ("release", _RELEASE, "POST"),
+            ("search", _SEARCH, "GET"),
+            ("get", _MESSAGE, "GET"),
+        ):
             match = pattern.match(path)
             if match and method == verb:
                 return endpoint, match
@@ -605,8 +718,9 @@ class _Handler(BaseHTTPRequestHandler):
         key, email = self.headers.get("X-Auth-Key"), self.headers.get("X-Auth-Email")
         if authorization is not None:
             if not authorization.startswith("Bearer ") or not authorization[7:].strip():
-                return 400, [_error(6003, "Invalid request headers", [_error(6111, "Invalid format for Authorization "
-                                                                                   "header")])]
+                return 400, [
+                    _error(6003, "Invalid request headers", [_error(6111, "Invalid format for Authorization header")])
+                ]
             token = authorization[7:].strip()
             if token == state.api_token:
                 return None
@@ -615,8 +729,9 @@ class _Handler(BaseHTTPRequestHandler):
             return 401, [_error(10000, "Authentication error")]
         if key is not None or email is not None:
             if not key or not email:
-                return 400, [_error(6003, "Invalid request headers", [_error(6103, "Invalid format for X-Auth-Key "
-                                                                                   "header")])]
+                return 400, [
+                    _error(6003, "Invalid request headers", [_error(6103, "Invalid format for X-Auth-Key header")])
+                ]
             if (email, key) == (state.api_email, state.api_key):
                 return None
             return 403, [_error(9103, "Unknown X-Auth-Key or X-Auth-Email")]
@@ -625,14 +740,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _process(self, method, endpoint, route, url, raw_body, entry):
         state = self.state
         if endpoint is None:
-            path = url.path[len(API_PREFIX):]
+            path = url.path[len(API_PREFIX) :]
             if any(pattern.match(path) for pattern in (_RELEASE, _SEARCH, _MESSAGE)):
                 return 405, envelope(errors=[_error(10405, "Method %s not allowed for this route" % method)]), {}
             return 404, envelope(errors=[_error(7000, "No route for that URI")]), {}
         account_id = route.group(1)
         if not _HEX32.match(account_id):
-            return 400, envelope(errors=[_error(7003, "Could not route to %s, perhaps your object identifier is "
-                                                      "invalid?" % url.path), _error(7000, "No route for that URI")]), {}
+            return (
+                400,
+                envelope(
+                    errors=[
+                        _error(7003, "Could not route to %s, perhaps your object identifier is invalid?" % url.path),
+                        _error(7000, "No route for that URI"),
+                    ]
+                ),
+                {},
+            )
         denied = self._authenticate(write=endpoint == "release")
         if denied is not None:
             return denied[0], envelope(errors=denied[1]), {}
@@ -655,20 +778,23 @@ class _Handler(BaseHTTPRequestHandler):
         operation, path_values = self._contract_operation(method, url)
         query = parse_qs(url.query, keep_blank_values=True)
         if "page" in query:
-            problems = ["query parameter page is no longer supported (sunset 2026-11-01): page with cursor, set to "
-                        "result_info.next of the previous answer"]
+            problems = [
+                "query parameter page is no longer supported (sunset 2026-11-01): page with cursor, set to "
+                "result_info.next of the previous answer"
+            ]
         else:
             # In a body drift mode the release body is judged by the drift's own rule in _release.
             drifting = endpoint == "release" and self.state.accept_body != "object"
-            problems = _loaded_contract().check_request(operation, path_values, query, raw_body,
-                                                        ignore=("poll",), check_body=not drifting)
+            problems = _loaded_contract().check_request(
+                operation, path_values, query, raw_body, ignore=("poll",), check_body=not drifting
+            )
         if not problems:
             return None
         self.state.record("contract_violation", method=method, path=url.path, problems=problems)
         return 400, envelope(errors=[_error(1001, "Invalid request: %s" % problem) for problem in problems[:5]]), {}
 
     def _contract_operation(self, method, url):
-        return _loaded_contract().operation(method, url.path[len(API_PREFIX):])
+        return _loaded_contract().operation(method, url.path[len(API_PREFIX) :])
 
     def _release(self, raw_body, entry):
         state = self.state
@@ -680,11 +806,21 @@ class _Handler(BaseHTTPRequestHandler):
         ids = body if form == "array" else body.get("ids") if form == "object" else None
         entry["body_form"] = form
         if form is None or not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-            return state.reject_status, envelope(errors=[_error(10001, "Invalid request body: expected %s"
-                                                                % _expected_body(state.accept_body))]), {}
+            return (
+                state.reject_status,
+                envelope(
+                    errors=[_error(10001, "Invalid request body: expected %s" % _expected_body(state.accept_body))]
+                ),
+                {},
+            )
         if state.accept_body not in ("both", form):
-            return state.reject_status, envelope(errors=[_error(10001, "Invalid request body: expected %s"
-                                                                % _expected_body(state.accept_body))]), {}
+            return (
+                state.reject_status,
+                envelope(
+                    errors=[_error(10001, "Invalid request body: expected %s" % _expected_body(state.accept_body))]
+                ),
+                {},
+            )
         entry["ids"] = list(ids)
         return 200, envelope(state.release(ids)), {}
 
@@ -697,11 +833,20 @@ class _Handler(BaseHTTPRequestHandler):
             if self.state.search_location == "absolute":
                 location = "%s://%s%s" % (self.server.scheme, self.headers.get("Host"), location)
             elif self.state.search_location == "api":
-                location = location[len(API_PREFIX):]
-            info = {"count": 0, "per_page": int(query.get("per_page", ["20"])[0]), "next": None, "previous": None,
-                    "page": 0, "total_count": 0}
-            return 202, envelope([], messages=[_error(1202, "Search in progress")], result_info=info), {
-                "Location": location}
+                location = location[len(API_PREFIX) :]
+            info = {
+                "count": 0,
+                "per_page": int(query.get("per_page", ["20"])[0]),
+                "next": None,
+                "previous": None,
+                "page": 0,
+                "total_count": 0,
+            }
+            return (
+                202,
+                envelope([], messages=[_error(1202, "Search in progress")], result_info=info),
+                {"Location": location},
+            )
         try:
             result, info = self.state.search(query)
         except SearchRefused as exc:
@@ -728,13 +873,18 @@ class _Handler(BaseHTTPRequestHandler):
         operation, dummy = self._contract_operation(self.command, urlsplit(self.path))
         # 429 carries Cloudflare's observed code 971, below the contract's minimum of 1000; postfix_only is an
         # opt-in drift mode whose items lack the required id.
-        if (operation is None or status == 429 or not self.state.check_answers
-                or (self.state.postfix_only and operation.operation_id == "email_security_post_release")):
+        if (
+            operation is None
+            or status == 429
+            or not self.state.check_answers
+            or (self.state.postfix_only and operation.operation_id == "email_security_post_release")
+        ):
             return
         problems = _loaded_contract().check_response(operation, status, body, headers)
         if problems:
-            self.state.record("response_violation", method=self.command, path=self.path, status=status,
-                              problems=problems)
+            self.state.record(
+                "response_violation", method=self.command, path=self.path, status=status, problems=problems
+            )
 
     def _drop(self, entry, why, reset=False):
         entry["status"] = None
@@ -755,11 +905,14 @@ class _Handler(BaseHTTPRequestHandler):
         """A careless proxy or server quoting the credential headers back in a successful answer."""
         secret = self.headers.get("Authorization") or self.headers.get("X-Auth-Key") or ""
         echoed = {secret: "echoed header as a key", "id": "echo-not-requested", "note": "header " + secret}
-        notices = [{"code": 1001, "message": "seen %s" % json.dumps(secret)},
-                   {"code": 1002, "message": "seen %s" % quote(secret, safe="")},
-                   {"code": 1003, "message": "seen %r" % secret}]
-        return dict(body, result=list(body.get("result") or []) + [echoed],
-                    messages=list(body.get("messages") or []) + notices)
+        notices = [
+            {"code": 1001, "message": "seen %s" % json.dumps(secret)},
+            {"code": 1002, "message": "seen %s" % quote(secret, safe="")},
+            {"code": 1003, "message": "seen %r" % secret},
+        ]
+        return dict(
+            body, result=list(body.get("result") or []) + [echoed], messages=list(body.get("messages") or []) + notices
+        )
 
     def _tls_garbage(self, entry):
         """Break the TLS stream after processing: the client fails while reading the answer."""
@@ -810,7 +963,7 @@ def _reshape(body, shape):
     if shape == "id_list":
         items = [dict(item, id=[item.get("id")]) for item in items]
     elif shape == "postfix_int":
-        items = [dict((k, v) for k, v in item.items() if k != "id") for item in items]
+        items = [{k: v for k, v in item.items() if k != "id"} for item in items]
         items = [dict(item, postfix_id=12345) for item in items]
     elif shape == "no_lists":
         items = [{"id": item.get("id")} for item in items]
@@ -827,7 +980,8 @@ def _reshape(body, shape):
 
 def _expected_body(accept):
     return {"array": "a JSON array of message ids", "object": 'a JSON object {"ids": [...]}'}.get(
-        accept, 'a JSON array of ids or {"ids": [...]}')
+        accept, 'a JSON array of ids or {"ids": [...]}'
+    )
 
 
 def _loaded_contract():
@@ -911,15 +1065,25 @@ def main(argv=None):
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
     parser.add_argument("--quota", type=int, help="requests allowed per window, announced in Ratelimit headers")
     parser.add_argument("--window", type=float, default=300.0, help="quota window in seconds")
-    parser.add_argument("--accept-body", choices=("both", "object", "array"), default="object",
-                        help="release body forms accepted; anything but object is a drift from the contract")
+    parser.add_argument(
+        "--accept-body",
+        choices=("both", "object", "array"),
+        default="object",
+        help="release body forms accepted; anything but object is a drift from the contract",
+    )
     parser.add_argument("--search-polls", type=int, default=0, help="answer searches with 202 this many times first")
     parser.add_argument("--postfix-only", action="store_true", help="key release items by postfix_id only")
     options = parser.parse_args(argv)
 
     state = load_state(options.seed, options.generate, options.ledger)
-    state.configure({"latency": options.latency, "accept_body": options.accept_body,
-                     "search_polls": options.search_polls, "postfix_only": options.postfix_only})
+    state.configure(
+        {
+            "latency": options.latency,
+            "accept_body": options.accept_body,
+            "search_polls": options.search_polls,
+            "postfix_only": options.postfix_only,
+        }
+    )
     if options.quota:
         state.set_quota(options.quota, options.window)
 

@@ -3,6 +3,7 @@
 """The simulator's own behaviour: what the product's tests rely on it to do."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import datetime
@@ -42,12 +43,27 @@ def hours_ago(hours):
 
 def quarantine():
     return [
-        Message("AAAA1111-2026-11-24T08:00:00-1", "a@sender.example", ["x@corp.example", "y@corp.example"], "Hello",
-                hours_ago(3), "SPAM", failing_recipients=["y@corp.example"]),
-        Message("BBBB2222-2026-11-24T09:00:00-2", "b@sender.example", ["z@corp.example"], "Invoice",
-                hours_ago(2), "BULK"),
-        Message("CCCC3333-2026-11-24T10:00:00-3", "c@other.example", ["x@corp.example"], "Clean",
-                hours_ago(1), "NONE", is_quarantined=False),
+        Message(
+            "AAAA1111-2026-11-24T08:00:00-1",
+            "a@sender.example",
+            ["x@corp.example", "y@corp.example"],
+            "Hello",
+            hours_ago(3),
+            "SPAM",
+            failing_recipients=["y@corp.example"],
+        ),
+        Message(
+            "BBBB2222-2026-11-24T09:00:00-2", "b@sender.example", ["z@corp.example"], "Invoice", hours_ago(2), "BULK"
+        ),
+        Message(
+            "CCCC3333-2026-11-24T10:00:00-3",
+            "c@other.example",
+            ["x@corp.example"],
+            "Clean",
+            hours_ago(1),
+            "NONE",
+            is_quarantined=False,
+        ),
     ]
 
 
@@ -74,8 +90,15 @@ def test_release_delivers_once_and_reports_failing_recipients(sim):
     answer = release(sim, {"ids": ["AAAA1111-2026-11-24T08:00:00-1"]}).json()
 
     assert answer["success"] is True
-    assert answer["result"] == [{"id": "AAAA1111-2026-11-24T08:00:00-1", "postfix_id": "AAAA1111",
-                                 "delivered": ["x@corp.example"], "failed": ["y@corp.example"], "undelivered": []}]
+    assert answer["result"] == [
+        {
+            "id": "AAAA1111-2026-11-24T08:00:00-1",
+            "postfix_id": "AAAA1111",
+            "delivered": ["x@corp.example"],
+            "failed": ["y@corp.example"],
+            "undelivered": [],
+        }
+    ]
     assert sim.state.deliveries() == {"AAAA1111-2026-11-24T08:00:00-1": 1}
     detail = requests.get(url(sim, "/AAAA1111-2026-11-24T08:00:00-1"), headers=AUTH, timeout=10).json()["result"]
     assert detail["is_quarantined"] is False
@@ -92,11 +115,14 @@ def test_releasing_a_released_message_delivers_nothing_and_is_recorded(sim):
     assert [e["id"] for e in sim.state.double_deliveries()] == ["BBBB2222-2026-11-24T09:00:00-2"]
 
 
-@pytest.mark.parametrize("accept, rejected, accepted, status", [
-    # The bare array is an opt-in drift; the contract's own form is refused by the contract check as Cloudflare would.
-    ("array", {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, ["BBBB2222-2026-11-24T09:00:00-2"], 422),
-    ("object", ["BBBB2222-2026-11-24T09:00:00-2"], {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, 400),
-])
+@pytest.mark.parametrize(
+    "accept, rejected, accepted, status",
+    [
+        # The bare array is an opt-in drift; the contract's own form is refused by the contract check as Cloudflare would.
+        ("array", {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, ["BBBB2222-2026-11-24T09:00:00-2"], 422),
+        ("object", ["BBBB2222-2026-11-24T09:00:00-2"], {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, 400),
+    ],
+)
 def test_a_drifted_server_accepts_one_body_form_only(sim, accept, rejected, accepted, status):
     sim.state.configure({"accept_body": accept, "reject_status": 422})
 
@@ -120,13 +146,16 @@ def test_get_unknown_message_is_404_in_the_envelope(sim):
     assert answer.json()["success"] is False
 
 
-@pytest.mark.parametrize("headers, status, codes", [
-    ({"Authorization": "Bearer wrong"}, 401, [10000]),
-    ({"Authorization": "Bearer " + DEFAULT_READ_ONLY_TOKEN}, 403, [9109]),
-    ({"Authorization": "Token abc"}, 400, [6003]),
-    ({"X-Auth-Key": DEFAULT_TOKEN}, 400, [6003]),
-    ({"X-Auth-Email": DEFAULT_EMAIL, "X-Auth-Key": "bad"}, 403, [9103]),
-])
+@pytest.mark.parametrize(
+    "headers, status, codes",
+    [
+        ({"Authorization": "Bearer wrong"}, 401, [10000]),
+        ({"Authorization": "Bearer " + DEFAULT_READ_ONLY_TOKEN}, 403, [9109]),
+        ({"Authorization": "Token abc"}, 400, [6003]),
+        ({"X-Auth-Key": DEFAULT_TOKEN}, 400, [6003]),
+        ({"X-Auth-Email": DEFAULT_EMAIL, "X-Auth-Key": "bad"}, 403, [9103]),
+    ],
+)
 def test_auth_errors_use_cloudflare_codes(sim, headers, status, codes):
     answer = release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}, headers=headers)
     assert answer.status_code == status
@@ -171,15 +200,17 @@ def test_search_filters_and_cursor_paging(sim):
     assert [m["id"] for m in by_sender["result"]] == ["AAAA1111-2026-11-24T08:00:00-1"]
     clean = requests.get(url(sim), params={"query": "Clean"}, headers=AUTH, timeout=10).json()
     assert clean["result"] == []
-    everything = requests.get(url(sim), params={"query": "Clean", "detections_only": "false"}, headers=AUTH,
-                              timeout=10).json()
+    everything = requests.get(
+        url(sim), params={"query": "Clean", "detections_only": "false"}, headers=AUTH, timeout=10
+    ).json()
     assert len(everything["result"]) == 1
 
 
 def test_search_answers_202_with_a_location_first(sim):
     sim.state.configure({"search_polls": 2})
-    first = requests.get(url(sim), params={"sender": "b@sender.example"}, headers=AUTH, timeout=10,
-                         allow_redirects=False)
+    first = requests.get(
+        url(sim), params={"sender": "b@sender.example"}, headers=AUTH, timeout=10, allow_redirects=False
+    )
     assert first.status_code == 202
     location = first.headers["Location"]
     origin = sim.base_url.split("/client/v4")[0]
@@ -246,7 +277,9 @@ def test_latency_is_added_per_request(sim):
 
 def test_quota_is_announced_and_exceeding_it_locks_out(sim):
     sim.state.set_quota(3, window=60)
-    answers = [requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10) for dummy in range(5)]
+    answers = [
+        requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10) for dummy in range(5)
+    ]
 
     assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
     assert answers[0].headers["Ratelimit"].startswith('"default";r=2;t=')
@@ -276,9 +309,9 @@ def test_concurrent_releases_deliver_each_message_exactly_once(sim):
     ids = [m.id for m in messages]
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda chunk: release(sim, {"ids": chunk}), [ids[i:i + 10] for i in range(0, 200, 10)] * 2))
+        list(pool.map(lambda chunk: release(sim, {"ids": chunk}), [ids[i : i + 10] for i in range(0, 200, 10)] * 2))
 
-    assert sim.state.deliveries() == dict((i, 1) for i in ids)
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)
     assert len(sim.state.double_deliveries()) == 200
 
 
@@ -297,22 +330,41 @@ def test_ledger_records_requests_and_is_written_as_json_lines(tmp_path):
 
 def test_admin_config_injects_faults(sim):
     admin = sim.base_url.replace("/client/v4", "/_sim/config")
-    assert requests.post(admin, json={"faults": [{"kind": "status", "endpoint": "get", "status": 500}]},
-                         timeout=10).status_code == 200
+    assert (
+        requests.post(
+            admin, json={"faults": [{"kind": "status", "endpoint": "get", "status": 500}]}, timeout=10
+        ).status_code
+        == 200
+    )
     assert requests.get(url(sim, "/BBBB2222-2026-11-24T09:00:00-2"), headers=AUTH, timeout=10).status_code == 500
     assert requests.post(admin, json={"faults": [{"kind": "nonsense"}]}, timeout=10).status_code == 400
 
 
 def test_command_line_prints_its_address_and_stops_on_sigterm(tmp_path):
-    process = subprocess.Popen([sys.executable, os.path.join(HERE, "simulator.py"), "--port", "0", "--seed",
-                                os.path.join(HERE, "seeds", "demo.json"), "--ledger", str(tmp_path / "l.jsonl")],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(HERE, "simulator.py"),
+            "--port",
+            "0",
+            "--seed",
+            os.path.join(HERE, "seeds", "demo.json"),
+            "--ledger",
+            str(tmp_path / "l.jsonl"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline().strip()
         assert line.startswith("listening on http://127.0.0.1:")
         base_url = line.split()[-1]
-        answer = requests.get(base_url + "/accounts/%s/email-security/investigate" % DEFAULT_ACCOUNT_ID,
-                              headers=AUTH, params={"per_page": 100}, timeout=10).json()
+        answer = requests.get(
+            base_url + "/accounts/%s/email-security/investigate" % DEFAULT_ACCOUNT_ID,
+            headers=AUTH,
+            params={"per_page": 100},
+            timeout=10,
+        ).json()
         assert len(answer["result"]) == 12
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
@@ -325,14 +377,18 @@ def test_command_line_prints_its_address_and_stops_on_sigterm(tmp_path):
 
 # The contract, in both directions -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("params, named", [
-    ({"final_disposition": "MALICIOUS-BEC"}, "final_disposition"),
-    ({"start": "2026-11-24"}, "start"),
-    ({"per_page": "5000"}, "per_page"),
-    ({"delivery_status": "lost"}, "delivery_status"),
-    ({"unheard_of": "1"}, "unheard_of"),
-    ({"page": "2"}, "cursor"),
-])
+
+@pytest.mark.parametrize(
+    "params, named",
+    [
+        ({"final_disposition": "MALICIOUS-BEC"}, "final_disposition"),
+        ({"start": "2026-11-24"}, "start"),
+        ({"per_page": "5000"}, "per_page"),
+        ({"delivery_status": "lost"}, "delivery_status"),
+        ({"unheard_of": "1"}, "unheard_of"),
+        ({"page": "2"}, "cursor"),
+    ],
+)
 def test_a_search_outside_the_contract_gets_a_4xx_naming_the_parameter(sim, params, named):
     answer = requests.get(url(sim), params=params, headers=AUTH, timeout=10)
 
@@ -354,8 +410,18 @@ def test_a_start_in_the_future_or_after_end_is_refused(sim):
 
 
 def test_the_default_window_is_the_last_30_days_compared_as_date_times(sim):
-    sim.state.add_messages([Message("OLD0-2026-01-01T00:00:00-0", "old@sender.example", ["x@corp.example"], "Old",
-                                    hours_ago(24 * 31), "SPAM")])
+    sim.state.add_messages(
+        [
+            Message(
+                "OLD0-2026-01-01T00:00:00-0",
+                "old@sender.example",
+                ["x@corp.example"],
+                "Old",
+                hours_ago(24 * 31),
+                "SPAM",
+            )
+        ]
+    )
     found = requests.get(url(sim), params={"detections_only": "false"}, headers=AUTH, timeout=10).json()
     assert "OLD0-2026-01-01T00:00:00-0" not in [m["id"] for m in found["result"]]
 
@@ -363,11 +429,15 @@ def test_the_default_window_is_the_last_30_days_compared_as_date_times(sim):
     three_hours_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=3, minutes=30)
     start = three_hours_ago.astimezone(datetime.timezone(datetime.timedelta(hours=1))).isoformat(timespec="seconds")
     found = requests.get(url(sim), params={"start": start}, headers=AUTH, timeout=10).json()
-    assert sorted(m["id"] for m in found["result"]) == ["AAAA1111-2026-11-24T08:00:00-1", "BBBB2222-2026-11-24T09:00:00-2"]
+    assert sorted(m["id"] for m in found["result"]) == [
+        "AAAA1111-2026-11-24T08:00:00-1",
+        "BBBB2222-2026-11-24T09:00:00-2",
+    ]
 
 
-@pytest.mark.parametrize("form, expected", [("root", "/client/v4/accounts/"), ("absolute", "http://127.0.0.1:"),
-                                            ("api", "/accounts/")])
+@pytest.mark.parametrize(
+    "form, expected", [("root", "/client/v4/accounts/"), ("absolute", "http://127.0.0.1:"), ("api", "/accounts/")]
+)
 def test_a_slow_search_answers_202_with_result_info_and_a_location(sim, form, expected):
     sim.state.configure({"search_polls": 1, "search_location": form})
 

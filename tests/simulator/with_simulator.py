@@ -9,6 +9,7 @@ environment, as an AWX credential would inject them. The exit code is the comman
 """
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import argparse
@@ -37,14 +38,21 @@ def main(argv=None):
     state.configure({"latency": options.latency})
     with Simulator(state) as simulator:
         print("simulator listening on %s (%d messages)" % (simulator.base_url, len(state.messages)), flush=True)
-        env = dict(os.environ, CLOUDFLARE_ACCOUNT_ID=state.account_id, CLOUDFLARE_API_TOKEN=state.api_token,
-                   CLOUDFLARE_BASE_URL=simulator.base_url)
+        env = dict(
+            os.environ,
+            CLOUDFLARE_ACCOUNT_ID=state.account_id,
+            CLOUDFLARE_API_TOKEN=state.api_token,
+            CLOUDFLARE_BASE_URL=simulator.base_url,
+        )
         code = subprocess.call(command, env=env)
         deliveries = state.deliveries()
         repeated = sum(1 for n in deliveries.values() if n > 1)
-        print("simulator ledger: %d request(s), %d message(s) delivered, %d delivered more than once, %d release(s) "
-              "of an already released message" % (len(state.requests()), len(deliveries), repeated,
-                                                  len(state.double_deliveries())), flush=True)
+        print(
+            "simulator ledger: %d request(s), %d message(s) delivered, %d delivered more than once, %d release(s) "
+            "of an already released message"
+            % (len(state.requests()), len(deliveries), repeated, len(state.double_deliveries())),
+            flush=True,
+        )
     print("simulator stopped", flush=True)
     return code
 

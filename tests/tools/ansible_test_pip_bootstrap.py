@@ -12,14 +12,14 @@ import sys
 
 import ansible_test
 
-STAND_IN = '''import subprocess
+STAND_IN = """import subprocess
 import sys
 
 # Written by tests/tools/ansible_test_pip_bootstrap.py in place of get-pip.py.
 subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
 arguments = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 subprocess.check_call([sys.executable, "-m", "pip", "install"] + arguments)
-'''
+"""
 
 
 def pip_versions():
@@ -33,7 +33,9 @@ def main():
     os.makedirs(cache, exist_ok=True)
     versions = pip_versions()
     if not versions:
-        sys.exit("could not find the pip version ansible-test bootstraps; update tests/tools/ansible_test_pip_bootstrap.py")
+        sys.exit(
+            "could not find the pip version ansible-test bootstraps; update tests/tools/ansible_test_pip_bootstrap.py"
+        )
     for version in versions:
         path = os.path.join(cache, "get_pip_%s.py" % version.replace(".", "_"))
         with open(path, "w", encoding="utf-8") as script:

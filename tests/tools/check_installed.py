@@ -1,6 +1,6 @@
 """Check a collection installed from its tarball: every plugin documents itself, and nothing extra shipped.
 
-    python tests/tools/check_installed.py <collections path> <tarball>
+python tests/tools/check_installed.py <collections path> <tarball>
 """
 
 import os
@@ -10,30 +10,48 @@ import tarfile
 
 # What must never be in the tarball: test output, virtualenvs, build trees, benchmark results, caches.
 FORBIDDEN_PARTS = (".venv", ".venvs", "build", "tests/output", "bench-results", "__pycache__", ".ci-logs", ".git")
-REQUIRED_FILES = ("MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "meta/execution-environment.yml",
-                  "requirements.txt", "bindep.txt", "changelogs/changelog.yaml",
-                  "plugins/modules/email_security_release.py", "plugins/modules/email_security_message_info.py",
-                  "plugins/filter/recipient_table.py", "roles/quarantine_release/meta/argument_specs.yml",
-                  "extensions/awx/credential_type.yml", "docs/awx.md")
+REQUIRED_FILES = (
+    "MANIFEST.json",
+    "FILES.json",
+    "README.md",
+    "meta/runtime.yml",
+    "meta/execution-environment.yml",
+    "requirements.txt",
+    "bindep.txt",
+    "changelogs/changelog.yaml",
+    "plugins/modules/email_security_release.py",
+    "plugins/modules/email_security_message_info.py",
+    "plugins/filter/recipient_table.py",
+    "roles/quarantine_release/meta/argument_specs.yml",
+    "extensions/awx/credential_type.yml",
+    "docs/awx.md",
+)
 
 
 def main(collections_path, tarball):
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     problems = ["tarball lacks %s" % required for required in REQUIRED_FILES if required not in names]
-    problems += ["tarball holds %s" % name for name in names
-                 if any(name == part or name.startswith(part + "/") or "/%s/" % part in "/%s/" % name
-                        for part in FORBIDDEN_PARTS)]
+    problems += [
+        "tarball holds %s" % name
+        for name in names
+        if any(
+            name == part or name.startswith(part + "/") or "/%s/" % part in "/%s/" % name for part in FORBIDDEN_PARTS
+        )
+    ]
     root = os.path.join(collections_path, "ansible_collections", "mailsec", "cloudflare")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.abspath(collections_path))
     ansible_doc = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
-    plugins = [("module", "mailsec.cloudflare." + name[:-3]) for name in sorted(os.listdir(os.path.join(root, "plugins",
-                                                                                                        "modules")))
-               if name.endswith(".py")]
+    plugins = [
+        ("module", "mailsec.cloudflare." + name[:-3])
+        for name in sorted(os.listdir(os.path.join(root, "plugins", "modules")))
+        if name.endswith(".py")
+    ]
     plugins += [("filter", "mailsec.cloudflare.recipient_table"), ("role", "mailsec.cloudflare.quarantine_release")]
     for plugin_type, name in plugins:
-        process = subprocess.run([ansible_doc, "-t", plugin_type, name], env=env, capture_output=True, text=True,
-                                 check=False)
+        process = subprocess.run(
+            [ansible_doc, "-t", plugin_type, name], env=env, capture_output=True, text=True, check=False
+        )
         if process.returncode != 0 or "[WARNING]" in process.stderr:
             problems.append("ansible-doc -t %s %s: %s" % (plugin_type, name, process.stderr.strip()[:500]))
         else:

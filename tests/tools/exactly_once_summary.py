@@ -3,6 +3,7 @@
 """Print the totals the exactly-once property suite left in tests/output (nothing when it did not run)."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import glob
@@ -20,8 +21,10 @@ def main(directory):
             shards.append(json.load(source))
     if shards:
         totals = [sum(shard[key] for shard in shards) for key in KEYS]
-        print("exactly-once property suite: %d schedules, %d faults injected, %d double deliveries, "
-              "%d status contradictions (%.0f s over %d shards)" % tuple(totals + [len(shards)]))
+        print(
+            "exactly-once property suite: %d schedules, %d faults injected, %d double deliveries, "
+            "%d status contradictions (%.0f s over %d shards)" % tuple(totals + [len(shards)])
+        )
     return 0
 
 

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import pytest
@@ -11,8 +12,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.cloudflare.plugins.filter.recipient_table import recipient_table
 
 RESULTS = [
-    {"id": "m1", "status": "partially_released", "delivered": ["a@x.example"], "failed": ["b@x.example"],
-     "undelivered": [], "detail": "delivered to 1 recipient(s), not to 1"},
+    {
+        "id": "m1",
+        "status": "partially_released",
+        "delivered": ["a@x.example"],
+        "failed": ["b@x.example"],
+        "undelivered": [],
+        "detail": "delivered to 1 recipient(s), not to 1",
+    },
     {"id": "m2", "status": "not_found", "delivered": [], "failed": [], "undelivered": [], "detail": "no such message"},
 ]
 MESSAGES = [{"id": "m1", "from": "s@sender.example", "subject": "Invoice | October"}]

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import email.utils
@@ -9,9 +10,7 @@ import os
 
 import pytest
 import requests
-import responses
 import yaml
-from responses.registries import OrderedRegistry
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
     CloudflareClient,
@@ -20,17 +19,10 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
     parse_retry_after,
     redact,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
 
 BASE = "https://api.example.test/client/v4"
 PATH = "/accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/x"
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(registry=OrderedRegistry, assert_all_requests_are_fired=True) as mocked:
-        yield mocked
 
 
 @pytest.fixture
@@ -118,18 +110,6 @@ def test_redact_walks_nested_data():
     data = {"msg": "token abc123 leaked", "list": ["x abc123", 3], "nested": {"k": ("abc123",)}}
     expected = {"msg": "token ******** leaked", "list": ["x ********", 3], "nested": {"k": ["********"]}}
     assert redact(data, ["abc123"]) == expected
-
-
-def test_run_in_order_keeps_order_and_raises_the_first_error():
-    assert run_in_order(lambda n: n * n, list(range(50)), 4) == [n * n for n in range(50)]
-
-    def explode(n):
-        if n == 3:
-            raise ValueError("three")
-        return n
-
-    with pytest.raises(ValueError):
-        run_in_order(explode, list(range(10)), 3)
 
 
 def test_the_user_agent_version_is_the_collection_version():

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import multiprocessing
@@ -31,14 +32,17 @@ class FakeTime:
         self.now += seconds
 
 
-@pytest.mark.parametrize("headers, expected", [
-    ({"Ratelimit": '"default";r=50;t=30'}, [(50, 30)]),
-    ({"Ratelimit": 'default;r=0;t=299'}, [(0, 299)]),
-    ({"Ratelimit": '"default";r=900;t=200, "burst";r=2;t=1'}, [(900, 200), (2, 1)]),
-    ({"RateLimit-Remaining": "7", "RateLimit-Reset": "12"}, [(7, 12)]),
-    ({}, []),
-    ({"Ratelimit": "garbage"}, []),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"Ratelimit": '"default";r=50;t=30'}, [(50, 30)]),
+        ({"Ratelimit": "default;r=0;t=299"}, [(0, 299)]),
+        ({"Ratelimit": '"default";r=900;t=200, "burst";r=2;t=1'}, [(900, 200), (2, 1)]),
+        ({"RateLimit-Remaining": "7", "RateLimit-Reset": "12"}, [(7, 12)]),
+        ({}, []),
+        ({"Ratelimit": "garbage"}, []),
+    ],
+)
 def test_parse_ratelimit_reads_every_item(headers, expected):
     assert parse_ratelimit(headers) == expected
 
@@ -80,12 +84,15 @@ def test_a_server_announcing_nothing_left_on_every_answer_warns_once():
 
 def test_pacers_sharing_a_budget_file_share_one_window(tmp_path):
     fake = FakeTime()
-    first = RequestPacer(limit=4, window=60.0, clock=fake.clock, sleep=fake.sleep,
-                         budget=SharedBudget(str(tmp_path), "token-one"))
-    second = RequestPacer(limit=4, window=60.0, clock=fake.clock, sleep=fake.sleep,
-                          budget=SharedBudget(str(tmp_path), "token-one"))
-    other_token = RequestPacer(limit=4, window=60.0, clock=fake.clock, sleep=fake.sleep,
-                               budget=SharedBudget(str(tmp_path), "token-two"))
+    first = RequestPacer(
+        limit=4, window=60.0, clock=fake.clock, sleep=fake.sleep, budget=SharedBudget(str(tmp_path), "token-one")
+    )
+    second = RequestPacer(
+        limit=4, window=60.0, clock=fake.clock, sleep=fake.sleep, budget=SharedBudget(str(tmp_path), "token-one")
+    )
+    other_token = RequestPacer(
+        limit=4, window=60.0, clock=fake.clock, sleep=fake.sleep, budget=SharedBudget(str(tmp_path), "token-two")
+    )
     for dummy in range(2):
         first.acquire()
         second.acquire()
@@ -131,7 +138,9 @@ def test_client_budget_waits_for_the_oldest_request_to_leave_the_window():
 def test_low_remaining_quota_pauses_until_the_announced_reset():
     fake = FakeTime()
     notices = []
-    pacer = RequestPacer(limit=1000, window=300.0, reserve=2, on_pause=notices.append, clock=fake.clock, sleep=fake.sleep)
+    pacer = RequestPacer(
+        limit=1000, window=300.0, reserve=2, on_pause=notices.append, clock=fake.clock, sleep=fake.sleep
+    )
     pacer.observe({"Ratelimit": '"default";r=10;t=30'})
     pacer.acquire()
     assert fake.slept == []

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import contextlib
@@ -9,8 +10,6 @@ import json
 import time
 
 import pytest
-import responses
-from responses.registries import OrderedRegistry
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
@@ -24,6 +23,7 @@ except ImportError:
     def patch_module_args(args):
         with mock.patch.object(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))):
             yield
+
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 BASE = "https://api.example.test/client/v4"
@@ -50,19 +50,22 @@ def _fail_json(self, msg, **kwargs):
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
-    for name in ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_BASE_URL", "CLOUDFLARE_EMAIL",
-                 "CLOUDFLARE_API_KEY", "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy",
-                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    for name in (
+        "CLOUDFLARE_API_TOKEN",
+        "CLOUDFLARE_ACCOUNT_ID",
+        "CLOUDFLARE_BASE_URL",
+        "CLOUDFLARE_EMAIL",
+        "CLOUDFLARE_API_KEY",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
         monkeypatch.delenv(name, raising=False)
     # The journal, the lock and the shared request budget of each test are its own.
     monkeypatch.setenv("MAILSEC_CLOUDFLARE_STATE_DIR", str(tmp_path / "state"))
-
-
-@pytest.fixture
-def api():
-    """Scripted HTTP: registered answers are consumed in order, and anything unregistered fails the test."""
-    with responses.RequestsMock(registry=OrderedRegistry, assert_all_requests_are_fired=True) as mocked:
-        yield mocked
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 from urllib.parse import parse_qs, urlsplit
@@ -22,8 +23,14 @@ def args(**extra):
 
 
 def raw(message_id, quarantined=True, **extra):
-    data = {"id": message_id, "is_quarantined": quarantined, "from": "a@sender.example", "to": ["x@corp.example"],
-            "subject": "s", "delivery_status": None}
+    data = {
+        "id": message_id,
+        "is_quarantined": quarantined,
+        "from": "a@sender.example",
+        "to": ["x@corp.example"],
+        "subject": "s",
+        "delivery_status": None,
+    }
     data.update(extra)
     return data
 
@@ -93,8 +100,11 @@ def test_a_202_pointing_at_another_host_is_not_followed(api, run_module):
 
 def test_read_by_ids_reports_unknown_ids(api, run_module):
     api.get(SEARCH_URL + "/m1", json=envelope(raw("m1")))
-    api.get(SEARCH_URL + "/nope", status=404, json=envelope(None, success=False, errors=[{"code": 1002,
-                                                                                          "message": "not found"}]))
+    api.get(
+        SEARCH_URL + "/nope",
+        status=404,
+        json=envelope(None, success=False, errors=[{"code": 1002, "message": "not found"}]),
+    )
 
     outcome = run_module(MAIN, args(message_ids=["m1", "nope"], concurrency=1))
 
@@ -104,8 +114,11 @@ def test_read_by_ids_reports_unknown_ids(api, run_module):
 
 
 def test_unknown_ids_can_be_fatal(api, run_module):
-    api.get(SEARCH_URL + "/nope", status=404, json=envelope(None, success=False, errors=[{"code": 1002,
-                                                                                          "message": "not found"}]))
+    api.get(
+        SEARCH_URL + "/nope",
+        status=404,
+        json=envelope(None, success=False, errors=[{"code": 1002, "message": "not found"}]),
+    )
 
     outcome = run_module(MAIN, args(message_ids=["nope"], fail_on_not_found=True))
 
@@ -114,8 +127,11 @@ def test_unknown_ids_can_be_fatal(api, run_module):
 
 
 def test_a_permission_error_fails_with_the_code(api, run_module):
-    api.get(SEARCH_URL, status=403, json=envelope(None, success=False, errors=[{"code": 10000,
-                                                                                "message": "Authentication error"}]))
+    api.get(
+        SEARCH_URL,
+        status=403,
+        json=envelope(None, success=False, errors=[{"code": 10000, "message": "Authentication error"}]),
+    )
 
     outcome = run_module(MAIN, args())
 
@@ -124,21 +140,24 @@ def test_a_permission_error_fails_with_the_code(api, run_module):
     assert outcome.result["error"]["status"] == 403
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(message_ids=["m1"], sender="x"), "mutually exclusive"),
-    (dict(per_page=0), "per_page must be from 1 to 1000"),
-    (dict(limit=0), "limit must be at least 1"),
-    (dict(start="yesterday"), "start must be an RFC 3339 date-time"),
-    (dict(message_ids=["bad id"]), "invalid id"),
-    (dict(final_disposition="EVIL"), "final_disposition"),
-    # Issue 13: values messages carry but the search refuses, and date-times Cloudflare refuses.
-    (dict(final_disposition="MALICIOUS-BEC"), "final_disposition must be one of: MALICIOUS, SUSPICIOUS"),
-    (dict(final_disposition="ENCRYPTED"), "final_disposition must be one of"),
-    (dict(start="2026-11-24T09:00:00"), "with a time zone"),
-    (dict(start="2999-01-01T00:00:00Z"), "start (2999-01-01T00:00:00Z) is in the future"),
-    (dict(start="2026-11-20T00:00:00Z", end="2026-11-10T00:00:00Z"), "is after end"),
-    (dict(start="2026-02-30"), "not a real date"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(message_ids=["m1"], sender="x"), "mutually exclusive"),
+        (dict(per_page=0), "per_page must be from 1 to 1000"),
+        (dict(limit=0), "limit must be at least 1"),
+        (dict(start="yesterday"), "start must be an RFC 3339 date-time"),
+        (dict(message_ids=["bad id"]), "invalid id"),
+        (dict(final_disposition="EVIL"), "final_disposition"),
+        # Issue 13: values messages carry but the search refuses, and date-times Cloudflare refuses.
+        (dict(final_disposition="MALICIOUS-BEC"), "final_disposition must be one of: MALICIOUS, SUSPICIOUS"),
+        (dict(final_disposition="ENCRYPTED"), "final_disposition must be one of"),
+        (dict(start="2026-11-24T09:00:00"), "with a time zone"),
+        (dict(start="2999-01-01T00:00:00Z"), "start (2999-01-01T00:00:00Z) is in the future"),
+        (dict(start="2026-11-20T00:00:00Z", end="2026-11-10T00:00:00Z"), "is after end"),
+        (dict(start="2026-02-30"), "not a real date"),
+    ],
+)
 def test_bad_input_sends_nothing(api, run_module, bad, message):
     outcome = run_module(MAIN, args(**bad))
 
@@ -156,12 +175,15 @@ def test_a_bare_date_is_sent_as_midnight_utc(api, run_module):
     assert query_of(api.calls[0])["end"] == ["2026-11-02T12:00:00+01:00"]
 
 
-@pytest.mark.parametrize("location", [
-    "/client/v4/accounts/%s/email-security/investigate?poll=job1" % ACCOUNT,
-    SEARCH_URL + "?poll=job1",
-    # Root-relative to the API itself: keeps the base URL's /client/v4.
-    "/accounts/%s/email-security/investigate?poll=job1" % ACCOUNT,
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "/client/v4/accounts/%s/email-security/investigate?poll=job1" % ACCOUNT,
+        SEARCH_URL + "?poll=job1",
+        # Root-relative to the API itself: keeps the base URL's /client/v4.
+        "/accounts/%s/email-security/investigate?poll=job1" % ACCOUNT,
+    ],
+)
 def test_every_location_form_of_a_202_is_polled_on_the_api(api, run_module, location):
     api.get(SEARCH_URL, status=202, json=envelope([]), headers={"Location": location})
     api.get(SEARCH_URL, json=envelope([raw("m1")], result_info={"next": None}))
@@ -173,8 +195,11 @@ def test_every_location_form_of_a_202_is_polled_on_the_api(api, run_module, loca
 
 
 def test_an_invalid_token_code_names_the_token(api, run_module):
-    api.get(SEARCH_URL, status=400, json=envelope(None, success=False, errors=[{"code": 1000,
-                                                                               "message": "Invalid API Token"}]))
+    api.get(
+        SEARCH_URL,
+        status=400,
+        json=envelope(None, success=False, errors=[{"code": 1000, "message": "Invalid API Token"}]),
+    )
 
     outcome = run_module(MAIN, args(query="invoice"))
 

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import json
@@ -23,14 +24,17 @@ from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest 
 )
 
 MAIN = email_security_release.main
-IDS = ["4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321",
-       "6Lnr5R2UVOb4e24S-2024-01-05T10:03:40-11223344"]
+IDS = [
+    "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678",
+    "5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321",
+    "6Lnr5R2UVOb4e24S-2024-01-05T10:03:40-11223344",
+]
 
 
 def args(**extra):
     base = dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, only_quarantined=False, message_ids=IDS[:2])
     base.update(extra)
-    return dict((key, value) for key, value in base.items() if value is not None)
+    return {key: value for key, value in base.items() if value is not None}
 
 
 def item(message_id, delivered=("a@example.com",), failed=(), undelivered=(), **extra):
@@ -76,7 +80,7 @@ def test_one_batch_releases_every_id(api, run_module):
 def test_batches_split_ids_exactly_once_and_keep_request_order(api, run_module):
     ids = ["msg%02d-2024-01-05T10:00:00-1" % n for n in range(7)]
     for start in range(0, 7, 3):
-        api.post(RELEASE_URL, json=envelope([item(i) for i in reversed(ids[start:start + 3])]))
+        api.post(RELEASE_URL, json=envelope([item(i) for i in reversed(ids[start : start + 3])]))
 
     outcome = run_module(MAIN, args(message_ids=ids, batch_size=3, concurrency=1))
 
@@ -98,10 +102,15 @@ def test_duplicates_are_sent_once_with_a_warning(api, run_module, mocker):
 
 
 def test_partial_delivery_is_incomplete_and_fails_by_default(api, run_module):
-    api.post(RELEASE_URL, json=envelope([
-        item(IDS[0], delivered=["a@example.com"], failed=["bounce@example.com"]),
-        item(IDS[1], delivered=[], undelivered=["x@example.com"]),
-    ]))
+    api.post(
+        RELEASE_URL,
+        json=envelope(
+            [
+                item(IDS[0], delivered=["a@example.com"], failed=["bounce@example.com"]),
+                item(IDS[1], delivered=[], undelivered=["x@example.com"]),
+            ]
+        ),
+    )
 
     outcome = run_module(MAIN, args())
 
@@ -125,8 +134,15 @@ def test_partial_delivery_can_be_reported_without_failing(api, run_module):
 
 
 def test_null_recipient_lists_become_empty_lists(api, run_module):
-    api.post(RELEASE_URL, json=envelope([{"id": IDS[0], "delivered": ["a@example.com"], "failed": None},
-                                         {"id": IDS[1], "delivered": ["b@example.com"]}]))
+    api.post(
+        RELEASE_URL,
+        json=envelope(
+            [
+                {"id": IDS[0], "delivered": ["a@example.com"], "failed": None},
+                {"id": IDS[1], "delivered": ["b@example.com"]},
+            ]
+        ),
+    )
 
     outcome = run_module(MAIN, args())
 
@@ -134,14 +150,19 @@ def test_null_recipient_lists_become_empty_lists(api, run_module):
         assert entry["failed"] == [] and entry["undelivered"] == []
 
 
-@pytest.mark.parametrize("status, code, message, hint", [
-    (401, 10001, "Unable to authenticate request", "check api_token"),
-    (403, 10000, "Authentication error", "Cloud Email Security: Write"),
-    (403, 9109, "Unauthorized to access requested resource", "Cloud Email Security: Write"),
-    (400, 6003, "Invalid request headers", "authentication headers were malformed"),
-])
+@pytest.mark.parametrize(
+    "status, code, message, hint",
+    [
+        (401, 10001, "Unable to authenticate request", "check api_token"),
+        (403, 10000, "Authentication error", "Cloud Email Security: Write"),
+        (403, 9109, "Unauthorized to access requested resource", "Cloud Email Security: Write"),
+        (400, 6003, "Invalid request headers", "authentication headers were malformed"),
+    ],
+)
 def test_auth_errors_stop_the_task_with_code_and_fix(api, run_module, status, code, message, hint):
-    api.post(RELEASE_URL, status=status, json=envelope(None, success=False, errors=[{"code": code, "message": message}]))
+    api.post(
+        RELEASE_URL, status=status, json=envelope(None, success=False, errors=[{"code": code, "message": message}])
+    )
 
     outcome = run_module(MAIN, args(retries=3))
 
@@ -173,7 +194,9 @@ def quarantined(message_id, is_quarantined=True):
 
 
 def test_a_rejected_body_shape_is_read_back_then_sent_in_the_other_form(api, run_module):
-    api.post(RELEASE_URL, status=400, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}]))
+    api.post(
+        RELEASE_URL, status=400, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}])
+    )
     api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
     api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
     api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
@@ -188,7 +211,9 @@ def test_a_rejected_body_shape_is_read_back_then_sent_in_the_other_form(api, run
 
 def test_a_rejected_body_shape_that_was_processed_anyway_is_not_resent(api, run_module):
     """Issue 11: a 400 returned after processing made body_format=auto resend the batch in the other form."""
-    api.post(RELEASE_URL, status=400, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}]))
+    api.post(
+        RELEASE_URL, status=400, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}])
+    )
     api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
     api.get(message_url(IDS[1]), json=quarantined(IDS[1], False))
 
@@ -199,7 +224,9 @@ def test_a_rejected_body_shape_that_was_processed_anyway_is_not_resent(api, run_
 
 
 def test_a_client_error_after_processing_is_read_back_not_resent(api, run_module):
-    api.post(RELEASE_URL, status=409, json=envelope(None, success=False, errors=[{"code": 1020, "message": "conflict"}]))
+    api.post(
+        RELEASE_URL, status=409, json=envelope(None, success=False, errors=[{"code": 1020, "message": "conflict"}])
+    )
     api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
     api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
 
@@ -212,7 +239,9 @@ def test_a_client_error_after_processing_is_read_back_not_resent(api, run_module
 
 
 def test_a_fixed_body_format_is_never_switched(api, run_module):
-    api.post(RELEASE_URL, status=422, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}]))
+    api.post(
+        RELEASE_URL, status=422, json=envelope(None, success=False, errors=[{"code": 1001, "message": "bad body"}])
+    )
     api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
     api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
 
@@ -225,16 +254,23 @@ def test_a_fixed_body_format_is_never_switched(api, run_module):
 
 def test_postfix_id_only_items_map_back_to_requested_ids(api, run_module, mocker):
     warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
-    api.post(RELEASE_URL, json=envelope([
-        {"postfix_id": "5Kmq4Q1TUNa3d13R", "delivered": ["b@example.com"]},
-        {"postfix_id": "4Njp3P0STMz2c02Q", "delivered": ["a@example.com"]},
-    ]))
+    api.post(
+        RELEASE_URL,
+        json=envelope(
+            [
+                {"postfix_id": "5Kmq4Q1TUNa3d13R", "delivered": ["b@example.com"]},
+                {"postfix_id": "4Njp3P0STMz2c02Q", "delivered": ["a@example.com"]},
+            ]
+        ),
+    )
 
     outcome = run_module(MAIN, args())
 
     results = outcome.result["results"]
     assert [(r["id"], r["status"], r["postfix_id"]) for r in results] == [
-        (IDS[0], "released", "4Njp3P0STMz2c02Q"), (IDS[1], "released", "5Kmq4Q1TUNa3d13R")]
+        (IDS[0], "released", "4Njp3P0STMz2c02Q"),
+        (IDS[1], "released", "5Kmq4Q1TUNa3d13R"),
+    ]
     assert any("postfix_id" in call.args[1] for call in warn.call_args_list)
 
 
@@ -251,8 +287,9 @@ def test_unrequested_items_are_reported_and_missing_ids_end_unknown(api, run_mod
 
 def test_notices_in_a_successful_answer_become_warnings(api, run_module, mocker):
     warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
-    api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])],
-                                        messages=[{"code": 10, "message": "release is beta"}]))
+    api.post(
+        RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])], messages=[{"code": 10, "message": "release is beta"}])
+    )
 
     run_module(MAIN, args())
 
@@ -270,12 +307,20 @@ def test_check_mode_without_pre_check_sends_nothing(api, run_module):
 
 def test_check_mode_with_pre_check_only_reads(api, run_module):
     api.get(message_url(IDS[0]), json=envelope({"id": IDS[0], "is_quarantined": True, "to": ["a@example.com"]}))
-    api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": False,
-                                                "post_delivery_operations": ["QUARANTINE_RELEASE"]}))
-    api.get(message_url(IDS[2]), status=404, json=envelope(None, success=False, errors=[{"code": 1002, "message": "nf"}]))
+    api.get(
+        message_url(IDS[1]),
+        json=envelope({"id": IDS[1], "is_quarantined": False, "post_delivery_operations": ["QUARANTINE_RELEASE"]}),
+    )
+    api.get(
+        message_url(IDS[2]), status=404, json=envelope(None, success=False, errors=[{"code": 1002, "message": "nf"}])
+    )
 
-    outcome = run_module(MAIN, args(message_ids=IDS, only_quarantined=True, fail_on_incomplete=False, concurrency=1),
-                         check_mode=True, diff=True)
+    outcome = run_module(
+        MAIN,
+        args(message_ids=IDS, only_quarantined=True, fail_on_incomplete=False, concurrency=1),
+        check_mode=True,
+        diff=True,
+    )
 
     assert [call.request.method for call in api.calls] == ["GET", "GET", "GET"]
     assert [r["status"] for r in outcome.result["results"]] == ["would_release", "already_released", "not_found"]
@@ -285,8 +330,10 @@ def test_check_mode_with_pre_check_only_reads(api, run_module):
 
 
 def test_pre_check_posts_only_quarantined_messages(api, run_module):
-    api.get(message_url(IDS[0]), json=envelope({"id": IDS[0], "is_quarantined": False,
-                                                "action_log": [{"operation": "QUARANTINE_RELEASE"}]}))
+    api.get(
+        message_url(IDS[0]),
+        json=envelope({"id": IDS[0], "is_quarantined": False, "action_log": [{"operation": "QUARANTINE_RELEASE"}]}),
+    )
     api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": True}))
     api.post(RELEASE_URL, json=envelope([item(IDS[1])]))
 
@@ -309,8 +356,12 @@ def test_rerun_with_nothing_quarantined_posts_nothing_and_is_unchanged(api, run_
 
 
 def test_rate_limited_post_is_retried_after_retry_after(api, run_module):
-    api.post(RELEASE_URL, status=429, headers={"Retry-After": "2"},
-             json=envelope(None, success=False, errors=[{"code": 971, "message": "rate limited"}]))
+    api.post(
+        RELEASE_URL,
+        status=429,
+        headers={"Retry-After": "2"},
+        json=envelope(None, success=False, errors=[{"code": 971, "message": "rate limited"}]),
+    )
     api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
 
     outcome = run_module(MAIN, args())
@@ -321,8 +372,12 @@ def test_rate_limited_post_is_retried_after_retry_after(api, run_module):
 
 
 def test_a_lockout_longer_than_max_retry_wait_is_reported_not_waited(api, run_module):
-    api.post(RELEASE_URL, status=429, headers={"Retry-After": "300"},
-             json=envelope(None, success=False, errors=[{"code": 971, "message": "rate limited"}]))
+    api.post(
+        RELEASE_URL,
+        status=429,
+        headers={"Retry-After": "300"},
+        json=envelope(None, success=False, errors=[{"code": 971, "message": "rate limited"}]),
+    )
 
     outcome = run_module(MAIN, args(fail_on_incomplete=False))
 
@@ -341,8 +396,12 @@ def test_a_server_error_on_release_is_resent_only_after_the_settle_window(api, r
     outcome = run_module(MAIN, args(settle_timeout=1, fail_on_incomplete=False))
 
     assert [(c.request.method, c.request.url) for c in api.calls] == [
-        ("POST", RELEASE_URL), ("GET", message_url(IDS[0])), ("GET", message_url(IDS[1])),
-        ("GET", message_url(IDS[1])), ("POST", RELEASE_URL)]
+        ("POST", RELEASE_URL),
+        ("GET", message_url(IDS[0])),
+        ("GET", message_url(IDS[1])),
+        ("GET", message_url(IDS[1])),
+        ("POST", RELEASE_URL),
+    ]
     assert sent_body(api.calls[4]) == {"ids": [IDS[1]]}
     assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed", "released"]
     assert "left quarantine" in outcome.result["results"][0]["detail"]
@@ -452,8 +511,12 @@ def test_a_run_waits_for_another_run_on_the_same_account(api, run_module, tmp_pa
 
 def test_a_failed_answer_that_carries_items_is_evidence(api, run_module):
     """Issue 11: a 200 with success false plus items reported delivered messages as not_released."""
-    api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])], success=False,
-                                        errors=[{"code": 1100, "message": "partial failure"}]))
+    api.post(
+        RELEASE_URL,
+        json=envelope(
+            [item(IDS[0]), item(IDS[1])], success=False, errors=[{"code": 1100, "message": "partial failure"}]
+        ),
+    )
 
     outcome = run_module(MAIN, args())
 
@@ -461,17 +524,22 @@ def test_a_failed_answer_that_carries_items_is_evidence(api, run_module):
     assert len(api.calls) == 1
 
 
-@pytest.mark.parametrize("answer, status", [
-    ({"messages": [["not", "a", "notice"], 7], "result": [{"id": IDS[0], "delivered": ["a@example.com"]}]},
-     "released"),
-    ({"result": [{"id": [IDS[0]], "delivered": ["a@example.com"]}]}, "released_unconfirmed"),
-    ({"result": [{"postfix_id": 12345, "delivered": ["a@example.com"]}]}, "released_unconfirmed"),
-    ({"result": [{"id": IDS[0], "delivered": [{"email": "a@example.com"}]}]}, "released_unconfirmed"),
-    ({"result": [{"id": IDS[0], "delivered": 5}]}, "released_unconfirmed"),
-    ({"result": ["just a string", None, 3]}, "released_unconfirmed"),
-    ({"result": {"id": IDS[0]}}, "released_unconfirmed"),
-    ({"result": [{"id": IDS[0]}]}, "released_unconfirmed"),
-])
+@pytest.mark.parametrize(
+    "answer, status",
+    [
+        (
+            {"messages": [["not", "a", "notice"], 7], "result": [{"id": IDS[0], "delivered": ["a@example.com"]}]},
+            "released",
+        ),
+        ({"result": [{"id": [IDS[0]], "delivered": ["a@example.com"]}]}, "released_unconfirmed"),
+        ({"result": [{"postfix_id": 12345, "delivered": ["a@example.com"]}]}, "released_unconfirmed"),
+        ({"result": [{"id": IDS[0], "delivered": [{"email": "a@example.com"}]}]}, "released_unconfirmed"),
+        ({"result": [{"id": IDS[0], "delivered": 5}]}, "released_unconfirmed"),
+        ({"result": ["just a string", None, 3]}, "released_unconfirmed"),
+        ({"result": {"id": IDS[0]}}, "released_unconfirmed"),
+        ({"result": [{"id": IDS[0]}]}, "released_unconfirmed"),
+    ],
+)
 def test_odd_answer_shapes_end_with_a_status_and_no_traceback(api, run_module, answer, status):
     """Issue 11: odd shapes after a processed POST crashed the module with MODULE FAILURE and no results."""
     api.post(RELEASE_URL, json=dict(envelope(None), **answer))
@@ -505,8 +573,15 @@ def test_an_item_without_recipient_lists_is_settled_by_reading(api, run_module):
 
 
 def test_a_server_echoing_the_token_is_redacted(api, run_module):
-    api.post(RELEASE_URL, status=400, json=envelope(None, success=False, errors=[
-        {"code": 6003, "message": "Invalid request headers: Authorization: Bearer %s" % TOKEN}]))
+    api.post(
+        RELEASE_URL,
+        status=400,
+        json=envelope(
+            None,
+            success=False,
+            errors=[{"code": 6003, "message": "Invalid request headers: Authorization: Bearer %s" % TOKEN}],
+        ),
+    )
 
     outcome = run_module(MAIN, args(body_format="object"))
 
@@ -519,8 +594,17 @@ def test_a_server_echoing_the_token_is_redacted(api, run_module):
 def test_legacy_key_sends_email_and_key_headers(api, run_module):
     api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
 
-    run_module(MAIN, dict(account_id=ACCOUNT, api_email="ops@example.com", api_key="legacy-key-0123456789abcdef",
-                          base_url=BASE, only_quarantined=False, message_ids=IDS[:2]))
+    run_module(
+        MAIN,
+        dict(
+            account_id=ACCOUNT,
+            api_email="ops@example.com",
+            api_key="legacy-key-0123456789abcdef",
+            base_url=BASE,
+            only_quarantined=False,
+            message_ids=IDS[:2],
+        ),
+    )
 
     headers = api.calls[0].request.headers
     assert headers["X-Auth-Email"] == "ops@example.com"
@@ -545,34 +629,46 @@ def test_explicit_arguments_win_over_the_environment(api, run_module, monkeypatc
     monkeypatch.setenv("CLOUDFLARE_BASE_URL", "https://elsewhere.example.test/client/v4")
     api.post(RELEASE_URL, json=envelope([item(IDS[0])]))
 
-    run_module(MAIN, dict(message_ids=IDS[:1], only_quarantined=False, account_id=ACCOUNT, base_url=BASE,
-                          api_email="ops@example.com", api_key="legacy-key-0123456789abcdef"))
+    run_module(
+        MAIN,
+        dict(
+            message_ids=IDS[:1],
+            only_quarantined=False,
+            account_id=ACCOUNT,
+            base_url=BASE,
+            api_email="ops@example.com",
+            api_key="legacy-key-0123456789abcdef",
+        ),
+    )
 
     assert api.calls[0].request.url == RELEASE_URL
     assert "Authorization" not in api.calls[0].request.headers
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(message_ids=[]), "message_ids is empty"),
-    (dict(message_ids=[""]), "item 1 is an empty string"),
-    (dict(message_ids=["ok-1", "has space"]), "item 2"),
-    (dict(message_ids=["a/b"]), "URL syntax"),
-    (dict(message_ids=["a?b"]), "URL syntax"),
-    (dict(message_ids=["a#b"]), "URL syntax"),
-    (dict(message_ids=['a"b']), "quote"),
-    (dict(message_ids=["{'id': 1}"]), "brace"),
-    (dict(account_id="not-an-account"), "32-character hexadecimal"),
-    (dict(account_id=None), "CLOUDFLARE_ACCOUNT_ID"),
-    (dict(api_token=None), "CLOUDFLARE_API_TOKEN"),
-    (dict(api_key="k"), "mutually exclusive"),
-    (dict(api_token=None, api_key="k"), "parameters are required together"),
-    (dict(batch_size=0), "batch_size must be from 1 to 1000"),
-    (dict(batch_size=1001), "batch_size must be from 1 to 1000"),
-    (dict(concurrency=0), "concurrency must be from 1 to 32"),
-    (dict(base_url="ftp://example.test"), "base_url must be an http(s) URL"),
-    (dict(body_format="xml"), "value of body_format must be one of"),
-    (dict(batch_size="ten"), "batch_size"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(message_ids=[]), "message_ids is empty"),
+        (dict(message_ids=[""]), "item 1 is an empty string"),
+        (dict(message_ids=["ok-1", "has space"]), "item 2"),
+        (dict(message_ids=["a/b"]), "URL syntax"),
+        (dict(message_ids=["a?b"]), "URL syntax"),
+        (dict(message_ids=["a#b"]), "URL syntax"),
+        (dict(message_ids=['a"b']), "quote"),
+        (dict(message_ids=["{'id': 1}"]), "brace"),
+        (dict(account_id="not-an-account"), "32-character hexadecimal"),
+        (dict(account_id=None), "CLOUDFLARE_ACCOUNT_ID"),
+        (dict(api_token=None), "CLOUDFLARE_API_TOKEN"),
+        (dict(api_key="k"), "mutually exclusive"),
+        (dict(api_token=None, api_key="k"), "parameters are required together"),
+        (dict(batch_size=0), "batch_size must be from 1 to 1000"),
+        (dict(batch_size=1001), "batch_size must be from 1 to 1000"),
+        (dict(concurrency=0), "concurrency must be from 1 to 32"),
+        (dict(base_url="ftp://example.test"), "base_url must be an http(s) URL"),
+        (dict(body_format="xml"), "value of body_format must be one of"),
+        (dict(batch_size="ten"), "batch_size"),
+    ],
+)
 def test_bad_input_fails_before_any_request(api, run_module, bad, message):
     outcome = run_module(MAIN, args(**bad))
 
@@ -594,7 +690,8 @@ def test_missing_requests_library_is_reported(api, run_module, monkeypatch):
 
 def test_connection_refused_is_retried_then_reported(api, run_module):
     refused = requests.exceptions.ConnectionError(
-        MaxRetryError(None, RELEASE_URL, NewConnectionError(None, "Connection refused")))
+        MaxRetryError(None, RELEASE_URL, NewConnectionError(None, "Connection refused"))
+    )
     for dummy in range(3):
         api.post(RELEASE_URL, body=refused)
 
@@ -613,8 +710,14 @@ ESCAPING_TOKEN = 'tok"with\\quote%2Fand+plus' + "x" * 10
 
 
 def secret_forms_present(text, secret):
-    forms = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], quote(secret, safe=""), quote_plus(secret),
-             secret.strip()}
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        repr(secret)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+        secret.strip(),
+    }
     return [form for form in forms if form in text]
 
 
@@ -637,15 +740,18 @@ def test_a_trailing_newline_is_removed_with_a_warning_and_never_shown(api, run_m
     assert secret_forms_present(json.dumps(outcome.result) + warnings, LONG_TOKEN + "\n") == []
 
 
-@pytest.mark.parametrize("token, problem", [
-    ("e", "1 characters long"),
-    ("released", "8 characters long"),
-    ("tok with a space inside it", "whitespace"),
-    ("tok-with-a-tab\tinside-it-000", "whitespace"),
-    ("tok-with-a-bell\x07inside-it-000", "control characters"),
-    (u"t\u00f6k\u00e9n-n\u00f6n-l\u00e4tin-\u4e2d\u6587-000000", "non-ASCII"),
-    ("x" * 300, "300 characters long"),
-])
+@pytest.mark.parametrize(
+    "token, problem",
+    [
+        ("e", "1 characters long"),
+        ("released", "8 characters long"),
+        ("tok with a space inside it", "whitespace"),
+        ("tok-with-a-tab\tinside-it-000", "whitespace"),
+        ("tok-with-a-bell\x07inside-it-000", "control characters"),
+        ("t\u00f6k\u00e9n-n\u00f6n-l\u00e4tin-\u4e2d\u6587-000000", "non-ASCII"),
+        ("x" * 300, "300 characters long"),
+    ],
+)
 def test_credentials_no_cloudflare_token_has_are_refused_without_echo(api, run_module, token, problem):
     outcome = run_module(MAIN, args(api_token=token))
 
@@ -669,8 +775,13 @@ def test_a_token_echoed_as_a_dictionary_key_is_masked(api, run_module):
 
 def test_escaped_forms_of_the_token_are_masked(api, run_module):
     echoes = [json.dumps(ESCAPING_TOKEN), quote(ESCAPING_TOKEN, safe=""), repr(ESCAPING_TOKEN), ESCAPING_TOKEN]
-    api.post(RELEASE_URL, status=403, json=envelope(None, success=False, errors=[
-        {"code": 10000, "message": "header was %s" % echo} for echo in echoes]))
+    api.post(
+        RELEASE_URL,
+        status=403,
+        json=envelope(
+            None, success=False, errors=[{"code": 10000, "message": "header was %s" % echo} for echo in echoes]
+        ),
+    )
 
     outcome = run_module(MAIN, args(api_token=ESCAPING_TOKEN))
 
@@ -678,17 +789,20 @@ def test_escaped_forms_of_the_token_are_masked(api, run_module):
     assert secret_forms_present(json.dumps(outcome.result), ESCAPING_TOKEN) == []
 
 
-@pytest.mark.parametrize("bad, message", [
-    ([".", "ok-1"], "is a path step"),
-    ([".."], "is a path step"),
-    (["%2e%2e"], "percent sign"),
-    (["x" * 10000], "10000 characters long"),
-    ([True], "is a bool (True), not a string"),
-    ([12345], "is a int (12345), not a string"),
-    ([None], "is a null"),
-    ([{"id": "x"}], "is a dict"),
-    ([u"caf\u00e9-2024"], "non-ASCII"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ([".", "ok-1"], "is a path step"),
+        ([".."], "is a path step"),
+        (["%2e%2e"], "percent sign"),
+        (["x" * 10000], "10000 characters long"),
+        ([True], "is a bool (True), not a string"),
+        ([12345], "is a int (12345), not a string"),
+        ([None], "is a null"),
+        ([{"id": "x"}], "is a dict"),
+        (["caf\u00e9-2024"], "non-ASCII"),
+    ],
+)
 def test_ids_that_cannot_be_right_are_refused_before_any_request(api, run_module, bad, message):
     """Issue 12: '.', '..', '%2e%2e', 10,000-character ids and True were sent; [null] read 'an empty string'."""
     outcome = run_module(MAIN, args(message_ids=bad))
@@ -718,8 +832,7 @@ def test_a_password_in_base_url_is_refused_and_never_shown(api, run_module):
     assert len(api.calls) == 0
 
 
-@pytest.mark.parametrize("extra", [dict(base_url="http://api.example.test/client/v4"),
-                                   dict(validate_certs=False)])
+@pytest.mark.parametrize("extra", [dict(base_url="http://api.example.test/client/v4"), dict(validate_certs=False)])
 def test_unprotected_transport_to_another_host_needs_allow_insecure(api, run_module, mocker, extra):
     refused = run_module(MAIN, args(**extra))
     assert refused.failed
@@ -734,8 +847,13 @@ def test_unprotected_transport_to_another_host_needs_allow_insecure(api, run_mod
     assert any("not protected in transit" in call.args[1] for call in warn.call_args_list)
 
 
-@pytest.mark.parametrize("extra, verify", [(dict(validate_certs=False, allow_insecure=True), False),
-                                           (dict(ca_path="/etc/ssl/our-ca.pem"), "/etc/ssl/our-ca.pem")])
+@pytest.mark.parametrize(
+    "extra, verify",
+    [
+        (dict(validate_certs=False, allow_insecure=True), False),
+        (dict(ca_path="/etc/ssl/our-ca.pem"), "/etc/ssl/our-ca.pem"),
+    ],
+)
 def test_tls_options_win_over_the_environment_ca_bundle(api, run_module, monkeypatch, extra, verify):
     """Issue 12: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE silently overrode ca_path and validate_certs=false."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/env-bundle.pem")
@@ -749,12 +867,16 @@ def test_tls_options_win_over_the_environment_ca_bundle(api, run_module, monkeyp
 
 # Issue 13: status rules that never guess -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("answer", [
-    {"id": IDS[0]},
-    {"id": IDS[0], "is_quarantined": "yes"},
-    {"id": IDS[0], "is_quarantined": False, "delivery_status": ["quarantined"]},
-    {"id": IDS[0], "is_quarantined": True, "delivery_status": ["delivered"]},
-])
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": IDS[0]},
+        {"id": IDS[0], "is_quarantined": "yes"},
+        {"id": IDS[0], "is_quarantined": False, "delivery_status": ["quarantined"]},
+        {"id": IDS[0], "is_quarantined": True, "delivery_status": ["delivered"]},
+    ],
+)
 def test_a_quarantine_state_the_answer_does_not_establish_is_unknown_and_not_sent(api, run_module, answer):
     """Issue 13: a message without is_quarantined was read as released and skipped."""
     api.get(message_url(IDS[0]), json=envelope(answer))
@@ -767,10 +889,23 @@ def test_a_quarantine_state_the_answer_does_not_establish_is_unknown_and_not_sen
 
 
 def test_a_message_never_quarantined_is_told_apart_from_one_released(api, run_module):
-    api.get(message_url(IDS[0]), json=envelope({"id": IDS[0], "is_quarantined": False, "delivery_status": ["moved"],
-                                                "post_delivery_operations": ["MOVE"]}))
-    api.get(message_url(IDS[1]), json=envelope({"id": IDS[1], "is_quarantined": False, "delivery_status": ["delivered"],
-                                                "post_delivery_operations": ["QUARANTINE_RELEASE"]}))
+    api.get(
+        message_url(IDS[0]),
+        json=envelope(
+            {"id": IDS[0], "is_quarantined": False, "delivery_status": ["moved"], "post_delivery_operations": ["MOVE"]}
+        ),
+    )
+    api.get(
+        message_url(IDS[1]),
+        json=envelope(
+            {
+                "id": IDS[1],
+                "is_quarantined": False,
+                "delivery_status": ["delivered"],
+                "post_delivery_operations": ["QUARANTINE_RELEASE"],
+            }
+        ),
+    )
 
     outcome = run_module(MAIN, args(only_quarantined=True, concurrency=1))
 

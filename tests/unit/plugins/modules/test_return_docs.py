@@ -3,6 +3,7 @@
 """RETURN documents every key a module returns, and every key it says is always returned is there."""
 
 from __future__ import absolute_import, division, print_function
+
 __metaclass__ = type
 
 import pytest
@@ -57,21 +58,45 @@ def absent_always_keys(value, docs, where=""):
 
 
 def message(message_id, quarantined=True):
-    return {"id": message_id, "postfix_id": message_id[:16], "is_quarantined": quarantined, "to": ["a@example.com"],
-            "delivery_status": ["quarantined"] if quarantined else ["delivered"], "from": "s@example.com",
-            "subject": "s", "final_disposition": "SPAM", "client_recipients": ["a@example.com"]}
+    return {
+        "id": message_id,
+        "postfix_id": message_id[:16],
+        "is_quarantined": quarantined,
+        "to": ["a@example.com"],
+        "delivery_status": ["quarantined"] if quarantined else ["delivered"],
+        "from": "s@example.com",
+        "subject": "s",
+        "final_disposition": "SPAM",
+        "client_recipients": ["a@example.com"],
+    }
 
 
 def test_every_key_of_a_release_result_is_documented(api, run_module):
     api.get("%s/accounts/%s/email-security/investigate/%s" % (BASE, ACCOUNT, IDS[0]), json=envelope(message(IDS[0])))
     api.get("%s/accounts/%s/email-security/investigate/%s" % (BASE, ACCOUNT, IDS[1]), json=envelope(message(IDS[1])))
-    api.post(RELEASE_URL, json=envelope([
-        {"id": IDS[0], "postfix_id": IDS[0][:16], "delivered": ["a@example.com"], "failed": [], "undelivered": []},
-        {"id": IDS[1], "delivered": ["a@example.com"], "failed": ["b@example.com"]},
-        {"id": "not-requested-2024-01-05T10:00:00-0", "delivered": []}]))
+    api.post(
+        RELEASE_URL,
+        json=envelope(
+            [
+                {
+                    "id": IDS[0],
+                    "postfix_id": IDS[0][:16],
+                    "delivered": ["a@example.com"],
+                    "failed": [],
+                    "undelivered": [],
+                },
+                {"id": IDS[1], "delivered": ["a@example.com"], "failed": ["b@example.com"]},
+                {"id": "not-requested-2024-01-05T10:00:00-0", "delivered": []},
+            ]
+        ),
+    )
 
-    outcome = run_module(email_security_release.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE,
-                                                           message_ids=IDS, fail_on_incomplete=False, concurrency=1))
+    outcome = run_module(
+        email_security_release.main,
+        dict(
+            account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, message_ids=IDS, fail_on_incomplete=False, concurrency=1
+        ),
+    )
 
     docs = documented(email_security_release)
     assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
@@ -82,8 +107,10 @@ def test_every_key_of_a_release_result_is_documented(api, run_module):
 def test_a_failed_release_documents_its_error(api, run_module):
     api.post(RELEASE_URL, status=403, json=envelope(None, success=False, errors=[{"code": 10000, "message": "no"}]))
 
-    outcome = run_module(email_security_release.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE,
-                                                           message_ids=IDS, only_quarantined=False))
+    outcome = run_module(
+        email_security_release.main,
+        dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, message_ids=IDS, only_quarantined=False),
+    )
 
     docs = documented(email_security_release)
     assert outcome.failed
@@ -94,16 +121,22 @@ def test_a_failed_release_documents_its_error(api, run_module):
 @pytest.mark.parametrize("mode", ["search", "ids"])
 def test_every_key_of_an_info_result_is_documented(api, run_module, mode):
     if mode == "search":
-        api.get(SEARCH_URL, json=envelope([message(IDS[0]), message(IDS[1], False)],
-                                          result_info={"next": None, "count": 2, "per_page": 100, "total_count": 0}))
+        api.get(
+            SEARCH_URL,
+            json=envelope(
+                [message(IDS[0]), message(IDS[1], False)],
+                result_info={"next": None, "count": 2, "per_page": 100, "total_count": 0},
+            ),
+        )
         extra = dict(sender="s@example.com")
     else:
         for message_id in IDS:
             api.get("%s/%s" % (SEARCH_URL, message_id), json=envelope(message(message_id)))
         extra = dict(message_ids=IDS, concurrency=1)
 
-    outcome = run_module(email_security_message_info.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE,
-                                                                **extra))
+    outcome = run_module(
+        email_security_message_info.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, **extra)
+    )
 
     docs = documented(email_security_message_info)
     assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []

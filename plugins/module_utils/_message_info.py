@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What email_security_message_info does, in plain Python: check its options, read by id or search, report."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+    SEARCH_FILTERS,
+    STATE_NOT_FOUND,
+    STATE_UNREADABLE,
+    read_messages,
+    search_messages,
+    search_params,
+    search_window,
+    wanted,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import check_range
+
+DEFAULT_LIMIT = 1000
+DEFAULT_PER_PAGE = 100
+DEFAULT_POLL_TIMEOUT = 120.0
+
+
+def validate_info_options(params):
+    """Check the module's own options before any request; return the unique ids to read, or None to search.
+
+    ``start`` and ``end`` in params are replaced by the RFC 3339 text the search takes.
+    """
+    message_ids = unique_message_ids(params["message_ids"])[0] if params["message_ids"] is not None else None
+    check_range("limit", params["limit"], 1)
+    check_range("per_page", params["per_page"], 1, 1000)
+    check_range("poll_timeout", params["poll_timeout"], 0)
+    params["start"], params["end"] = search_window(params["start"], params["end"])
+    return message_ids
+
+
+class InfoReport:
+    """The messages found, the ids Cloudflare does not know, and how the search went."""
+
+    def __init__(self, messages, not_found_ids=(), pages=0, truncated=False):
+        self.messages = messages
+        self.not_found_ids = list(not_found_ids)
+        self.pages = pages
+        self.truncated = truncated
+
+    def result(self, requests_sent):
+        return dict(
+            changed=False,
+            messages=self.messages,
+            ids=[message["id"] for message in self.messages],
+            not_found_ids=self.not_found_ids,
+            truncated=self.truncated,
+            summary=dict(
+                found=len(self.messages),
+                quarantined=sum(1 for m in self.messages if m["is_quarantined"]),
+                not_found=len(self.not_found_ids),
+                pages=self.pages,
+                requests_sent=requests_sent,
+            ),
+        )
+
+
+def find_messages(client, account_id, params, message_ids, concurrency):
+    """Read message_ids, or search with the filters in params; raise CloudflareError for what stops the task."""
+    if message_ids is None:
+        query = search_params(
+            {name: params[name] for name in SEARCH_FILTERS},
+            params["detections_only"],
+            min(params["per_page"], params["limit"]),
+        )
+        messages, pages, truncated = search_messages(
+            client, account_id, query, params["limit"], params["quarantined_only"], params["poll_timeout"]
+        )
+        return InfoReport(messages, pages=pages, truncated=truncated)
+    messages, not_found_ids = [], []
+    for message_id, state in zip(message_ids, read_messages(client, account_id, message_ids, concurrency)):
+        if state.state == STATE_NOT_FOUND:
+            not_found_ids.append(message_id)
+        elif state.state == STATE_UNREADABLE:
+            raise CloudflareError("could not read message %s: %s" % (message_id, state.error))
+        elif wanted(state.message, params["quarantined_only"]):
+            messages.append(state.message)
+    return InfoReport(messages, not_found_ids)

@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import id_problem, unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+
+
+@pytest.mark.parametrize("value", ["4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "a.b_c:d+e=f@g~h-i", "x" * 256])
+def test_ids_cloudflare_may_give_are_accepted(value):
+    assert id_problem(value) is None
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        (".", "path step"),
+        ("..", "path step"),
+        ("%2e%2e", "percent sign"),
+        ("a/b", "URL syntax"),
+        ("a b", "whitespace"),
+        ("a\x00b", "control character"),
+        ("abc\n", "whitespace"),
+        ("{'id': 1}", "brace"),
+        ('a"b', "quote"),
+        ("caf\u00e9", "non-ASCII"),
+        ("x" * 257, "257 characters long"),
+        ("", "empty string"),
+        (True, "is a bool (True)"),
+        (7, "is a int (7)"),
+        (None, "is a null"),
+    ],
+)
+def test_ids_that_cannot_be_right_say_why(value, problem):
+    assert problem in id_problem(value)
+
+
+def test_unique_message_ids_keeps_first_seen_order_and_reports_repeats():
+    assert unique_message_ids(["b", "a", "b", "c", "a"]) == (["b", "a", "c"], ["b", "a"])
+
+
+def test_unique_message_ids_lists_at_most_ten_problems():
+    with pytest.raises(ValidationError) as raised:
+        unique_message_ids([".."] * 12)
+    assert "12 invalid id(s)" in str(raised.value) and "and 2 more" in str(raised.value)

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils import _journal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
+    AccountLock,
+    Lifeline,
+    LockTimeoutError,
+    ReleaseJournal,
+    state_directory,
+)
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+
+
+def test_state_directory_precedence(tmp_path):
+    assert state_directory(str(tmp_path), {"MAILSEC_CLOUDFLARE_STATE_DIR": "/elsewhere"}) == str(tmp_path)
+    assert state_directory(None, {"MAILSEC_CLOUDFLARE_STATE_DIR": "/elsewhere"}) == "/elsewhere"
+    assert state_directory(None, {}).endswith(os.path.join(".local", "state", "mailsec.cloudflare"))
+
+
+def test_the_journal_keeps_what_is_unsettled_across_instances(tmp_path):
+    first = ReleaseJournal(str(tmp_path), ACCOUNT)
+    key = first.record(["a", "b", "c"], 120.0)
+    first.settle(key, ["b"])
+
+    entries = ReleaseJournal(str(tmp_path), ACCOUNT).unsettled()
+
+    assert list(entries) == [key] and entries[key]["ids"] == ["a", "c"] and entries[key]["settle_timeout"] == 120.0
+    first.settle(key)
+    assert first.unsettled() == {}
+
+
+def test_a_torn_journal_reads_as_empty(tmp_path):
+    journal = ReleaseJournal(str(tmp_path), ACCOUNT)
+    with open(journal.path, "w") as broken:
+        broken.write('{"k": {"ids": ["a"]')
+    assert journal.unsettled() == {}
+
+
+def test_the_account_lock_is_exclusive_and_gives_up_in_time(tmp_path):
+    held = AccountLock(str(tmp_path), ACCOUNT).acquire(0)
+    waits = []
+    try:
+        with pytest.raises(LockTimeoutError, match="pid %d" % os.getpid()):
+            AccountLock(str(tmp_path), ACCOUNT).acquire(0.5, on_wait=waits.append, sleep=lambda s: None)
+    finally:
+        held.release()
+    assert len(waits) == 1
+    AccountLock(str(tmp_path), ACCOUNT).acquire(0).release()
+
+
+def test_the_lock_of_a_dead_holder_is_free(tmp_path):
+    code = (
+        "import sys; sys.path[:0] = %r; from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal "
+        "import AccountLock; AccountLock(%r, %r).acquire(0); import os; os._exit(0)"
+        % (sys.path, str(tmp_path), ACCOUNT)
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    AccountLock(str(tmp_path), ACCOUNT).acquire(0).release()
+
+
+def test_the_lifeline_holds_while_the_parent_lives_and_breaks_when_a_watched_process_changes(monkeypatch):
+    lifeline = Lifeline()
+    assert lifeline.gone() is False
+    monkeypatch.setattr(_journal, "_process_facts", lambda pid: None)
+    assert lifeline.gone() is True
