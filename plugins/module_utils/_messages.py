@@ -105,7 +105,8 @@ def normalize_message(raw):
     return message
 
 
-def quarantine_state(message):
+def quarantine_state(message):  # radon: 15, from boolean operators
+    # One decision table over the answer's three fields; split, the contradictions between them would be hidden.
     """Quarantined; released (a release is on record); not quarantined (never was, or was moved); or undetermined.
 
     Undetermined when the answer does not establish the state: no boolean ``is_quarantined``, or a

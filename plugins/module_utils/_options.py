@@ -212,7 +212,8 @@ def _account_id(value):
     return value.lower()
 
 
-def _credentials(params, environ, notices):
+def _credentials(params, environ, notices):  # radon: 14
+    # Where credentials come from and which combinations are refused is one rule; read it in one place.
     """api_token, or api_email + api_key, from one source as a whole: the task (and module_defaults), else the
     environment, so a token in the environment never collides with a key pair given in the task."""
     token, email, key = params.get("api_token"), params.get("api_email"), params.get("api_key")

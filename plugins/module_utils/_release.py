@@ -25,7 +25,12 @@ import time
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
+    AccountLock,
+    Lifeline,
+    LockTimeoutError,
+    ReleaseJournal,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     STATE_NOT_FOUND,
     STATE_NOT_QUARANTINED,
@@ -188,6 +193,45 @@ class ReleaseReport:
         )
         return summary
 
+    def result(self, client, body_format, with_diff=False):
+        """What the module returns: results, summary, the id lists, and in diff mode the diff."""
+        pacer = client.pacer
+        result = dict(
+            changed=self.changed,
+            results=self.results,
+            summary=self.summary(client.requests_sent, client.retries_done, pacer.paused_seconds, pacer.pauses),
+            released_ids=self.released_ids,
+            incomplete_ids=self.incomplete_ids,
+            unexpected_items=self.unexpected_items,
+            body_format=body_format,
+        )
+        if with_diff:
+            result["diff"] = self.diff()
+        if self.fatal_error is not None:
+            result["error"] = self.fatal_error.as_dict()
+        return result
+
+    def failure(self, fail_on_incomplete):
+        """Why the task fails, or None: an error that stopped it, or (when asked) ids not fully released."""
+        incomplete, total = len(self.incomplete_ids), len(self.results)
+        if self.fatal_error is not None:
+            return "%s. %d of %d message(s) were not fully released; see results and incomplete_ids" % (
+                self.fatal_error.message,
+                incomplete,
+                total,
+            )
+        if not (incomplete and fail_on_incomplete):
+            return None
+        counts = {}
+        for entry in self.results:
+            if entry["status"] not in COMPLETE_STATUSES:
+                counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+        described = ", ".join("%d %s" % (counts[status], status) for status in STATUSES if status in counts)
+        return (
+            "%d of %d message(s) were not fully released (%s); see incomplete_ids and each result's detail, or "
+            "set fail_on_incomplete: false" % (incomplete, total, described)
+        )
+
     def diff(self):
         """Quarantine state per message before and after, as Ansible's before/after text."""
         before_lines, after_lines = [], []
@@ -210,6 +254,25 @@ def _state_after(status, before):
     if status in (UNKNOWN, RELEASE_PENDING):
         return UNKNOWN
     return before
+
+
+def release_engine(client, settings, params, check_mode, warn):
+    """The engine a module run uses: its options, and the journal, lock and lifeline on this machine."""
+    account_id, state_dir = settings["account_id"], settings["state_dir"]
+    return ReleaseEngine(
+        client,
+        account_id,
+        batch_size=params["batch_size"],
+        concurrency=settings["concurrency"],
+        only_quarantined=params["only_quarantined"],
+        body_format=params["body_format"],
+        check_mode=check_mode,
+        warn=warn,
+        settle_timeout=params["settle_timeout"],
+        journal=ReleaseJournal(state_dir, account_id),
+        lock=AccountLock(state_dir, account_id),
+        lifeline=Lifeline(),
+    )
 
 
 class _Settled:
@@ -290,7 +353,8 @@ class ReleaseEngine:
 
     # The run, step by step; each step returns the entries it decided -------------------------------------
 
-    def run(self, message_ids):
+    def run(self, message_ids):  # radon: 15
+        # The run's steps in order, each returning what it decided; the lock must wrap all of them.
         entries = {}
         try:
             self._take_account_lock()
@@ -614,7 +678,8 @@ class ReleaseEngine:
             self._stop(exc)
             return [None] * len(message_ids)
 
-    def _settle(self, message_ids, window_end, left_status, cause):
+    def _settle(self, message_ids, window_end, left_status, cause):  # radon: 13
+        # The settle rule in one loop: every way out of it (left, unreadable, window closed, no time) stays visible.
         """Read messages back until each has left quarantine or the settle window has closed."""
         settled = _Settled()
         waiting = list(message_ids)

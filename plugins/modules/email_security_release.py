@@ -417,11 +417,10 @@ error:
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, Lifeline, ReleaseJournal
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
     DEFAULT_SETTLE_TIMEOUT,
-    ReleaseEngine,
+    release_engine,
     validate_release_options,
 )
 
@@ -452,65 +451,16 @@ def main():
         )
 
     client = module.client(settings)
-    account_id, state_dir = settings["account_id"], settings["state_dir"]
-    engine = ReleaseEngine(
-        client,
-        account_id,
-        batch_size=params["batch_size"],
-        concurrency=settings["concurrency"],
-        only_quarantined=params["only_quarantined"],
-        body_format=params["body_format"],
-        check_mode=module.check_mode,
-        warn=module.warn,
-        settle_timeout=params["settle_timeout"],
-        journal=ReleaseJournal(state_dir, account_id),
-        lock=AccountLock(state_dir, account_id),
-        lifeline=Lifeline(),
-    )
+    engine = release_engine(client, settings, params, module.check_mode, module.warn)
     try:
         report = engine.run(message_ids)
     finally:
         client.close()
 
-    result = dict(
-        changed=report.changed,
-        results=report.results,
-        summary=report.summary(
-            client.requests_sent, client.retries_done, client.pacer.paused_seconds, client.pacer.pauses
-        ),
-        released_ids=report.released_ids,
-        incomplete_ids=report.incomplete_ids,
-        unexpected_items=report.unexpected_items,
-        body_format=engine.body_format,
-    )
-    if module._diff:
-        result["diff"] = report.diff()
-    if report.fatal_error is not None:
-        module.fail_json(
-            msg="%s. %d of %d message(s) were not fully released; see results and incomplete_ids"
-            % (report.fatal_error.message, len(report.incomplete_ids), len(report.results)),
-            error=report.fatal_error.as_dict(),
-            **result,
-        )
-    if report.incomplete_ids and params["fail_on_incomplete"]:
-        summary = result["summary"]
-        counts = ", ".join(
-            "%d %s" % (summary[status], status)
-            for status in (
-                "partially_released",
-                "released_unconfirmed",
-                "release_pending",
-                "not_released",
-                "not_found",
-                "unknown",
-            )
-            if summary[status]
-        )
-        module.fail_json(
-            msg="%d of %d message(s) were not fully released (%s); see incomplete_ids and each result's "
-            "detail, or set fail_on_incomplete: false" % (len(report.incomplete_ids), len(report.results), counts),
-            **result,
-        )
+    result = report.result(client, engine.body_format, with_diff=module._diff)
+    failure = report.failure(params["fail_on_incomplete"])
+    if failure is not None:
+        module.fail_json(msg=failure, **result)
     module.exit_json(**result)
 
 

@@ -31,7 +31,6 @@ import requests
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(HERE))
 COLLECTIONS_PATH = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_ROOT)))
-SIMULATOR = os.path.join(COLLECTION_ROOT, "tests", "simulator", "simulator.py")
 BIN_DIR = os.path.dirname(sys.executable)
 BATCH_SIZE = 100
 CONCURRENCY = 4
@@ -85,10 +84,20 @@ class SimulatorProcess:
     """The simulator as its own process, so that its work never shares a GIL with what is measured."""
 
     def __init__(self, messages, latency, quota=None):
-        command = [sys.executable, SIMULATOR, "--port", "0", "--generate", str(messages), "--latency", str(latency)]
+        command = [
+            sys.executable,
+            "-m",
+            "tests.simulator",
+            "--port",
+            "0",
+            "--generate",
+            str(messages),
+            "--latency",
+            str(latency),
+        ]
         if quota:
             command += ["--quota", str(quota), "--window", "300"]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=COLLECTION_ROOT)
         self.base_url = self.process.stdout.readline().split()[-1]
         self.origin = self.base_url.rsplit("/client/v4", 1)[0]
 

@@ -14,12 +14,11 @@ import sys
 import pytest
 import yaml
 
+from tests.simulator import Simulator, load_state
+
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS_PATH = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_ROOT)))
 SIMULATOR_DIR = os.path.join(COLLECTION_ROOT, "tests", "simulator")
-sys.path.insert(0, SIMULATOR_DIR)
-
-from simulator import Simulator, load_state  # noqa: E402 pylint: disable=wrong-import-position
 
 BIN_DIR = os.path.dirname(sys.executable)
 

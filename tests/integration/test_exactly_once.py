@@ -15,7 +15,7 @@ import trustme
 import yaml
 
 from conftest import SIMULATOR_DIR, ansible_env, assert_within_contract, release_playbook, run_playbook, start_playbook
-from simulator import Simulator, generate_messages, load_state
+from tests.simulator import Simulator, generate_messages, load_state
 
 
 def quarantined_ids(sim, count=None):

@@ -13,23 +13,20 @@ __metaclass__ = type
 
 import json
 import os
-import sys
 import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import COLLECTIONS_PATH, assert_within_contract
-from simulator import ITEM_SHAPES, Simulator, SimulatorState, generate_messages
+from tests.simulator import ITEM_SHAPES, Simulator, SimulatorState, generate_messages
 
-sys.path.insert(0, COLLECTIONS_PATH)
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient  # noqa: E402
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (  # noqa: E402
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
     AccountLock,
     ReleaseJournal,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import ReleaseEngine  # noqa: E402
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import ReleaseEngine
 
 SCHEDULES_PER_SHARD = 110
 TIMEOUT = 0.25
@@ -168,7 +165,17 @@ def test_no_fault_schedule_delivers_twice_or_misreports(shard, tmp_path):
         assert state.double_deliveries() == [], schedule
         assert all(count == 1 for count in state.deliveries().values()), schedule
         assert contradictions == [], (schedule, contradictions, report.results)
-        assert_within_contract(state)
+        assert state.ledger("response_violation") == []
+        # After a 400/422 that names the body, body_format=auto tries the array form: outside the contract, and
+        # refused by it, by design. Nothing else our client sends may be.
+        probed = any(
+            f["kind"] == "status_after" and "body" in f.get("message", "") for dummy, f, dummy in schedule["faults"]
+        )
+        assert [
+            v
+            for v in state.ledger("contract_violation")
+            if not (probed and all(p.startswith("request body") for p in v["problems"]))
+        ] == [], schedule
 
     started = time.monotonic()
     try:

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from simulator import generate_messages
+from tests.simulator import generate_messages
 
 SAFE_STATUSES = {"released", "released_unconfirmed", "unknown"}
 

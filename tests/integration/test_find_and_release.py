@@ -9,7 +9,7 @@ __metaclass__ = type
 import yaml
 
 from conftest import ansible_env, run_playbook
-from simulator import generate_messages
+from tests.simulator import generate_messages
 
 FIND_RELEASE_AGAIN = """
 - name: Find by sender, release, run again

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, assert_within_contract, run_playbook, runner_envvars
-from simulator import Simulator, load_state
+from tests.simulator import Simulator, load_state
 
 TOKENS = {
     "plain": "cfTok" + "Q7w2E9r4T1y6U3i8O5p0" * 2,

@@ -18,9 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from simulator import (  # noqa: E402 pylint: disable=wrong-import-position
+from . import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_EMAIL,
     DEFAULT_KEY,
@@ -344,7 +342,8 @@ def test_command_line_prints_its_address_and_stops_on_sigterm(tmp_path):
     process = subprocess.Popen(
         [
             sys.executable,
-            os.path.join(HERE, "simulator.py"),
+            "-m",
+            "tests.simulator",
             "--port",
             "0",
             "--seed",

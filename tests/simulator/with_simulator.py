@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run one command against a fresh simulator, then stop it: nothing is left running.
 
-    python tests/simulator/with_simulator.py --seed tests/simulator/seeds/demo.json -- ansible-playbook ...
+    python -m tests.simulator.with_simulator --seed tests/simulator/seeds/demo.json -- ansible-playbook ...
+
+(from the collection root).
 
 The command gets CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN and CLOUDFLARE_BASE_URL in its
 environment, as an AWX credential would inject them. The exit code is the command's.
@@ -17,9 +19,7 @@ import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from simulator import Simulator, load_state  # noqa: E402 pylint: disable=wrong-import-position
+from .server import Simulator, load_state
 
 
 def main(argv=None):

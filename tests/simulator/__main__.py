@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""python -m tests.simulator: serve the simulator on 127.0.0.1 until SIGTERM."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import argparse
+import signal
+import sys
+import threading
+
+from .server import Simulator, load_state
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Cloudflare Email Security Investigate API simulator (127.0.0.1 only)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--seed", help="JSON file with the account, credentials and messages")
+    parser.add_argument("--generate", type=int, default=0, help="add N synthetic quarantined messages")
+    parser.add_argument("--ledger", help="append the ledger to this JSON-lines file")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
+    parser.add_argument("--quota", type=int, help="requests allowed per window, announced in Ratelimit headers")
+    parser.add_argument("--window", type=float, default=300.0, help="quota window in seconds")
+    parser.add_argument(
+        "--accept-body",
+        choices=("both", "object", "array"),
+        default="object",
+        help="release body forms accepted; anything but object is a drift from the contract",
+    )
+    parser.add_argument("--search-polls", type=int, default=0, help="answer searches with 202 this many times first")
+    parser.add_argument("--postfix-only", action="store_true", help="key release items by postfix_id only")
+    options = parser.parse_args(argv)
+
+    state = load_state(options.seed, options.generate, options.ledger)
+    state.configure(
+        {
+            "latency": options.latency,
+            "accept_body": options.accept_body,
+            "search_polls": options.search_polls,
+            "postfix_only": options.postfix_only,
+        }
+    )
+    if options.quota:
+        state.set_quota(options.quota, options.window)
+
+    simulator = Simulator(state, options.port)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *args: stopping.set())
+    signal.signal(signal.SIGINT, lambda *args: stopping.set())
+    simulator.start()
+    print("listening on %s" % simulator.base_url, flush=True)
+    while not stopping.wait(0.2):
+        pass
+    simulator.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The API's fixed parts: path prefix, default account and credentials, routes, the envelope."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+API_PREFIX = "/client/v4"
+DEFAULT_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
+DEFAULT_TOKEN = "sim-token-write-5f1c0d2e9a7b4c3d"
+DEFAULT_READ_ONLY_TOKEN = "sim-token-read-0a9b8c7d6e5f4a3b"
+DEFAULT_EMAIL = "secops@example.com"
+DEFAULT_KEY = "0123456789abcdef0123456789abcdef01234"
+DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK")
+_RELEASE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/release$")
+_MESSAGE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)$")
+_SEARCH = re.compile(r"^/accounts/([^/]+)/email-security/investigate$")
+_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+def _error(code, message, chain=None):
+    error = {"code": code, "message": message}
+    if chain:
+        error["error_chain"] = chain
+    return error
+
+
+RATE_LIMITED = _error(971, "Please wait and consider throttling your request speed")
+
+
+def envelope(result=None, errors=None, messages=None, success=None, **extra):
+    body = {
+        "success": not errors if success is None else success,
+        "errors": errors or [],
+        "messages": messages or [],
+        "result": result,
+    }
+    body.update(extra)
+    return body

@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Messages in the simulated quarantine, as the contract's MessageDetails, and synthetic ones."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import random
+
+from . import contract
+from .api import DETECTIONS
+
+
+class Message:
+    """One message in the simulated quarantine."""
+
+    def __init__(
+        self,
+        message_id,
+        sender,
+        recipients,
+        subject,
+        sent_date,
+        final_disposition="SPAM",
+        is_quarantined=True,
+        failing_recipients=(),
+        alert_id=None,
+        postfix_id=None,
+    ):
+        self.id = message_id
+        self.postfix_id = postfix_id or message_id.split("-", 1)[0]
+        self.sender = sender
+        self.recipients = list(recipients)
+        self.failing_recipients = [r for r in failing_recipients if r in self.recipients]
+        self.subject = subject
+        self.sent_date = sent_date
+        self.final_disposition = final_disposition
+        self.is_quarantined = is_quarantined
+        self.alert_id = alert_id or "%s-alert" % self.postfix_id
+        self.post_delivery_operations = [] if is_quarantined else ["QUARANTINE_RELEASE"]
+        self.action_log = [] if is_quarantined else [_action("QUARANTINE_RELEASE")]
+        # A message that was never quarantined (delivered, or moved by a rule) carries no release in its history.
+        self.never_quarantined = False
+
+    @classmethod
+    def from_dict(cls, data):
+        message = cls(
+            data["id"],
+            data["from"],
+            data["to"],
+            data.get("subject", ""),
+            data.get("sent_date", ""),
+            data.get("final_disposition", "SPAM"),
+            data.get("is_quarantined", True),
+            data.get("failing_recipients", ()),
+            data.get("alert_id"),
+            data.get("postfix_id"),
+        )
+        if data.get("never_quarantined"):
+            message.mark_never_quarantined()
+        return message
+
+    def mark_never_quarantined(self):
+        self.is_quarantined = False
+        self.never_quarantined = True
+        self.post_delivery_operations = []
+        self.action_log = []
+
+    def release(self):
+        self.is_quarantined = False
+        self.post_delivery_operations.append("QUARANTINE_RELEASE")
+        self.action_log.append(_action("QUARANTINE_RELEASE"))
+
+    def as_api(self):
+        """The message as the contract's MessageDetails: every required field, real nulls where allowed."""
+        if self.is_quarantined:
+            delivery_status = ["quarantined"]
+        else:
+            delivery_status = ["delivered"] if not self.never_quarantined else ["moved"]
+        return {
+            "id": self.id,
+            "ts": self.sent_date,
+            "detection_reasons": ["Sender reputation"] if self.final_disposition != "NONE" else [],
+            "action_log": [dict(entry) for entry in self.action_log],
+            "is_phish_submission": False,
+            "properties": {"allowlisted_pattern": None, "blocklisted_message": None},
+            "envelope_from": None,
+            "replyto": None,
+            "edf_hash": None,
+            "postfix_id": self.postfix_id,
+            "from": self.sender,
+            "from_name": self.sender.split("@", 1)[0],
+            "to": list(self.recipients),
+            "client_recipients": list(self.recipients),
+            "subject": self.subject,
+            "sent_date": self.sent_date,
+            "final_disposition": self.final_disposition,
+            "is_quarantined": self.is_quarantined,
+            "delivery_status": delivery_status,
+            "post_delivery_operations": list(self.post_delivery_operations),
+            "alert_id": self.alert_id,
+            "message_id": "<%s@%s>" % (self.postfix_id, self.sender.split("@")[-1]),
+        }
+
+
+def _now_text(moment=None):
+    moment = moment or datetime.datetime.now(datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _action(operation):
+    return {
+        "completed_at": _now_text(),
+        "operation": operation,
+        "properties": {"requested_by": "api"},
+        "status": "completed",
+    }
+
+
+def generate_messages(count, seed=0, quarantined=True):
+    """Synthetic messages with realistic ids: ``<postfix_id>-<timestamp>-<suffix>``.
+
+    Ids are the same for the same count and seed; sending dates lie in the 28 days before today, inside
+    the search's default 30-day window.
+    """
+    today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    rng = random.Random(seed)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    senders = ["billing@vendor.example", "news@partner.example", "hr@corp.example", "alerts@saas.example"]
+    messages = []
+    for index in range(count):
+        postfix = "".join(rng.choice(alphabet) for dummy in range(16))
+        stamp = "2026-11-%02dT%02d:%02d:%02d" % (1 + index % 28, index % 24, index % 60, (index * 7) % 60)
+        message_id = "%s-%s-%08d" % (postfix, stamp, index)
+        recipients = ["user%d@corp.example" % ((index + n) % 50) for n in range(1 + index % 3)]
+        sent = today - datetime.timedelta(days=1 + index % 27, hours=-(index % 24), minutes=-(index % 60))
+        messages.append(
+            Message(
+                message_id,
+                senders[index % len(senders)],
+                recipients,
+                "Generated message %d" % index,
+                _now_text(sent),
+                DETECTIONS[index % len(DETECTIONS)],
+                quarantined,
+            )
+        )
+    return messages
+
+
+def rebase_dates(messages):
+    """Move seed messages in time so the newest was sent an hour ago: inside the default search window, always."""
+    dates = [contract.parse_date_time(m.sent_date) for m in messages if m.sent_date]
+    if not dates:
+        return
+    shift = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1) - max(dates)
+    for message in messages:
+        if message.sent_date:
+            message.sent_date = _now_text(contract.parse_date_time(message.sent_date) + shift)

@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The account, its credentials, its messages and switches; what a release or a search does to them."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import datetime
+import threading
+
+from . import contract
+from .api import DEFAULT_ACCOUNT_ID, DEFAULT_EMAIL, DEFAULT_KEY, DEFAULT_READ_ONLY_TOKEN, DEFAULT_TOKEN, DETECTIONS
+from .faults import Fault
+from .ledger import Ledger
+from .messages import Message, generate_messages, rebase_dates
+from .quota import Quota
+
+
+class SimulatorState:
+    """The account, its credentials, its messages, the switches, and the ledger. Thread-safe."""
+
+    def __init__(
+        self,
+        messages=(),
+        account_id=DEFAULT_ACCOUNT_ID,
+        api_token=DEFAULT_TOKEN,
+        read_only_token=DEFAULT_READ_ONLY_TOKEN,
+        api_email=DEFAULT_EMAIL,
+        api_key=DEFAULT_KEY,
+        ledger_path=None,
+    ):
+        self.lock = threading.RLock()
+        self.account_id = account_id
+        self.api_token = api_token
+        self.read_only_token = read_only_token
+        self.api_email = api_email
+        self.api_key = api_key
+        self.messages = {m.id: m for m in messages}
+        # The contract's release body is {"ids": [...]}; "array" or "both" is an opt-in drift mode.
+        self.accept_body = "object"
+        # Where a 202's Location points: "root" (/client/v4/...), "absolute" (http://host/client/v4/...) or
+        # "api" (/accounts/..., relative to the API's base path).
+        self.search_location = "root"
+        # Answers are checked against the contract and departures recorded as response_violation.
+        self.check_answers = True
+        self.reject_status = 400
+        self.postfix_only = False
+        self.search_polls = 0
+        self.latency = 0.0
+        self.faults = []
+        self.ledger_book = Ledger(ledger_path)
+        self.quota = Quota(lambda seconds: self.record("lockout", seconds=seconds))
+        self._polls = {}
+
+    @classmethod
+    def from_seed(cls, seed, ledger_path=None):
+        messages = [Message.from_dict(item) for item in seed.get("messages", [])]
+        rebase_dates(messages)
+        generate = seed.get("generate")
+        if generate:
+            messages.extend(generate_messages(generate.get("count", 0), generate.get("seed", 0)))
+        keys = ("account_id", "api_token", "read_only_token", "api_email", "api_key")
+        return cls(messages, ledger_path=ledger_path, **{k: seed[k] for k in keys if k in seed})
+
+    # Configuration -------------------------------------------------------------------------------------
+
+    def add_messages(self, messages):
+        with self.lock:
+            for message in messages:
+                self.messages[message.id] = message
+
+    def inject(self, kind, endpoint="any", count=1, **options):
+        with self.lock:
+            self.faults.append(Fault(kind, endpoint, count, **options))
+
+    def lock_out(self, seconds):
+        """Start a lockout now, as one caused by another client of the same token would."""
+        self.quota.lock_out(seconds)
+
+    def set_quota(self, limit, window=300.0, lockout=None, burst=None, burst_window=1.0, announce=True):
+        self.quota.set(limit, window, lockout, burst, burst_window, announce)
+
+    def configure(self, settings):
+        """Apply a dict of switches, as sent to POST /_sim/config."""
+        with self.lock:
+            for name in (
+                "accept_body",
+                "reject_status",
+                "postfix_only",
+                "search_polls",
+                "latency",
+                "search_location",
+                "check_answers",
+            ):
+                if name in settings:
+                    setattr(self, name, settings[name])
+            if "fixed_ratelimit" in settings:
+                self.quota.fixed_ratelimit = settings["fixed_ratelimit"]
+            if "quota" in settings:
+                self.set_quota(
+                    settings["quota"],
+                    settings.get("window", 300.0),
+                    settings.get("lockout"),
+                    settings.get("burst"),
+                    settings.get("burst_window", 1.0),
+                    settings.get("announce", True),
+                )
+            for fault in settings.get("faults", []):
+                self.faults.append(Fault(**fault))
+
+    # Ledger --------------------------------------------------------------------------------------------
+
+    def record(self, event, **fields):
+        self.ledger_book.record(event, **fields)
+
+    def ledger(self, event=None):
+        return self.ledger_book.events(event)
+
+    def requests(self, method=None, endpoint=None):
+        return self.ledger_book.requests(method, endpoint)
+
+    def deliveries(self):
+        """Message id -> how many times it was delivered."""
+        return self.ledger_book.deliveries()
+
+    def double_deliveries(self):
+        return self.ledger("double_delivery")
+
+    def close(self):
+        self.ledger_book.close()
+
+    # Behaviour -----------------------------------------------------------------------------------------
+
+    def take_fault(self, endpoint):
+        with self.lock:
+            for fault in self.faults:
+                if fault.remaining > 0 and fault.endpoint in (endpoint, "any"):
+                    fault.remaining -= 1
+                    return fault
+        return None
+
+    def spend_quota(self):
+        """Count one request; return (headers, lockout seconds left or None)."""
+        return self.quota.spend()
+
+    def release(self, ids):
+        items = []
+        with self.lock:
+            for message_id in ids:
+                message = self.messages.get(message_id)
+                if message is None:
+                    items.append(
+                        {
+                            "id": message_id,
+                            "postfix_id": message_id.split("-", 1)[0],
+                            "delivered": [],
+                            "failed": [],
+                            "undelivered": [],
+                        }
+                    )
+                    continue
+                item = {"id": message.id, "postfix_id": message.postfix_id}
+                if message.is_quarantined:
+                    delivered = [r for r in message.recipients if r not in message.failing_recipients]
+                    item.update(delivered=delivered, failed=list(message.failing_recipients), undelivered=[])
+                    message.release()
+                    self.record("delivery", id=message.id, recipients=delivered)
+                else:
+                    item.update(delivered=[], failed=[], undelivered=list(message.recipients))
+                    self.record("double_delivery", id=message.id)
+                if self.postfix_only:
+                    del item["id"]
+                items.append(item)
+        return items
+
+    def search(self, query):
+        """(messages, result_info) of one page, or raise SearchRefused when Cloudflare would refuse the search."""
+
+        def first(name, default=None):
+            return query.get(name, [default])[0]
+
+        now = datetime.datetime.now(datetime.timezone.utc)
+        start = contract.parse_date_time(first("start")) if first("start") else now - datetime.timedelta(days=30)
+        end = contract.parse_date_time(first("end")) if first("end") else now
+        if start > now:
+            raise SearchRefused("start must not be in the future")
+        if start > end:
+            raise SearchRefused("start must not be after end")
+        per_page = int(first("per_page", "20"))
+        offset = _cursor_offset(first("cursor")) if first("cursor") else 0
+        detections_only = first("detections_only", "true").lower() != "false"
+        with self.lock:
+            matches = [
+                m
+                for m in self.messages.values()
+                if _matches(m, query, detections_only) and start <= contract.parse_date_time(m.sent_date) < end
+            ]
+        page = matches[offset : offset + per_page]
+        following = offset + per_page
+        next_cursor = base64.urlsafe_b64encode(str(following).encode()).decode() if following < len(matches) else None
+        previous = base64.urlsafe_b64encode(str(max(0, offset - per_page)).encode()).decode() if offset else None
+        return [m.as_api() for m in page], {
+            "count": len(page),
+            "per_page": per_page,
+            "next": next_cursor,
+            "previous": previous,
+            "page": 0,
+            "total_count": 0,
+        }
+
+    def poll_ticket(self, ticket):
+        """True when the search can be answered now, else the ticket its 202 answer tells the client to poll with."""
+        with self.lock:
+            if ticket is None:
+                if self.search_polls <= 0:
+                    return True
+                ticket = "job%d" % (len(self._polls) + 1)
+                self._polls[ticket] = self.search_polls
+                return ticket
+            left = self._polls.get(ticket, 0) - 1
+            self._polls[ticket] = left
+            return True if left <= 0 else ticket
+
+
+class SearchRefused(Exception):
+    """A search Cloudflare answers with a 4XX."""
+
+
+def _cursor_offset(cursor):
+    try:
+        offset = int(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii"))
+    except (ValueError, UnicodeError):
+        raise SearchRefused("cursor %r is not a cursor a search returned" % cursor[:40]) from None
+    if offset < 0:
+        raise SearchRefused("cursor %r is not a cursor a search returned" % cursor[:40])
+    return offset
+
+
+def _contains(value, needle):
+    return needle.lower() in (value or "").lower()
+
+
+def _matches(message, query, detections_only):
+    def first(name):
+        values = query.get(name)
+        return values[0] if values else None
+
+    if detections_only and message.final_disposition not in DETECTIONS:
+        return False
+    text = first("query")
+    if text and not any(_contains(v, text) for v in [message.sender, message.subject, message.id] + message.recipients):
+        return False
+    checks = (
+        ("sender", lambda v: _contains(message.sender, v)),
+        ("recipient", lambda v: any(_contains(r, v) for r in message.recipients)),
+        ("subject", lambda v: _contains(message.subject, v)),
+        ("domain", lambda v: any(a.lower().endswith("@" + v.lower()) for a in [message.sender] + message.recipients)),
+        ("message_id", lambda v: v in (message.id, message.as_api()["message_id"])),
+        ("alert_id", lambda v: v == message.alert_id),
+        ("final_disposition", lambda v: v.upper() == message.final_disposition),
+        ("delivery_status", lambda v: v in message.as_api()["delivery_status"]),
+        (
+            "message_action",
+            lambda v: v != "QUARANTINE_RELEASED" or "QUARANTINE_RELEASE" in message.post_delivery_operations,
+        ),
+    )
+    return all(check(first(name)) for name, check in checks if first(name) is not None)
