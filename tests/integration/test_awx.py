@@ -174,19 +174,18 @@ ROLE_PLAY = """
 """
 
 
-def test_the_role_forwards_every_search_filter(sim, tmp_path):
-    """Issue 14: delivery_status and message_action were dropped, so the search ran over everything quarantined."""
-    moved = next(m for m in sim.state.messages.values() if m.is_quarantined)
-    moved.mark_never_quarantined()
+def run_role_search(sim, tmp_path, search):
     playbook = tmp_path / "role.yml"
     playbook.write_text(ROLE_PLAY)
+    variables = {"search": search, "report_dir": str(tmp_path / "reports")}
+    return run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path), variables)
 
-    run = run_playbook(
-        playbook,
-        tmp_path,
-        ansible_env(sim, tmp_path),
-        {"search": {"delivery_status": "moved"}, "report_dir": str(tmp_path / "reports")},
-    )
+
+def test_the_role_forwards_every_search_filter(sim, tmp_path):
+    """Issue 14: delivery_status and message_action were dropped, so the search ran over everything quarantined."""
+    next(m for m in sim.state.messages.values() if m.is_quarantined).mark_never_quarantined()
+
+    run = run_role_search(sim, tmp_path, {"delivery_status": "moved"})
 
     assert run.returncode == 0, run.output
     # The only message the filter matches is not quarantined: nothing to release. Dropping the filter released
@@ -196,15 +195,7 @@ def test_the_role_forwards_every_search_filter(sim, tmp_path):
 
 
 def test_the_role_refuses_a_filter_it_does_not_know(sim, tmp_path):
-    playbook = tmp_path / "role.yml"
-    playbook.write_text(ROLE_PLAY)
-
-    run = run_playbook(
-        playbook,
-        tmp_path,
-        ansible_env(sim, tmp_path),
-        {"search": {"sender": "x@example.com", "senderr": "typo"}, "report_dir": str(tmp_path)},
-    )
+    run = run_role_search(sim, tmp_path, {"sender": "x@example.com", "senderr": "typo"})
 
     assert run.returncode != 0
     assert "filters the search does not know: senderr" in run.output
