@@ -142,7 +142,8 @@ class ReleaseJournal:
                 entry["ids"] = [i for i in entry["ids"] if i not in settled]
             if message_ids is None or not entry["ids"]:
                 del entries[key]
-            self._save(entries)
+            # Not made durable: a removal lost in a crash only makes the next run read those messages back.
+            self._save(entries, durable=False)
 
     def _load(self):
         try:
@@ -160,12 +161,13 @@ class ReleaseJournal:
             else {}
         )
 
-    def _save(self, entries):
+    def _save(self, entries, durable=True):
         temporary = "%s.%d.tmp" % (self.path, os.getpid())
         with open(temporary, "w", encoding="utf-8") as target:
             json.dump(entries, target)
-            target.flush()
-            os.fsync(target.fileno())
+            if durable:
+                target.flush()
+                os.fsync(target.fileno())
         os.replace(temporary, self.path)
 
 

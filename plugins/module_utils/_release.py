@@ -77,6 +77,8 @@ DEFAULT_SETTLE_TIMEOUT = 120.0
 # Reads while settling: the first at once, then after 1, 2, 4... seconds, never more than this apart.
 _SETTLE_FIRST_INTERVAL = 1.0
 _SETTLE_MAX_INTERVAL = 10.0
+# How late a request may leave after its journal entry was written before the entry's time is moved.
+_JOURNAL_TIME_PRECISION = 1.0
 # An error that names the request body as the problem: the only 4XX that justifies the other body form.
 _BODY_SHAPE_ERROR = re.compile(r"(?i)\b(body|json|array|payload|schema)\b")
 _RECIPIENT_LISTS = ("delivered", "failed", "undelivered")
@@ -298,9 +300,12 @@ class _Departure:
         self.sent_at = clock()
 
     def leaving(self):
-        self.sent_at = self._clock()
-        if self.key is not None:
+        now = self._clock()
+        # Recorded just before: only a request that left noticeably later (after a budget wait or a 429's
+        # Retry-After) needs its journal time moved, and paying an fsync per request for less would slow releases.
+        if self.key is not None and now - self.sent_at >= _JOURNAL_TIME_PRECISION:
             self._journal.touch(self.key)
+        self.sent_at = now
 
 
 class ReleaseEngine:

@@ -137,6 +137,9 @@ def ansible_env(simulator, workdir):
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
         ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "tmp"),
         ANSIBLE_HOME=os.path.join(workdir, "home"),
+        # Each run stands for its own incident against a fresh simulator: its own request budget and journal,
+        # not what the previous run on the same token left on this machine.
+        MAILSEC_CLOUDFLARE_STATE_DIR=tempfile.mkdtemp(prefix="state-", dir=workdir),
     )
     if simulator is not None:
         env.update(
