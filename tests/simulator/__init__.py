@@ -7,7 +7,7 @@ Standard library only. It binds 127.0.0.1, keeps messages and their quarantine s
 released message once, and writes a ledger of every request and delivery so that tests can
 prove what crossed the wire. Faults (rate limits, server errors, dropped connections before and
 after processing, slow answers, malformed bodies), API drift (body form, postfix_id-only items,
-202 searches) and a Cloudflare-like quota with lockout are switched on per test.
+202 searches), Cloudflare's quota with its lockout, and server-side bulk release jobs are switched on per test.
 
     python -m tests.simulator --port 0 --seed tests/simulator/seeds/demo.json   # from the collection root
 
@@ -29,11 +29,14 @@ from .api import (
 )
 from .faults import FAULT_KINDS, ITEM_SHAPES, Fault
 from .messages import Message, generate_messages
+from .quota import CLOUDFLARE_QUOTA, CLOUDFLARE_WINDOW
 from .server import Simulator, load_state
 from .state import SimulatorState
 
 __all__ = [
     "API_PREFIX",
+    "CLOUDFLARE_QUOTA",
+    "CLOUDFLARE_WINDOW",
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_EMAIL",
     "DEFAULT_KEY",

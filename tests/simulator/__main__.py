@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 
+from .quota import CLOUDFLARE_QUOTA, CLOUDFLARE_WINDOW
 from .server import Simulator, load_state
 
 
@@ -24,6 +25,16 @@ def main(argv=None):
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
     parser.add_argument("--quota", type=int, help="requests allowed per window, announced in Ratelimit headers")
     parser.add_argument("--window", type=float, default=300.0, help="quota window in seconds")
+    parser.add_argument("--lockout", type=float, help="seconds every request is refused after the quota is exceeded")
+    parser.add_argument(
+        "--cloudflare-quota",
+        type=float,
+        metavar="SCALE",
+        help="Cloudflare's real rate limit: 1200 requests per 300 s per token and a 300 s lockout past it; "
+        "SCALE 1 is the real thing, 0.01 keeps the count and shrinks window and lockout to 3 s for fast tests",
+    )
+    parser.add_argument("--bulk-rate", type=float, default=2000.0, help="bulk job rows processed per second")
+    parser.add_argument("--bulk-discovery-seconds", type=float, default=0.5, help="how long a bulk job discovers")
     parser.add_argument(
         "--accept-body",
         choices=("both", "object", "array"),
@@ -48,10 +59,14 @@ def main(argv=None):
             "search_polls": options.search_polls,
             "postfix_only": options.postfix_only,
             "check_answers": not options.skip_answer_checks,
+            "bulk_rate": options.bulk_rate,
+            "bulk_discovery_seconds": options.bulk_discovery_seconds,
         }
     )
-    if options.quota:
-        state.set_quota(options.quota, options.window)
+    if options.cloudflare_quota:
+        state.set_quota(CLOUDFLARE_QUOTA, CLOUDFLARE_WINDOW * options.cloudflare_quota)
+    elif options.quota:
+        state.set_quota(options.quota, options.window, options.lockout)
 
     simulator = Simulator(state, options.port)
     stopping = threading.Event()

@@ -19,6 +19,23 @@ DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK
 _RELEASE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/release$")
 _MESSAGE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)$")
 _SEARCH = re.compile(r"^/accounts/([^/]+)/email-security/investigate$")
+_BULK = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk$")
+_BULK_JOB = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)$")
+_BULK_CANCEL = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)/cancel$")
+_BULK_MESSAGES = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)/messages$")
+# (endpoint name, path pattern, method), most specific first: GET .../investigate/bulk is not a message.
+ROUTES = (
+    ("release", _RELEASE, "POST"),
+    ("bulk_list", _BULK, "GET"),
+    ("bulk_create", _BULK, "POST"),
+    ("bulk_cancel", _BULK_CANCEL, "POST"),
+    ("bulk_messages", _BULK_MESSAGES, "GET"),
+    ("bulk_get", _BULK_JOB, "GET"),
+    ("bulk_delete", _BULK_JOB, "DELETE"),
+    ("search", _SEARCH, "GET"),
+    ("get", _MESSAGE, "GET"),
+)
+WRITE_ENDPOINTS = ("release", "bulk_create", "bulk_cancel", "bulk_delete")
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 
 

@@ -30,7 +30,18 @@ FAULT_KINDS = (
     "echo_in_answer",
 )
 ITEM_SHAPES = ("id_list", "postfix_int", "no_lists", "not_dict", "conflicting", "odd_messages", "result_object")
-ENDPOINTS = ("release", "get", "search", "any")
+ENDPOINTS = (
+    "release",
+    "get",
+    "search",
+    "bulk_list",
+    "bulk_create",
+    "bulk_get",
+    "bulk_cancel",
+    "bulk_messages",
+    "bulk_delete",
+    "any",
+)
 
 
 class Fault:

@@ -12,6 +12,11 @@ import math
 import threading
 import time
 
+# Cloudflare's published limit: 1200 requests per 5 minutes per user or token; past it, every call is refused
+# for 5 minutes (the lockout equals the window).
+CLOUDFLARE_QUOTA = 1200
+CLOUDFLARE_WINDOW = 300.0
+
 
 class Quota:
     """Off until set; then every request spends one. Thread-safe."""

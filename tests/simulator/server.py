@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from . import contract
-from .api import _HEX32, _MESSAGE, _RELEASE, _SEARCH, API_PREFIX, RATE_LIMITED, _error, envelope
+from .api import _HEX32, API_PREFIX, RATE_LIMITED, ROUTES, WRITE_ENDPOINTS, _error, envelope
 from .faults import fault_error, reshape
 from .messages import generate_messages
 from .state import SearchRefused, SimulatorState
@@ -126,11 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method, path):
         if path is None:
             return None, None
-        for endpoint, pattern, verb in (
-            ("release", _RELEASE, "POST"),
-            ("search", _SEARCH, "GET"),
-            ("get", _MESSAGE, "GET"),
-        ):
+        for endpoint, pattern, verb in ROUTES:
             match = pattern.match(path)
             if match and method == verb:
                 return endpoint, match
@@ -173,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.state
         if endpoint is None:
             path = url.path[len(API_PREFIX) :]
-            if any(pattern.match(path) for pattern in (_RELEASE, _SEARCH, _MESSAGE)):
+            if any(pattern.match(path) for dummy, pattern, dummy in ROUTES):
                 return 405, envelope(errors=[_error(10405, "Method %s not allowed for this route" % method)]), {}
             return 404, envelope(errors=[_error(7000, "No route for that URI")]), {}
         account_id = route.group(1)
@@ -188,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
                 {},
             )
-        denied = self._authenticate(write=endpoint == "release")
+        denied = self._authenticate(write=endpoint in WRITE_ENDPOINTS)
         if denied is not None:
             return denied[0], envelope(errors=denied[1]), {}
         if account_id.lower() != state.account_id:
@@ -203,13 +199,15 @@ class _Handler(BaseHTTPRequestHandler):
             if message is None:
                 return 404, envelope(errors=[_error(1002, "Message not found")]), {}
             return 200, envelope(message.as_api()), {}
+        if endpoint.startswith("bulk_"):
+            return self._bulk(endpoint, route, url, raw_body)
         return self._search(url)
 
     def _check_request(self, method, url, raw_body, endpoint):
         """The 4XX Cloudflare would send for a request outside its contract, or None; violations go to the ledger."""
         operation, path_values = self._contract_operation(method, url)
         query = parse_qs(url.query, keep_blank_values=True)
-        if "page" in query:
+        if "page" in query and endpoint == "search":
             problems = [
                 "query parameter page is no longer supported (sunset 2026-11-01): page with cursor, set to "
                 "result_info.next of the previous answer"
@@ -255,6 +253,38 @@ class _Handler(BaseHTTPRequestHandler):
             )
         entry["ids"] = list(ids)
         return 200, envelope(state.release(ids)), {}
+
+    def _bulk(self, endpoint, route, url, raw_body):
+        """The bulk job routes; the request was checked against the contract already."""
+        jobs = self.state.bulk_jobs()
+        query = parse_qs(url.query)
+        if endpoint == "bulk_create":
+            job = jobs.create(json.loads(raw_body.decode("utf-8")))
+            self.state.record("bulk_job_created", job_id=job.job_id, comment=job.comment)
+            return 201, envelope(job.as_api()), {}
+        if endpoint == "bulk_list":
+            listed = [
+                job
+                for job in jobs.listed(query.get("status", [None])[0])
+                if query.get("action_type", ["RELEASE"])[0] == "RELEASE"
+            ]
+            return _paged([job.as_api() for job in listed], query)
+        job = jobs.jobs.get(route.group(2))
+        if job is None:
+            return 404, envelope(errors=[_error(1404, "Bulk job not found")]), {}
+        if endpoint == "bulk_get":
+            return 200, envelope(job.as_api()), {}
+        if endpoint == "bulk_delete":
+            del jobs.jobs[job.job_id]
+            return 200, envelope({"id": job.job_id}), {}
+        if endpoint == "bulk_cancel":
+            if job.status in ("COMPLETED", "FAILED", "CANCELLED"):
+                return 409, envelope(errors=[_error(1409, "Job is already %s" % job.status)]), {}
+            jobs.cancel(job)
+            self.state.record("bulk_job_cancelled", job_id=job.job_id)
+            return 200, envelope(job.as_api()), {}
+        status = query.get("status", [None])[0]
+        return _paged([job.row_as_api(row) for row in job.rows if status is None or row.status == status], query)
 
     def _search(self, url):
         query = parse_qs(url.query)
@@ -381,6 +411,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _paged(items, query):
+    """One page of a page-numbered listing: result_info as CursorResultInfo, whose page field is always 0."""
+    page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
+    shown = items[(page - 1) * per_page : page * per_page]
+    info = {"count": len(shown), "per_page": per_page, "next": None, "previous": None, "page": 0, "total_count": 0}
+    return 200, envelope(shown, result_info=info), {}
 
 
 def _expected_body(accept):

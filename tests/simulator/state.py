@@ -13,6 +13,7 @@ import threading
 
 from . import contract
 from .api import DEFAULT_ACCOUNT_ID, DEFAULT_EMAIL, DEFAULT_KEY, DEFAULT_READ_ONLY_TOKEN, DEFAULT_TOKEN, DETECTIONS
+from .bulk import BulkJobs
 from .faults import Fault
 from .ledger import Ledger
 from .messages import Message, generate_messages, rebase_dates
@@ -53,6 +54,7 @@ class SimulatorState:
         self.faults = []
         self.ledger_book = Ledger(ledger_path)
         self.quota = Quota(lambda seconds: self.record("lockout", seconds=seconds))
+        self.bulk = BulkJobs()
         self._polls = {}
 
     @classmethod
@@ -97,6 +99,9 @@ class SimulatorState:
             ):
                 if name in settings:
                     setattr(self, name, settings[name])
+            for name in ("discovery_seconds", "rate", "fail_after"):
+                if "bulk_" + name in settings:
+                    setattr(self.bulk.settings, name, settings["bulk_" + name])
             if "fixed_ratelimit" in settings:
                 self.quota.fixed_ratelimit = settings["fixed_ratelimit"]
             if "quota" in settings:
@@ -163,18 +168,44 @@ class SimulatorState:
                     )
                     continue
                 item = {"id": message.id, "postfix_id": message.postfix_id}
-                if message.is_quarantined:
-                    delivered = [r for r in message.recipients if r not in message.failing_recipients]
-                    item.update(delivered=delivered, failed=list(message.failing_recipients), undelivered=[])
-                    message.release()
-                    self.record("delivery", id=message.id, recipients=delivered)
+                delivered, failed = self._deliver(message)
+                if delivered or failed:
+                    item.update(delivered=delivered, failed=failed, undelivered=[])
                 else:
                     item.update(delivered=[], failed=[], undelivered=list(message.recipients))
-                    self.record("double_delivery", id=message.id)
                 if self.postfix_only:
                     del item["id"]
                 items.append(item)
         return items
+
+    def _deliver(self, message):
+        """Release one message: (delivered, failed) recipients; a message out of quarantine is a double delivery."""
+        if not message.is_quarantined:
+            self.record("double_delivery", id=message.id)
+            return [], []
+        delivered = [r for r in message.recipients if r not in message.failing_recipients]
+        message.release()
+        self.record("delivery", id=message.id, recipients=delivered)
+        return delivered, list(message.failing_recipients)
+
+    # Bulk jobs: progress is brought up to date whenever a job is read or created.
+
+    def bulk_jobs(self):
+        with self.lock:
+            self.bulk.advance_all(self._discover, self._deliver)
+            return self.bulk
+
+    def _discover(self, search_params):
+        query = {name: [_query_text(value)] for name, value in search_params.items() if value is not None}
+        start, end = _window(query)
+        detections_only = query.get("detections_only", ["true"])[0].lower() != "false"
+        return [
+            m
+            for m in self.messages.values()
+            if m.is_quarantined
+            and _matches(m, query, detections_only)
+            and start <= contract.parse_date_time(m.sent_date) < end
+        ]
 
     def search(self, query):
         """(messages, result_info) of one page, or raise SearchRefused when Cloudflare would refuse the search."""
@@ -183,8 +214,7 @@ class SimulatorState:
             return query.get(name, [default])[0]
 
         now = datetime.datetime.now(datetime.timezone.utc)
-        start = contract.parse_date_time(first("start")) if first("start") else now - datetime.timedelta(days=30)
-        end = contract.parse_date_time(first("end")) if first("end") else now
+        start, end = _window(query, now)
         if start > now:
             raise SearchRefused("start must not be in the future")
         if start > end:
@@ -223,6 +253,20 @@ class SimulatorState:
             left = self._polls.get(ticket, 0) - 1
             self._polls[ticket] = left
             return True if left <= 0 else ticket
+
+
+def _query_text(value):
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _window(query, now=None):
+    """(start, end) of a search: Cloudflare's default is the last 30 days."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    start, end = query.get("start", [None])[0], query.get("end", [None])[0]
+    return (
+        contract.parse_date_time(start) if start else now - datetime.timedelta(days=30),
+        contract.parse_date_time(end) if end else now,
+    )
 
 
 class SearchRefused(Exception):

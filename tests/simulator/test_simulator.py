@@ -19,6 +19,8 @@ import pytest
 import requests
 
 from . import (
+    CLOUDFLARE_QUOTA,
+    CLOUDFLARE_WINDOW,
     DEFAULT_ACCOUNT_ID,
     DEFAULT_EMAIL,
     DEFAULT_KEY,
@@ -471,3 +473,95 @@ def test_an_answer_outside_the_contract_is_recorded(sim):
 
     violations = sim.state.ledger("response_violation")
     assert len(violations) == 1 and "final_disposition" in violations[0]["problems"][0]
+
+
+def bulk(sim, method, tail="", **kwargs):
+    return requests.request(method, url(sim, "/bulk" + tail), headers=AUTH, timeout=10, **kwargs)
+
+
+def wait_for(sim, job_id, statuses=("COMPLETED", "FAILED", "CANCELLED")):
+    for dummy in range(100):
+        job = bulk(sim, "GET", "/" + job_id).json()["result"]
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.05)
+    raise AssertionError("job %s never reached %s" % (job_id, statuses))
+
+
+COUNTERS = ("messages_pending", "messages_successful", "messages_failed", "messages_skipped", "messages_cancelled")
+
+
+def test_a_bulk_job_discovers_then_releases_each_recipient_once_and_its_counters_add_up(sim):
+    sim.state.configure({"bulk_discovery_seconds": 0.1, "bulk_rate": 200})
+    created = bulk(sim, "POST", json={"action": "RELEASE", "search_params": {"start": hours_ago(24)}, "comment": "c"})
+
+    assert created.status_code == 201
+    job = wait_for(sim, created.json()["result"]["job_id"])
+    # Two quarantined messages, three recipients; one recipient fails.
+    assert job["status"] == "COMPLETED" and job["total_messages_discovered"] == 3
+    assert job["total_messages_discovered"] == sum(job[name] for name in COUNTERS)
+    assert (job["messages_successful"], job["messages_failed"]) == (2, 1)
+    assert sim.state.deliveries() == {"AAAA1111-2026-11-24T08:00:00-1": 1, "BBBB2222-2026-11-24T09:00:00-2": 1}
+    rows = bulk(sim, "GET", "/%s/messages" % job["job_id"], params={"per_page": 2, "page": 2}).json()
+    assert rows["result_info"]["count"] == 1 and rows["result"][0]["message"]["id"]
+    failed = bulk(sim, "GET", "/%s/messages" % job["job_id"], params={"status": "FAILED"}).json()["result"]
+    assert [r["action_params"]["client_recipient"] for r in failed] == ["y@corp.example"]
+    listed = bulk(sim, "GET", params={"action_type": "RELEASE", "per_page": 10}).json()["result"]
+    assert [j["job_id"] for j in listed] == [job["job_id"]]
+    assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []
+
+
+def test_two_jobs_with_the_same_search_deliver_twice(sim):
+    """The simulator is no kinder than the release endpoint: a second job re-releases what both discovered."""
+    sim.state.configure({"bulk_discovery_seconds": 0.1, "bulk_rate": 5})
+    body = {"action": "RELEASE", "search_params": {"sender": "b@sender.example", "start": hours_ago(24)}}
+    first, second = (bulk(sim, "POST", json=body).json()["result"]["job_id"] for dummy in range(2))
+    wait_for(sim, first)
+    wait_for(sim, second)
+
+    assert len(sim.state.double_deliveries()) == 1
+
+
+def test_a_bulk_job_can_be_cancelled_and_can_fail(sim):
+    sim.state.configure({"bulk_discovery_seconds": 0.05, "bulk_rate": 0.001})
+    job_id = bulk(sim, "POST", json={"action": "RELEASE", "search_params": {}}).json()["result"]["job_id"]
+    wait_for(sim, job_id, ("PROCESSING",))
+
+    cancelled = bulk(sim, "POST", "/%s/cancel" % job_id)
+    assert cancelled.status_code == 200 and cancelled.json()["result"]["status"] == "CANCELLED"
+    assert cancelled.json()["result"]["messages_cancelled"] == 3
+    assert bulk(sim, "POST", "/%s/cancel" % job_id).status_code == 409
+
+    sim.state.configure({"bulk_rate": 1000, "bulk_fail_after": 1})
+    job_id = bulk(sim, "POST", json={"action": "RELEASE", "search_params": {}}).json()["result"]["job_id"]
+    job = wait_for(sim, job_id)
+    assert job["status"] == "FAILED" and job["messages_successful"] == 1 and job["messages_cancelled"] == 2
+
+
+def test_bulk_routes_refuse_what_the_contract_refuses(sim):
+    assert bulk(sim, "GET", "/not-a-uuid").status_code == 400
+    assert bulk(sim, "GET", "/f174e90a-fafe-4643-bbbc-4a0ed4fc8415").status_code == 404
+    assert bulk(sim, "POST", json={"search_params": {}}).status_code == 400
+    read_only = {"Authorization": "Bearer " + DEFAULT_READ_ONLY_TOKEN}
+    refused = requests.post(url(sim, "/bulk"), json={"action": "RELEASE", "search_params": {}}, headers=read_only)
+    assert refused.status_code == 403
+
+
+def test_a_lost_create_answer_still_makes_the_job(sim):
+    sim.state.inject("drop_after", endpoint="bulk_create")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        bulk(sim, "POST", json={"action": "RELEASE", "search_params": {}, "comment": "k"})
+
+    assert len(bulk(sim, "GET").json()["result"]) == 1
+
+
+def test_cloudflare_quota_allows_1200_requests_then_locks_out_for_5_minutes(sim):
+    sim.state.set_quota(CLOUDFLARE_QUOTA, CLOUDFLARE_WINDOW)
+    with requests.Session() as session:
+        answers = [session.get(url(sim), headers=AUTH, timeout=10) for dummy in range(1202)]
+
+    assert [a.status_code for a in answers].count(200) == 1200
+    assert [a.status_code for a in answers[-2:]] == [429, 429]
+    assert answers[0].headers["Ratelimit-Policy"] == '"default";q=1200;w=300'
+    assert 299 <= int(answers[-1].headers["Retry-After"]) <= 300
+    assert [event["seconds"] for event in sim.state.ledger("lockout")] == [300.0]
