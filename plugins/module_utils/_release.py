@@ -258,7 +258,7 @@ def _state_after(status, before):
     return before
 
 
-def release_engine(client, settings, params, check_mode, warn):
+def release_engine(client, settings, params, check_mode, warn, reader=None):
     """The engine a module run uses: its options, and the journal, lock and lifeline on this machine."""
     account_id, state_dir = settings["account_id"], settings["state_dir"]
     return ReleaseEngine(
@@ -274,6 +274,7 @@ def release_engine(client, settings, params, check_mode, warn):
         journal=ReleaseJournal(state_dir, account_id),
         lock=AccountLock(state_dir, account_id),
         lifeline=Lifeline(),
+        reader=reader,
     )
 
 
@@ -286,8 +287,8 @@ class _Settled:
         self.pending = []  # ids still quarantined when the wait had to stop before the window closed
 
 
-class _Departure:
-    """One release request: its journal entry, and the moment it last left.
+class Departure:
+    """One write request: its journal entry, and the moment it last left.
 
     The settle window runs from the moment the request is written, not from before a wait for the
     budget or a 429's Retry-After; the journal keeps the same moment for the next run.
@@ -325,6 +326,7 @@ class ReleaseEngine:
         journal=None,
         lock=None,
         lifeline=None,
+        reader=None,
         clock=None,
         wall_clock=None,
         sleep=None,
@@ -340,6 +342,7 @@ class ReleaseEngine:
         self._journal = journal
         self._lock_file = lock
         self._lifeline = lifeline
+        self._reader = reader or (lambda message_ids: read_messages(client, account_id, message_ids, 1))
         self._clock = clock or time.monotonic
         self._wall_clock = wall_clock or time.time
         self._sleep = sleep or time.sleep
@@ -358,26 +361,19 @@ class ReleaseEngine:
 
     # The run, step by step; each step returns the entries it decided -------------------------------------
 
-    def run(self, message_ids):  # radon: 15
-        # The run's steps in order, each returning what it decided; the lock must wrap all of them.
-        entries = {}
+    def run(self, message_ids=(), find=None):
+        """Release message_ids, or what ``find()`` returns: (ids, {id: MessageState} standing in for the pre-check).
+
+        ``find`` runs once the account lock is held, so no other run on this machine is mid-release meanwhile.
+        """
+        entries, message_ids = {}, list(message_ids)
         try:
             self._take_account_lock()
             try:
-                remaining = list(message_ids)
-                # Check mode neither waits for nor edits what a live run may still be settling.
-                if self._journal is not None and not self.check_mode:
-                    settled, remaining = self._settle_journal(remaining)
-                    entries.update((e["id"], e) for e in settled)
-                if self.only_quarantined:
-                    checked, remaining = self._pre_check(remaining)
-                    entries.update((e["id"], e) for e in checked)
-                if self.check_mode:
-                    entries.update((i, result_entry(i, WOULD_RELEASE)) for i in remaining)
-                else:
-                    batches = [remaining[i : i + self.batch_size] for i in range(0, len(remaining), self.batch_size)]
-                    for batch_entries in run_in_order(self._release_batch, batches, self.concurrency):
-                        entries.update((e["id"], e) for e in batch_entries)
+                known = None
+                if find is not None:
+                    message_ids, known = find()
+                self._run_steps(message_ids, known, entries)
             finally:
                 if self._lock_file is not None:
                     self._lock_file.release()
@@ -385,6 +381,22 @@ class ReleaseEngine:
             self._stop(exc)
         results = [entries.get(i) or self._unsent_entry(i) for i in message_ids]
         return ReleaseReport(results, self._unexpected, self._before, self._fatal, self.check_mode)
+
+    def _run_steps(self, message_ids, known, entries):
+        remaining = list(message_ids)
+        # Check mode neither waits for nor edits what a live run may still be settling.
+        if self._journal is not None and not self.check_mode:
+            settled, remaining = self._settle_journal(remaining)
+            entries.update((e["id"], e) for e in settled)
+        if self.only_quarantined or known is not None:
+            checked, remaining = self._pre_check(remaining, known)
+            entries.update((e["id"], e) for e in checked)
+        if self.check_mode:
+            entries.update((i, result_entry(i, WOULD_RELEASE)) for i in remaining)
+            return
+        batches = [remaining[i : i + self.batch_size] for i in range(0, len(remaining), self.batch_size)]
+        for batch_entries in run_in_order(self._release_batch, batches, self.concurrency):
+            entries.update((e["id"], e) for e in batch_entries)
 
     def _unsent_entry(self, message_id):
         if self._fatal is None:
@@ -435,12 +447,15 @@ class ReleaseEngine:
         decided = {entry["id"] for entry in entries}
         return entries, [i for i in message_ids if i not in decided]
 
-    def _pre_check(self, message_ids):
-        """Read every message; return entries for those settled without a POST, and those still quarantined."""
+    def _pre_check(self, message_ids, known=None):
+        """Read every message (or take its state from ``known``); return entries for those settled without a
+        POST, and those still quarantined."""
         entries, to_release = [], []
-        for message_id, state in zip(
-            message_ids, read_messages(self.client, self.account_id, message_ids, self.concurrency)
-        ):
+        if known is not None:
+            states = [known[i] for i in message_ids]
+        else:
+            states = read_messages(self.client, self.account_id, message_ids, self.concurrency)
+        for message_id, state in zip(message_ids, states):
             self._before[message_id] = state.state
             if state.state == STATE_QUARANTINED:
                 to_release.append(message_id)
@@ -494,7 +509,7 @@ class ReleaseEngine:
                 entries.extend(self._unsent_entry(i) for i in pending)
                 return entries
             attempts += 1
-            departure = _Departure(self._clock, self._journal, pending, self.settle_timeout)
+            departure = Departure(self._clock, self._journal, pending, self.settle_timeout)
             body_format = self._body_format
             try:
                 response = self.client.post(self.path, release_body(body_format, pending), on_send=departure.leaving)
@@ -678,7 +693,7 @@ class ReleaseEngine:
     def _read(self, message_ids):
         """MessageStates in order, or Nones when a read error stops the task."""
         try:
-            return read_messages(self.client, self.account_id, message_ids, 1)
+            return self._reader(message_ids)
         except CloudflareError as exc:
             self._stop(exc)
             return [None] * len(message_ids)

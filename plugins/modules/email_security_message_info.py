@@ -108,20 +108,7 @@ options:
 extends_documentation_fragment:
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads, so check mode runs it as usual.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: N/A
-    details:
-      - The module changes nothing.
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second run reports no changes.
-    support: full
+  - mailsec.cloudflare.attributes.info_module
 seealso:
   - module: mailsec.cloudflare.email_security_release
 """
@@ -267,32 +254,16 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._message_info i
     find_messages,
     validate_info_options,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
-    DELIVERY_STATUSES,
-    MESSAGE_ACTIONS,
-    SEARCH_DISPOSITIONS,
-    SEARCH_FILTERS,
-)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import SEARCH_FILTERS
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import SEARCH_FILTER_OPTIONS
 
 
 def main():
     module = CloudflareModule(
         argument_spec=dict(
             message_ids=dict(type="list", elements="raw", aliases=["ids"]),
-            query=dict(type="str"),
-            sender=dict(type="str"),
-            recipient=dict(type="str"),
-            subject=dict(type="str"),
-            domain=dict(type="str"),
-            message_id=dict(type="str"),
-            alert_id=dict(type="str"),
-            final_disposition=dict(type="str", choices=list(SEARCH_DISPOSITIONS)),
-            delivery_status=dict(type="str", choices=list(DELIVERY_STATUSES)),
-            message_action=dict(type="str", choices=list(MESSAGE_ACTIONS)),
-            start=dict(type="str"),
-            end=dict(type="str"),
-            detections_only=dict(type="bool", default=True),
+            **SEARCH_FILTER_OPTIONS,
             quarantined_only=dict(type="bool", default=False),
             limit=dict(type="int", default=DEFAULT_LIMIT),
             per_page=dict(type="int", default=DEFAULT_PER_PAGE),

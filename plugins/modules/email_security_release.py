@@ -19,6 +19,10 @@ description:
     was delivered to, failed for, or not delivered to, so that later tasks can C(register) and C(assert).
   - By default each message is read first and only those still quarantined are sent, so running the same
     task again releases nothing twice and reports no change.
+  - Given O(search) instead of ids, it releases what an Investigate search finds still quarantined. The search's
+    pages (1000 messages each) serve as the pre-check, so the task sends one request per page and one per
+    batch, not one per message. For the largest sets, M(mailsec.cloudflare.email_security_bulk_release) hands
+    the release to a job that runs at Cloudflare.
 author:
   - mailsec.cloudflare maintainers (@mailsec)
 options:
@@ -30,10 +34,18 @@ options:
       - A message id is a string of 1 to 256 characters, each a letter, a digit or one of C(._:+=@~-), never C(.)
         or C(..), never percent-encoded. An empty list, or any item that breaks this rule, fails the task before any
         request is sent. Booleans, numbers and nulls are refused, not converted; quote ids in YAML.
+      - Exactly one of O(message_ids) and O(search) is required.
     type: list
     elements: raw
-    required: true
     aliases: [ids]
+  max_messages:
+    description:
+      - The most messages this task may release. With O(search), the task fails before sending any release when
+        the search finds more quarantined messages than this; with O(message_ids), when more ids are given.
+      - A guard against a search that matches far more than the incident, checked on the exact set the task
+        acts on.
+    type: int
+    version_added: 1.2.0
   batch_size:
     description:
       - How many ids one release request carries, from 1 to 1000.
@@ -41,6 +53,7 @@ options:
     default: 100
   only_quarantined:
     description:
+      - With O(search), the search's own answer is the pre-check and this option has no effect.
       - Read each message first (one C(GET) per id, in parallel and inside the rate-limit pacing) and send
         only those still quarantined. Messages already out of quarantine end C(already_released) and unknown
         ids C(not_found), without a release request.
@@ -85,11 +98,14 @@ options:
 extends_documentation_fragment:
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
+  - mailsec.cloudflare.search
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
+      - With O(search), check mode runs the same search a real run would and names in RV(results) exactly the
+        messages a real run would release (V(would_release)), so a preview and the release can be compared.
       - Check mode never sends a release request. With O(only_quarantined=true) it reads every message and
         predicts per id exactly what a real run would do (V(would_release), V(already_released),
         V(not_found)); with O(only_quarantined=false) it sends nothing at all and predicts V(would_release).
@@ -185,6 +201,15 @@ EXAMPLES = r"""
       ansible.builtin.debug:
         msg: "{{ release.summary.incomplete }} message(s) need attention: {{ release.incomplete_ids }}"
       when: release.incomplete_ids | length > 0
+
+- name: Release what a false-positive rule quarantined from a partner since 09:00 (pages of 1000, no GET per id)
+  mailsec.cloudflare.email_security_release:
+    search:
+      sender: invoices@northwind-supplies.example
+      start: "2026-11-24T09:00:00Z"
+    max_messages: 5000
+    batch_size: 1000
+  register: outbreak
 
 - name: Credentials from the environment (CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN), as AWX injects them
   mailsec.cloudflare.email_security_release:
@@ -381,6 +406,30 @@ unexpected_items:
   type: list
   elements: raw
   sample: []
+search:
+  description:
+    - With O(search), what the search found, and the requests its pages took.
+  returned: when O(search) is set
+  type: dict
+  version_added: 1.2.0
+  contains:
+    pages:
+      description: Search pages read before the release (up to 1000 messages each).
+      type: int
+      returned: always
+    found:
+      description: Messages the search matched, each listed in RV(results).
+      type: int
+      returned: always
+    quarantined:
+      description: Of those, messages still quarantined when the search ran; a real run sends exactly these.
+      type: int
+      returned: always
+    skipped_items:
+      description: Items of the search answer without a valid message id; they are never released.
+      type: int
+      returned: always
+  sample: {pages: 10, found: 10000, quarantined: 9990, skipped_items: 0}
 body_format:
   description: The request body form the run ended with (V(object) or V(array)).
   returned: always
@@ -417,7 +466,12 @@ error:
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
+    SEARCH_OPTION,
+    QuarantineSearch,
+    search_spec,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
     DEFAULT_SETTLE_TIMEOUT,
     release_engine,
@@ -428,19 +482,34 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import
 def main():
     module = CloudflareModule(
         argument_spec=dict(
-            message_ids=dict(type="list", elements="raw", required=True, aliases=["ids"]),
+            message_ids=dict(type="list", elements="raw", aliases=["ids"]),
+            search=SEARCH_OPTION,
+            max_messages=dict(type="int"),
             batch_size=dict(type="int", default=100),
             only_quarantined=dict(type="bool", default=True),
             fail_on_incomplete=dict(type="bool", default=True),
             body_format=dict(type="str", default="auto", choices=["auto", "object", "array"]),
             settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT),
         ),
+        mutually_exclusive=[("message_ids", "search")],
+        required_one_of=[("message_ids", "search")],
         supports_check_mode=True,
     )
     params = module.params
+    message_ids, repeated, spec = [], [], None
     try:
-        message_ids, repeated = unique_message_ids(params["message_ids"])
         validate_release_options(params["batch_size"], params["body_format"], params["settle_timeout"])
+        if params["max_messages"] is not None:
+            check_range("max_messages", params["max_messages"], 1)
+        if params["search"] is not None:
+            spec = search_spec(params["search"])
+        else:
+            message_ids, repeated = unique_message_ids(params["message_ids"])
+            if params["max_messages"] is not None and len(message_ids) > params["max_messages"]:
+                raise ValidationError(
+                    "message_ids holds %d ids, more than max_messages (%d); nothing was sent"
+                    % (len(message_ids), params["max_messages"])
+                )
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
@@ -451,13 +520,26 @@ def main():
         )
 
     client = module.client(settings)
-    engine = release_engine(client, settings, params, module.check_mode, module.warn)
+    search = None
+    if spec is not None:
+        search = QuarantineSearch(
+            client, settings["account_id"], spec, params["max_messages"], workers=settings["concurrency"]
+        )
+    engine = release_engine(
+        client, settings, params, module.check_mode, module.warn, reader=search.read if search else None
+    )
     try:
-        report = engine.run(message_ids)
+        report = engine.run(message_ids, find=search.find if search else None)
     finally:
         client.close()
 
     result = report.result(client, engine.body_format, with_diff=module._diff)
+    if search is not None:
+        result["search"] = search.summary()
+        if search.skipped:
+            module.warn(
+                "%d item(s) of the search answer carry no valid message id and were not released" % len(search.skipped)
+            )
     failure = report.failure(params["fail_on_incomplete"])
     if failure is not None:
         module.fail_json(msg=failure, **result)

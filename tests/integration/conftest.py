@@ -8,8 +8,10 @@ __metaclass__ = type
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -170,3 +172,44 @@ def release(tmp_path, sim):
         return run_playbook(playbook, tmp_path, env, {"result_file": result_file}, options)
 
     return run
+
+
+def _descendants(pid):
+    """Every process below pid, found through /proc (Ansible starts modules in sessions of their own)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as source:
+                    stat = source.read()
+            except OSError:
+                continue
+            children.setdefault(int(stat[stat.rfind(")") + 2 :].split()[1]), []).append(int(entry))
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def kill_while_a_release_is_in_flight(sim, process, delivered_at_least, kill_everything=True):
+    """SIGKILL a started playbook (and, if asked, every process under it) while the server holds a release."""
+    assert wait_for(lambda: len(sim.state.deliveries()) >= delivered_at_least, 120)
+    # The next release request is held by the server for 3 s: the kill lands while it is in flight.
+    sim.state.inject("slow_before", "release", count=1, delay=3.0)
+    assert wait_for(lambda: sim.state.faults[-1].remaining == 0, 10)
+    for pid in [process.pid] + _descendants(process.pid) if kill_everything else [process.pid]:
+        os.kill(pid, signal.SIGKILL)
+    process.wait(10)
+    process.stdout.close()
+    process.stderr.close()

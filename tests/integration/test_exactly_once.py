@@ -7,14 +7,21 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import signal
 import time
 
 import pytest
 import trustme
 import yaml
 
-from conftest import SIMULATOR_DIR, ansible_env, assert_within_contract, release_playbook, run_playbook, start_playbook
+from conftest import (
+    SIMULATOR_DIR,
+    ansible_env,
+    assert_within_contract,
+    kill_while_a_release_is_in_flight,
+    release_playbook,
+    run_playbook,
+    start_playbook,
+)
 from tests.simulator import Simulator, generate_messages, load_state
 
 
@@ -174,33 +181,6 @@ def test_a_loop_over_the_module_shares_one_budget(sim, tmp_path):
 # Crash and re-run -----------------------------------------------------------------------------------------
 
 
-def _descendants(pid):
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as source:
-                    stat = source.read()
-            except OSError:
-                continue
-            children.setdefault(int(stat[stat.rfind(")") + 2 :].split()[1]), []).append(int(entry))
-    found, pending = [], [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            found.append(child)
-            pending.append(child)
-    return found
-
-
-def _wait_for(condition, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.parametrize("kill_everything", [False, True], ids=["playbook-only", "every-process"])
 def test_a_run_killed_mid_flight_can_be_run_again_at_once(sim, tmp_path, kill_everything):
     sim.state.add_messages(generate_messages(40, seed=11))
@@ -210,16 +190,7 @@ def test_a_run_killed_mid_flight_can_be_run_again_at_once(sim, tmp_path, kill_ev
     env = ansible_env(sim, tmp_path)
     first = start_playbook(release_playbook(tmp_path, args, name="first"), tmp_path, env)
 
-    assert _wait_for(lambda: len(sim.state.deliveries()) >= 4, 120)
-    # The next release request is held by the server for 3 s: the kill lands while it is in flight.
-    sim.state.inject("slow_before", "release", count=1, delay=3.0)
-    assert _wait_for(lambda: sim.state.faults[-1].remaining == 0, 10)
-    # Ansible starts the module in a session of its own: every process of the run is found through /proc.
-    for pid in [first.pid] + _descendants(first.pid) if kill_everything else [first.pid]:
-        os.kill(pid, signal.SIGKILL)
-    first.wait(10)
-    first.stdout.close()
-    first.stderr.close()
+    kill_while_a_release_is_in_flight(sim, first, delivered_at_least=4, kill_everything=kill_everything)
 
     second = run_playbook(
         release_playbook(tmp_path, args, name="second"), tmp_path, env, {"result_file": str(tmp_path / "second.json")}

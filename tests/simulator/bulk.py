@@ -40,7 +40,7 @@ class BulkSettings:
     def __init__(self):
         self.discovery_seconds = 0.5
         self.rate = 2000.0
-        # The job ends FAILED after this many rows were processed (None: never).
+        # The job ends FAILED after this many messages were processed (None: never).
         self.fail_after = None
 
 
@@ -69,8 +69,7 @@ class BulkJob:
         self.status_message = None
         self.rows = []
         self.processed = 0
-        # Message id -> (delivered, failed): a message is released once, for all its rows.
-        self._outcomes = {}
+        self.messages_processed = 0
         self._settings = settings
 
     def advance(self, now, discover, release):
@@ -91,19 +90,20 @@ class BulkJob:
             return
         processing_since = self.started_at + settings.discovery_seconds
         due = min(len(self.rows), int((now - processing_since) * settings.rate))
-        outcomes = self._outcomes
         while self.processed < due:
-            if settings.fail_after is not None and self.processed >= settings.fail_after:
+            # A message is released for all its recipients at once, so its rows are processed together.
+            if settings.fail_after is not None and self.messages_processed >= settings.fail_after:
                 self._end(now, "FAILED", "the job failed while processing: internal error")
                 return
-            row = self.rows[self.processed]
-            if row.message.id not in outcomes:
-                outcomes[row.message.id] = release(row.message)
-            delivered, failed = outcomes[row.message.id]
-            row.status = "COMPLETED" if row.recipient in delivered else "FAILED"
-            row.status_message = None if row.status == "COMPLETED" else "delivery to the recipient failed"
-            row.processed_at = now
-            self.processed += 1
+            message = self.rows[self.processed].message
+            delivered, failed = release(message)
+            self.messages_processed += 1
+            while self.processed < len(self.rows) and self.rows[self.processed].message is message:
+                row = self.rows[self.processed]
+                row.status = "COMPLETED" if row.recipient in delivered else "FAILED"
+                row.status_message = None if row.status == "COMPLETED" else "delivery to the recipient failed"
+                row.processed_at = now
+                self.processed += 1
         if self.processed >= len(self.rows):
             self._end(now, "COMPLETED", None)
 

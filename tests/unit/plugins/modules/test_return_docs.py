@@ -9,7 +9,12 @@ __metaclass__ = type
 import pytest
 import yaml
 
-from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_message_info, email_security_release
+from ansible_collections.mailsec.cloudflare.plugins.modules import (
+    email_security_bulk_job_info,
+    email_security_bulk_release,
+    email_security_message_info,
+    email_security_release,
+)
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import (
     ACCOUNT,
     BASE,
@@ -139,5 +144,93 @@ def test_every_key_of_an_info_result_is_documented(api, run_module, mode):
     )
 
     docs = documented(email_security_message_info)
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
+
+
+def test_every_key_of_a_search_release_result_is_documented(api, run_module):
+    api.get(
+        SEARCH_URL,
+        json=envelope(
+            [message(IDS[0]), message(IDS[1], False)],
+            result_info={"next": None, "count": 2, "per_page": 1000, "total_count": 0},
+        ),
+    )
+    api.post(RELEASE_URL, json=envelope([{"id": IDS[0], "delivered": ["a@example.com"]}]))
+
+    outcome = run_module(
+        email_security_release.main,
+        dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, search=dict(sender="s@example.com", all_time=True)),
+    )
+
+    docs = documented(email_security_release)
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
+    assert set(outcome.result["search"]) == set(docs["search"]["contains"])
+
+
+BULK_URL = "%s/accounts/%s/email-security/investigate/bulk" % (BASE, ACCOUNT)
+JOB_ID = "f174e90a-fafe-4643-bbbc-4a0ed4fc8415"
+
+
+def bulk_job(status):
+    counters = dict.fromkeys(
+        ("messages_pending", "messages_successful", "messages_skipped", "messages_cancelled", "messages_failed"), 0
+    )
+    counters["messages_failed"] = 1 if status == "FAILED" else 0
+    return dict(
+        counters,
+        job_id=JOB_ID,
+        action_type="RELEASE",
+        action_params={"type": "RELEASE"},
+        search_params={},
+        status=status,
+        total_messages_discovered=counters["messages_failed"],
+        created_at="2026-11-25T10:00:00Z",
+    )
+
+
+@pytest.mark.parametrize("status", ["COMPLETED", "FAILED", "create refused"])
+def test_every_key_of_a_bulk_release_result_is_documented(api, run_module, status):
+    info = {"next": None, "count": 0, "per_page": 100, "total_count": 0}
+    api.get(BULK_URL, json=envelope([], result_info=info))
+    if status == "create refused":
+        api.post(BULK_URL, status=403, json=envelope(None, success=False, errors=[{"code": 10000, "message": "no"}]))
+    else:
+        api.post(BULK_URL, status=201, json=envelope(bulk_job(status)))
+    if status == "FAILED":
+        row = {
+            "message_id": JOB_ID,
+            "postfix_id": "p1",
+            "action_type": "RELEASE",
+            "action_params": {"type": "RELEASE", "client_recipient": "a@example.com"},
+            "status": "FAILED",
+            "retry_count": 0,
+            "created_at": "2026-11-25T10:00:00Z",
+            "message": {"id": IDS[0]},
+        }
+        api.get(BULK_URL + "/" + JOB_ID + "/messages", json=envelope([row], result_info=dict(info, count=1)))
+
+    outcome = run_module(
+        email_security_bulk_release.main,
+        dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, search=dict(sender="s@example.com", all_time=True)),
+        diff=True,
+    )
+
+    docs = documented(email_security_bulk_release)
+    assert outcome.failed is (status != "COMPLETED")
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
+    assert set(outcome.result["summary"]) == set(docs["summary"]["contains"])
+
+
+def test_every_key_of_a_bulk_job_info_result_is_documented(api, run_module):
+    api.get(BULK_URL + "/" + JOB_ID, json=envelope(bulk_job("COMPLETED")))
+
+    outcome = run_module(
+        email_security_bulk_job_info.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, job_id=JOB_ID)
+    )
+
+    docs = documented(email_security_bulk_job_info)
     assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
     assert absent_always_keys(outcome.result, docs) == []

@@ -1,0 +1,525 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Server-side bulk release jobs: exactly one job per intent, waiting for it, and its per-message outcomes.
+
+A job created twice would release twice whatever both discover, and job creation has no idempotency key.
+So every job carries the task's intent (a key derived from the account, the search, and the user's key,
+reason and ticket) in its ``comment``. Before creating, and after a create whose outcome is unknown, the
+RELEASE jobs are listed and one with the same intent is adopted instead of creating another. A create that
+left without an answer is also written to the journal, so that a run that dies meanwhile makes the next run
+on this machine keep looking for the job until ``settle_timeout`` has passed, before it creates one.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import re
+import time
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
+    NOT_RELEASED,
+    Departure,
+    PARTIALLY_RELEASED,
+    RELEASE_PENDING,
+    RELEASED,
+    result_entry,
+)
+
+JOB_STATUSES = ("PENDING", "DISCOVERING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED")
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+# A job that ended this way released nothing more than it did; the same intent may start a new one.
+_ENDED_UNFINISHED = ("FAILED", "CANCELLED")
+MESSAGE_STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "SKIPPED")
+_INCOMPLETE_COUNTERS = ("messages_failed", "messages_cancelled", "messages_skipped")
+MESSAGE_RESULTS = ("none", "incomplete", "all")
+_COUNTERS = ("messages_pending", "messages_successful", "messages_failed", "messages_skipped", "messages_cancelled")
+_INTENT = re.compile(r"mailsec\.cloudflare intent=([0-9a-f]{32})")
+_JOB_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+LIST_PAGE_SIZE = 100
+# How far back a job with the same intent is looked for: the newest jobs, this many pages of them.
+MAX_LIST_PAGES = 10
+RESULT_PAGE_SIZE = 1000
+_SETTLE_INTERVAL = 2.0
+
+
+def bulk_path(account_id, job_id=None, tail=None):
+    path = "/accounts/%s/email-security/investigate/bulk" % account_id
+    if job_id is not None:
+        path += "/" + job_id
+    if tail is not None:
+        path += "/" + tail
+    return path
+
+
+def check_job_id(job_id):
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise ValidationError("job_id must be a bulk job's UUID, such as f174e90a-fafe-4643-bbbc-4a0ed4fc8415")
+    return job_id.lower()
+
+
+def intent_key(account_id, search_params, key=None, reason=None, ticket=None):
+    """The task's intent as 32 hex digits: the same account, search, key, reason and ticket give the same one."""
+    material = json.dumps(
+        {"account": account_id, "search": search_params, "key": key, "reason": reason, "ticket": ticket},
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+def job_comment(intent, reason=None, ticket=None):
+    parts = ["mailsec.cloudflare intent=%s" % intent]
+    if ticket:
+        parts.append("ticket: %s" % ticket)
+    if reason:
+        parts.append("reason: %s" % reason)
+    return "; ".join(parts)
+
+
+def intent_of(job):
+    match = _INTENT.search(job.get("comment") or "") if isinstance(job, dict) else None
+    return match.group(1) if match else None
+
+
+def is_incomplete(job):
+    return job.get("status") != "COMPLETED" or any(job.get(name) for name in _COUNTERS if name != "messages_successful")
+
+
+def job_summary(job):
+    summary = {name[len("messages_") :]: job.get(name) or 0 for name in _COUNTERS}
+    summary["discovered"] = job.get("total_messages_discovered") or 0
+    return summary
+
+
+def validate_wait_options(wait_timeout, poll_interval, settle_timeout):
+    check_range("wait_timeout", wait_timeout, 0, 86400)
+    check_range("poll_interval", poll_interval, 1, 3600)
+    check_range("settle_timeout", settle_timeout, 1, 3600)
+
+
+class BulkJobs:
+    """The bulk job operations of one account, through a CloudflareClient."""
+
+    def __init__(self, client, account_id, clock=None, sleep=None):
+        self.client = client
+        self.account_id = account_id
+        self.polls = 0
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or time.sleep
+
+    def pause(self, seconds):
+        self._sleep(seconds)
+
+    def get(self, job_id):
+        return _job(self.client.get(bulk_path(self.account_id, job_id)).result, "GET")
+
+    def listed(self, status=None, max_pages=MAX_LIST_PAGES):
+        """RELEASE jobs, page after page, at most max_pages pages of LIST_PAGE_SIZE."""
+        jobs = []
+        for page in range(1, max_pages + 1):
+            params = {"action_type": "RELEASE", "page": page, "per_page": LIST_PAGE_SIZE}
+            if status is not None:
+                params["status"] = status
+            result = self.client.get(bulk_path(self.account_id), params=params).result
+            items = [job for job in result if isinstance(job, dict)] if isinstance(result, list) else []
+            jobs.extend(items)
+            if len(items) < LIST_PAGE_SIZE:
+                break
+        return jobs
+
+    def with_intent(self, intent):
+        """The newest job carrying this intent, or None."""
+        matching = [job for job in self.listed() if intent_of(job) == intent]
+        return max(matching, key=lambda job: str(job.get("created_at") or "")) if matching else None
+
+    def create(self, search_params, comment, on_send=None):
+        body = {"action": "RELEASE", "search_params": search_params, "comment": comment}
+        return _job(self.client.post(bulk_path(self.account_id), body, on_send=on_send).result, "POST")
+
+    def cancel(self, job_id):
+        return _job(self.client.post(bulk_path(self.account_id, job_id, "cancel"), None).result, "POST")
+
+    def wait(self, job, wait_timeout, poll_interval):
+        """The job once terminal, or as it was when wait_timeout (or the task's time) ran out."""
+        deadline = self._clock() + wait_timeout
+        while job.get("status") not in TERMINAL:
+            left = self.client.time_left()
+            now = self._clock()
+            if now + poll_interval > deadline or (left is not None and poll_interval >= left):
+                return job
+            self.pause(poll_interval)
+            self.polls += 1
+            job = self.get(job["job_id"])
+        return job
+
+    def message_rows(self, job_id, status=None):
+        """Every per-message row of a job (or those with this status), page after page."""
+        rows, page = [], 1
+        while True:
+            params = {"page": page, "per_page": RESULT_PAGE_SIZE}
+            if status is not None:
+                params["status"] = status
+            result = self.client.get(bulk_path(self.account_id, job_id, "messages"), params=params).result
+            items = [row for row in result if isinstance(row, dict)] if isinstance(result, list) else []
+            rows.extend(items)
+            if len(items) < RESULT_PAGE_SIZE:
+                return rows
+            page += 1
+
+    def outcomes(self, job, which):
+        """Per-message results shaped like the release module's, for ``which`` of none, incomplete or all.
+
+        Rows are per recipient, so a message's outcome needs all its rows: ``incomplete`` reads every row, but
+        only when the counters show rows failed, cancelled or skipped, and keeps the messages not fully released.
+        """
+        if which == "none" or (which == "incomplete" and not any(job.get(name) for name in _INCOMPLETE_COUNTERS)):
+            return []
+        results = results_from_rows(self.message_rows(job["job_id"]))
+        if which == "incomplete":
+            return [entry for entry in results if entry["status"] != RELEASED]
+        return results
+
+
+def _job(result, method):
+    if not isinstance(result, dict) or not isinstance(result.get("job_id"), str):
+        raise CloudflareError("%s bulk job: the answer holds no job (no job_id)" % method)
+    return result
+
+
+def _row_target(row):
+    message = row.get("message") if isinstance(row.get("message"), dict) else {}
+    return message.get("id") or row.get("postfix_id")
+
+
+def results_from_rows(rows):
+    """One result per message (rows are per recipient), in the order first seen, statuses as the release module's."""
+    grouped = {}
+    for row in rows:
+        target = _row_target(row)
+        if isinstance(target, str) and target:
+            grouped.setdefault(target, []).append(row)
+    return [_message_result(message_id, message_rows) for message_id, message_rows in grouped.items()]
+
+
+def _message_result(message_id, rows):
+    lists = {"delivered": [], "failed": [], "undelivered": []}
+    pending, notes = False, []
+    for row in rows:
+        params = row.get("action_params") if isinstance(row.get("action_params"), dict) else {}
+        recipient = params.get("client_recipient") or "(recipient not named)"
+        status = row.get("status")
+        if status == "COMPLETED":
+            lists["delivered"].append(recipient)
+        elif status == "FAILED":
+            lists["failed"].append(recipient)
+        elif status in ("PENDING", "PROCESSING"):
+            pending = True
+        else:
+            lists["undelivered"].append(recipient)
+        if status != "COMPLETED" and row.get("status_message"):
+            notes.append("%s: %s %s" % (recipient, status, row["status_message"]))
+        elif status != "COMPLETED":
+            notes.append("%s: %s" % (recipient, status))
+    detail = "; ".join(notes) or None
+    if pending:
+        status = RELEASE_PENDING
+        detail = "the job had not processed every recipient yet (%s)" % detail
+    elif lists["delivered"] and not (lists["failed"] or lists["undelivered"]):
+        status = RELEASED
+    elif lists["delivered"]:
+        status = PARTIALLY_RELEASED
+    else:
+        status = NOT_RELEASED
+    postfix_ids = [row.get("postfix_id") for row in rows if isinstance(row.get("postfix_id"), str)]
+    return result_entry(
+        message_id,
+        status,
+        "bulk job: %s" % detail if detail else None,
+        lists["delivered"],
+        lists["failed"],
+        lists["undelivered"],
+        postfix_ids[0] if postfix_ids else None,
+    )
+
+
+class BulkReleaseRun:
+    """One task's bulk release: find or create the job of its intent, wait, and report."""
+
+    def __init__(self, jobs, spec, intent, comment, options, journal=None, lock=None, warn=None, clock=None):
+        self.jobs = jobs
+        self.spec = spec
+        self.intent = intent
+        self.comment = comment
+        self.options = options
+        self._journal = journal
+        self._lock = lock
+        self._warn = warn or (lambda text: None)
+        self._clock = clock or time.monotonic
+        self.created = False
+        self.adopted = False
+        self.changed = False
+
+    def run(self, check_mode):
+        """The job as it ended up (None in check mode when none exists yet)."""
+        self._take_lock(check_mode)
+        try:
+            job = self._existing()
+            if job is not None and job.get("status") in _ENDED_UNFINISHED:
+                self._warn(
+                    "the last job with this intent (%s) ended %s; %s"
+                    % (job["job_id"], job["status"], "a new one would be created" if check_mode else "creating another")
+                )
+                job = None
+            if job is not None:
+                self.adopted = True
+                self.changed = job.get("status") not in TERMINAL
+            elif check_mode:
+                self.changed = True
+                return None
+            else:
+                job = self._create()
+                self.changed = True
+        finally:
+            if self._lock is not None and not check_mode:
+                self._lock.release()
+        if self.options["wait"] and not check_mode:
+            job = self._wait(job)
+        return job
+
+    def _take_lock(self, check_mode):
+        if self._lock is None or check_mode:
+            return
+        left = self.jobs.client.time_left()
+        try:
+            self._lock.acquire(float("inf") if left is None else max(0.0, left), on_wait=self._warn)
+        except LockTimeoutError as exc:
+            self._lock = None
+            raise CloudflareError(
+                "%s, longer than task_timeout allows; no job was created" % exc, stops_task=True
+            ) from exc
+
+    def _existing(self):
+        """The job of this intent; a create an earlier run left unsettled is waited for first."""
+        job = self.jobs.with_intent(self.intent)
+        if job is not None or self._journal is None:
+            return job
+        marker = self._marker()
+        for key, entry in self._journal.unsettled().items():
+            if marker not in entry["ids"]:
+                continue
+            sent_ago = time.time() - float(entry.get("sent_at") or 0)
+            window_end = self._clock() - sent_ago + max(float(entry.get("settle_timeout") or 0), self._settle())
+            self._warn(
+                "an earlier run on this machine (pid %s) sent a create for this job %.0f s ago and did not learn the "
+                "outcome; looking for the job before creating one" % (entry.get("pid", "unknown"), sent_ago)
+            )
+            job = self._look_until(window_end)
+            self._journal.settle(key)
+        return job
+
+    def _create(self):
+        attempts = 0
+        while True:
+            attempts += 1
+            departure = Departure(self._clock, self._journal, [self._marker()], self._settle())
+            try:
+                job = self.jobs.create(self.spec.as_search_params(), self.comment, on_send=departure.leaving)
+            except OutcomeUnknownError as exc:
+                job = self._after_unsure_create(exc, departure.sent_at, attempts)
+                self._settle_entry(departure.key)
+                if job is not None:
+                    return job
+                continue
+            except CloudflareError:
+                self._settle_entry(departure.key)
+                raise
+            self._settle_entry(departure.key)
+            self.created = True
+            return job
+
+    def _settle_entry(self, key):
+        if key is not None:
+            self._journal.settle(key)
+
+    def _after_unsure_create(self, error, sent_at, attempts):
+        """The job the unsure create made, or None to create again; raise when no further create is safe."""
+        self._warn("%s. Looking for a job with this task's intent instead of creating another" % error.message)
+        job = self.jobs.with_intent(self.intent) if error.answered else self._look_until(sent_at + self._settle())
+        if job is not None:
+            self.adopted = True
+            self._warn("the job was created all the same (%s); adopted it" % job["job_id"])
+            return job
+        if error.answered or attempts > self.jobs.client.retries:
+            raise CloudflareError(
+                "creating the bulk job failed (%s) and no job with this intent exists; nothing was created. Run the "
+                "task again" % error.message,
+                status=error.status,
+                errors=error.errors,
+                method="POST",
+                stops_task=True,
+            )
+        return None
+
+    def _look_until(self, window_end):
+        """List jobs until one with this intent shows or window_end has passed."""
+        interval = _SETTLE_INTERVAL
+        while True:
+            job = self.jobs.with_intent(self.intent)
+            now = self._clock()
+            if job is not None or now >= window_end:
+                return job
+            left = self.jobs.client.time_left()
+            wait = min(interval, window_end - now)
+            if left is not None and wait >= left:
+                raise CloudflareError(
+                    "a create whose answer was lost may still make a job, and the task has no time left to wait "
+                    "for it (task_timeout); nothing further was created. Run the task again",
+                    stops_task=True,
+                )
+            self.jobs.pause(wait)
+            interval = min(interval * 2, 10.0)
+
+    def _wait(self, job):
+        job = self.jobs.wait(job, self.options["wait_timeout"], self.options["poll_interval"])
+        if job.get("status") not in TERMINAL and self.options["cancel_on_timeout"]:
+            self._warn("job %s still %s after wait_timeout; cancelling it" % (job["job_id"], job.get("status")))
+            try:
+                job = self.jobs.cancel(job["job_id"])
+            except CloudflareError as exc:
+                if exc.is_fatal:
+                    raise
+                # It may have ended meanwhile; what it is now is what counts.
+                job = self.jobs.get(job["job_id"])
+        return job
+
+    def _marker(self):
+        # A space and a slash: never a message id, so the release journal's settling never takes it for one.
+        return "bulk job/%s" % self.intent
+
+    def _settle(self):
+        return self.options["settle_timeout"]
+
+
+class BulkReport:
+    """What one bulk release task established: the job, the per-message outcomes, or what stopped it."""
+
+    def __init__(self, run, job=None, results=(), would_release=None, error=None):
+        self.run = run
+        self.job = job
+        self.results = list(results)
+        self.would_release = would_release
+        self.error = error
+
+    @property
+    def incomplete_ids(self):
+        return [entry["id"] for entry in self.results if entry["status"] != RELEASED]
+
+    def summary(self, requests_sent):
+        summary = job_summary(self.job or {})
+        summary.update(
+            status=(self.job or {}).get("status") or "NONE", polls=self.run.jobs.polls, requests_sent=requests_sent
+        )
+        return summary
+
+    def result(self, requests_sent, with_diff=False):
+        run = self.run
+        result = dict(
+            changed=run.changed,
+            job=self.job,
+            job_id=(self.job or {}).get("job_id"),
+            intent=run.intent,
+            created=run.created,
+            adopted=run.adopted,
+            results=self.results,
+            incomplete_ids=self.incomplete_ids,
+            summary=self.summary(requests_sent),
+        )
+        if self.would_release is not None:
+            result["would_release"] = self.would_release
+        if with_diff:
+            result["diff"] = self.diff()
+        if self.error is not None:
+            result["error"] = self.error.as_dict()
+        return result
+
+    def diff(self):
+        planned = {"action": "RELEASE", "search_params": self.run.spec.as_search_params(), "comment": self.run.comment}
+        before = {} if self.run.created or self.job is None else planned
+        return {
+            "before": json.dumps(before, indent=2, sort_keys=True) + "\n",
+            "after": json.dumps(planned, indent=2, sort_keys=True) + "\n",
+            "before_header": "bulk release jobs of this intent",
+            "after_header": "bulk release jobs of this intent",
+        }
+
+    def failure(self, fail_on_incomplete, waited):
+        """Why the task fails, or None."""
+        if self.error is not None:
+            return self.error.message
+        job = self.job
+        if not fail_on_incomplete or job is None:
+            return None
+        running = job.get("status") not in TERMINAL
+        if running and not waited:
+            return None
+        if not is_incomplete(job) and not self.incomplete_ids:
+            return None
+        counts = job_summary(job)
+        return (
+            "bulk job %s is %s: of %d message(s) discovered, %d released, %d failed, %d skipped, %d cancelled and "
+            "%d not processed yet%s; see results and incomplete_ids, or set fail_on_incomplete: false"
+            % (
+                job["job_id"],
+                job.get("status"),
+                counts["discovered"],
+                counts["successful"],
+                counts["failed"],
+                counts["skipped"],
+                counts["cancelled"],
+                counts["pending"],
+                " (%s)" % job["status_message"] if job.get("status_message") else "",
+            )
+        )
+
+
+def bulk_release(run, count_quarantined, message_results, check_mode):
+    """Run a BulkReleaseRun to the end: a BulkReport, never an exception for what Cloudflare answered."""
+    job, results, would_release = None, [], None
+    try:
+        job = run.run(check_mode)
+        if job is None:
+            would_release = count_quarantined()
+        else:
+            results = run.jobs.outcomes(job, message_results)
+    except CloudflareError as exc:
+        return BulkReport(run, job, results, would_release, exc)
+    return BulkReport(run, job, results, would_release)
+
+
+def job_info(jobs, job_id, params):
+    """What email_security_bulk_job_info returns: one job with its outcomes, or the jobs listed."""
+    if job_id is not None:
+        job = jobs.get(job_id)
+        results = jobs.outcomes(job, params["message_results"])
+        summary = job_summary(job)
+        summary.update(listed=1, status=job.get("status"))
+        return dict(
+            job=job,
+            jobs=[job],
+            results=results,
+            incomplete_ids=[entry["id"] for entry in results if entry["status"] != RELEASED],
+            summary=summary,
+        )
+    max_pages = -(-params["limit"] // LIST_PAGE_SIZE)
+    listed = jobs.listed(params["status"], max_pages=max_pages)
+    if params["intent"]:
+        listed = [job for job in listed if intent_of(job) == params["intent"]]
+    listed = sorted(listed, key=lambda job: str(job.get("created_at") or ""), reverse=True)[: params["limit"]]
+    return dict(job=None, jobs=listed, results=[], incomplete_ids=[], summary=dict(listed=len(listed)))
