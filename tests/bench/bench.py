@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark: email_security_release against the naive ways, on the simulator with per-request latency.
+"""Benchmark: email_security_release against the naive ways, and the outbreak paths, on the simulator with latency.
 
-    make bench                      # N = 100, 1,000, 10,000 at 100 ms latency
-    python tests/bench/bench.py --sizes 100 1000 --latency 0.1 --markdown docs/performance.md
+    make bench                      # N = 100, 1,000, 10,000; outbreaks of 1,000, 10,000, 100,000; 100 ms latency
+    python tests/bench/bench.py --sizes 100 1000 --outbreak-sizes 1000 --latency 0.1 --markdown docs/performance.md
 
 Each measurement starts a fresh simulator process (127.0.0.1, ephemeral port) and stops it.
 Times are wall-clock seconds of the whole command; memory is the peak resident size of the
@@ -27,6 +27,8 @@ import tempfile
 import time
 
 import requests
+
+import outbreak
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -83,7 +85,7 @@ OVERHEAD_PLAY = """
 class SimulatorProcess:
     """The simulator as its own process, so that its work never shares a GIL with what is measured."""
 
-    def __init__(self, messages, latency, quota=None):
+    def __init__(self, messages, latency, cloudflare_quota=False):
         command = [
             sys.executable,
             "-m",
@@ -97,8 +99,8 @@ class SimulatorProcess:
             "--latency",
             str(latency),
         ]
-        if quota:
-            command += ["--quota", str(quota), "--window", "300"]
+        if cloudflare_quota:
+            command += ["--cloudflare-quota", "1"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=COLLECTION_ROOT)
         self.base_url = self.process.stdout.readline().split()[-1]
         self.origin = self.base_url.rsplit("/client/v4", 1)[0]
@@ -166,10 +168,10 @@ def fixed_overhead(workdir):
     return measured(playbook(workdir, "overhead", OVERHEAD_PLAY, {}), ansible_env(None, workdir))
 
 
-def module_run(workdir, size, latency, precheck, quota=None, rate_limit=1000, check_mode=False):
+def module_run(workdir, size, latency, precheck, rate_limit=1000, check_mode=False):
     """Release size ids with the module; in check mode with the pre-check off it sends nothing at all,
     which measures what Ansible itself spends on size ids in and size results out."""
-    simulator = SimulatorProcess(size, latency, quota)
+    simulator = SimulatorProcess(size, latency)
     try:
         ids = simulator.ids()
         text = RELEASE_PLAY.format(
@@ -238,11 +240,19 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument(
-        "--precheck-sizes",
+        "--outbreak-sizes",
         type=int,
         nargs="*",
-        default=[100, 1000],
-        help="sizes to also run with the pre-check on, inside a 1200 requests / 5 min quota",
+        default=[1000, 10000, 100000],
+        help="outbreak sizes, each released by search-driven release and by a bulk job under Cloudflare's quota",
+    )
+    parser.add_argument(
+        "--today-sizes",
+        type=int,
+        nargs="*",
+        default=[1000],
+        help="outbreak sizes also released today's way (search, then by ids with the pre-check): its time is set "
+        "by the quota, so larger sizes are reported as a lower bound instead of run",
     )
     parser.add_argument("--memory-size", type=int, default=100000, help="ids for the memory run (0 to skip)")
     parser.add_argument("--markdown", help="write the results to this Markdown file")
@@ -273,8 +283,6 @@ def main(argv=None):
             "ansible_cost": ansible_cost["seconds"],
             "ideal_with_data": ansible_cost["seconds"] + api_time,
         }
-        if size in options.precheck_sizes:
-            row["precheck"] = module_run(workdir, size, latency, precheck=True, quota=1200)
         rows.append(row)
         print(format_row(row), flush=True)
 
@@ -290,7 +298,18 @@ def main(argv=None):
             flush=True,
         )
 
+    outbreaks = []
+    for size in options.outbreak_sizes:
+        for path, dummy, dummy in outbreak.PATHS:
+            measured_run = None
+            if path != "today" or size in options.today_sizes:
+                measured_run = outbreak.outbreak_run(sys.modules[__name__], workdir, size, path, latency)
+                print("outbreak N=%d %s: %s" % (size, path, json.dumps(measured_run)), flush=True)
+            outbreaks.append((size, path, measured_run))
+
     report = render(rows, overhead, overhead_mb, uri_per_id, latency, memory)
+    if outbreaks:
+        report += "\n".join(outbreak.render_outbreak(outbreaks, latency)) + "\n"
     print()
     print(report)
     if options.markdown:
@@ -314,13 +333,6 @@ def format_row(row):
             row["uri"],
         )
     )
-    if "precheck" in row:
-        text += "; pre-check on %.2f s (%d requests, %d lockouts, paused %.0f s)" % (
-            row["precheck"]["seconds"],
-            row["precheck"]["requests"],
-            row["precheck"]["lockouts"],
-            row["precheck"]["paused"],
-        )
     return text
 
 
@@ -394,30 +406,6 @@ def render(rows, overhead, overhead_mb, uri_per_id, latency, memory):
         "results) %.2f s."
         % (largest["n"], largest["module"]["seconds"], largest["ansible_cost"], overhead, api_time, own),
     ]
-    prechecked = [row for row in rows if "precheck" in row]
-    if prechecked:
-        lines += [
-            "",
-            "## Release, pre-check on (the default), inside a quota",
-            "",
-            "The pre-check reads every message first, one request per id, so its cost is set by the quota. These runs "
-            "use a simulator quota of 1200 requests per 5 minutes (announced in `Ratelimit` headers, with a 5-minute "
-            "lockout past it) and the module's default `rate_limit` of 1000 per 5 minutes.",
-            "",
-            "| N | time | requests | lockouts | paused for the rate limit |",
-            "|---|---|---|---|---|",
-        ]
-        for row in prechecked:
-            pre = row["precheck"]
-            lines.append(
-                "| %d | %.2f s | %d | %d | %.0f s |"
-                % (row["n"], pre["seconds"], pre["requests"], pre["lockouts"], pre["paused"])
-            )
-        lines += [
-            "",
-            "At that quota N ids need N + ⌈N/%d⌉ requests at 1000 per 5 minutes: 10,000 ids take at least "
-            "50 minutes, so that size is not run by default." % BATCH_SIZE,
-        ]
     if memory:
         size, baseline_mb, released_mb, seconds, baseline_seconds = memory
         lines += [

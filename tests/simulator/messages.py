@@ -44,6 +44,16 @@ class Message:
         self.action_log = [] if is_quarantined else [_action("QUARANTINE_RELEASE")]
         # A message that was never quarantined (delivered, or moved by a rule) carries no release in its history.
         self.never_quarantined = False
+        self._sent_parsed = (None, None)
+
+    @property
+    def sent_at(self):
+        """sent_date as a datetime, parsed once per value: every search compares it for every message."""
+        text, parsed = self._sent_parsed
+        if text != self.sent_date:
+            parsed = contract.parse_date_time(self.sent_date)
+            self._sent_parsed = (self.sent_date, parsed)
+        return parsed
 
     @classmethod
     def from_dict(cls, data):

@@ -198,14 +198,8 @@ class SimulatorState:
     def _discover(self, search_params):
         query = {name: [_query_text(value)] for name, value in search_params.items() if value is not None}
         start, end = _window(query)
-        detections_only = query.get("detections_only", ["true"])[0].lower() != "false"
-        return [
-            m
-            for m in self.messages.values()
-            if m.is_quarantined
-            and _matches(m, query, detections_only)
-            and start <= contract.parse_date_time(m.sent_date) < end
-        ]
+        matches_search = _matcher(query, query.get("detections_only", ["true"])[0].lower() != "false")
+        return [m for m in self.messages.values() if m.is_quarantined and start <= m.sent_at < end and matches_search(m)]
 
     def search(self, query):
         """(messages, result_info) of one page, or raise SearchRefused when Cloudflare would refuse the search."""
@@ -222,12 +216,9 @@ class SimulatorState:
         per_page = int(first("per_page", "20"))
         offset = _cursor_offset(first("cursor")) if first("cursor") else 0
         detections_only = first("detections_only", "true").lower() != "false"
+        matches_search = _matcher(query, detections_only)
         with self.lock:
-            matches = [
-                m
-                for m in self.messages.values()
-                if _matches(m, query, detections_only) and start <= contract.parse_date_time(m.sent_date) < end
-            ]
+            matches = [m for m in self.messages.values() if start <= m.sent_at < end and matches_search(m)]
         page = matches[offset : offset + per_page]
         following = offset + per_page
         next_cursor = base64.urlsafe_b64encode(str(following).encode()).decode() if following < len(matches) else None
@@ -287,28 +278,32 @@ def _contains(value, needle):
     return needle.lower() in (value or "").lower()
 
 
-def _matches(message, query, detections_only):
+def _matcher(query, detections_only):
+    """A test of one message against the search's filters, built once per search: it runs for every message."""
+
     def first(name):
         values = query.get(name)
         return values[0] if values else None
 
-    if detections_only and message.final_disposition not in DETECTIONS:
-        return False
+    checks = []
+    if detections_only:
+        checks.append(lambda m: m.final_disposition in DETECTIONS)
     text = first("query")
-    if text and not any(_contains(v, text) for v in [message.sender, message.subject, message.id] + message.recipients):
-        return False
-    checks = (
-        ("sender", lambda v: _contains(message.sender, v)),
-        ("recipient", lambda v: any(_contains(r, v) for r in message.recipients)),
-        ("subject", lambda v: _contains(message.subject, v)),
-        ("domain", lambda v: any(a.lower().endswith("@" + v.lower()) for a in [message.sender] + message.recipients)),
-        ("message_id", lambda v: v in (message.id, message.as_api()["message_id"])),
-        ("alert_id", lambda v: v == message.alert_id),
-        ("final_disposition", lambda v: v.upper() == message.final_disposition),
-        ("delivery_status", lambda v: v in message.as_api()["delivery_status"]),
+    if text:
+        checks.append(lambda m: any(_contains(v, text) for v in [m.sender, m.subject, m.id] + m.recipients))
+    by_filter = (
+        ("sender", lambda v: lambda m: _contains(m.sender, v)),
+        ("recipient", lambda v: lambda m: any(_contains(r, v) for r in m.recipients)),
+        ("subject", lambda v: lambda m: _contains(m.subject, v)),
+        ("domain", lambda v: lambda m: any(a.lower().endswith("@" + v.lower()) for a in [m.sender] + m.recipients)),
+        ("message_id", lambda v: lambda m: v in (m.id, m.as_api()["message_id"])),
+        ("alert_id", lambda v: lambda m: v == m.alert_id),
+        ("final_disposition", lambda v: lambda m: v.upper() == m.final_disposition),
+        ("delivery_status", lambda v: lambda m: v in m.as_api()["delivery_status"]),
         (
             "message_action",
-            lambda v: v != "QUARANTINE_RELEASED" or "QUARANTINE_RELEASE" in message.post_delivery_operations,
+            lambda v: lambda m: v != "QUARANTINE_RELEASED" or "QUARANTINE_RELEASE" in m.post_delivery_operations,
         ),
     )
-    return all(check(first(name)) for name, check in checks if first(name) is not None)
+    checks.extend(make(first(name)) for name, make in by_filter if first(name) is not None)
+    return lambda message: all(check(message) for check in checks)
