@@ -19,7 +19,7 @@ options:
         search matches in Cloudflare's default window; a search with neither is refused before any request.
       - Every filter is checked before any request; an empty filter is refused rather than matching everything.
     type: dict
-    version_added: 1.2.0
+    version_added: 1.1.0
     suboptions:
       query:
         description: Free text matched against sender, recipients, subject, attachment names and message id.

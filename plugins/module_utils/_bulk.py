@@ -270,7 +270,7 @@ class BulkReleaseRun:
         """The job as it ended up (None in check mode when none exists yet)."""
         self._take_lock(check_mode)
         try:
-            job = self._existing()
+            job = self._existing(check_mode)
             if job is not None and job.get("status") in _ENDED_UNFINISHED:
                 self._warn(
                     "the last job with this intent (%s) ended %s; %s"
@@ -305,10 +305,11 @@ class BulkReleaseRun:
                 "%s, longer than task_timeout allows; no job was created" % exc, stops_task=True
             ) from exc
 
-    def _existing(self):
-        """The job of this intent; a create an earlier run left unsettled is waited for first."""
+    def _existing(self, check_mode):
+        """The job of this intent; a create an earlier run left unsettled is waited for first (not in check mode,
+        which neither waits for nor edits what a live run may still be settling)."""
         job = self.jobs.with_intent(self.intent)
-        if job is not None or self._journal is None:
+        if job is not None or self._journal is None or check_mode:
             return job
         marker = self._marker()
         for key, entry in self._journal.unsettled().items():

@@ -216,6 +216,8 @@ class ReleaseReport:
     def failure(self, fail_on_incomplete):
         """Why the task fails, or None: an error that stopped it, or (when asked) ids not fully released."""
         incomplete, total = len(self.incomplete_ids), len(self.results)
+        if self.fatal_error is not None and not total:
+            return self.fatal_error.message
         if self.fatal_error is not None:
             return "%s. %d of %d message(s) were not fully released; see results and incomplete_ids" % (
                 self.fatal_error.message,

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: email_security_bulk_job_info
 short_description: Read Cloudflare Email Security bulk release jobs and their per-message outcomes
-version_added: 1.2.0
+version_added: 1.1.0
 description:
   - Reads one bulk job by id, with its per-message outcomes on request, or lists the account's RELEASE jobs.
   - Read-only; never changes anything. Jobs are created by M(mailsec.cloudflare.email_security_bulk_release).

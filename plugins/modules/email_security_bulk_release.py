@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: email_security_bulk_release
 short_description: Release everything a search finds through a Cloudflare Email Security bulk job
-version_added: 1.2.0
+version_added: 1.1.0
 description:
   - Creates a server-side RELEASE job (C(POST /accounts/{account_id}/email-security/investigate/bulk)) for the
     messages an Investigate search matches, waits until the job ends, and reports its counters and, per message,

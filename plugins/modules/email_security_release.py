@@ -45,7 +45,7 @@ options:
       - A guard against a search that matches far more than the incident, checked on the exact set the task
         acts on.
     type: int
-    version_added: 1.2.0
+    version_added: 1.1.0
   batch_size:
     description:
       - How many ids one release request carries, from 1 to 1000.
@@ -411,7 +411,7 @@ search:
     - With O(search), what the search found, and the requests its pages took.
   returned: when O(search) is set
   type: dict
-  version_added: 1.2.0
+  version_added: 1.1.0
   contains:
     pages:
       description: Search pages read before the release (up to 1000 messages each).

@@ -199,7 +199,9 @@ class SimulatorState:
         query = {name: [_query_text(value)] for name, value in search_params.items() if value is not None}
         start, end = _window(query)
         matches_search = _matcher(query, query.get("detections_only", ["true"])[0].lower() != "false")
-        return [m for m in self.messages.values() if m.is_quarantined and start <= m.sent_at < end and matches_search(m)]
+        return [
+            m for m in self.messages.values() if m.is_quarantined and start <= m.sent_at < end and matches_search(m)
+        ]
 
     def search(self, query):
         """(messages, result_info) of one page, or raise SearchRefused when Cloudflare would refuse the search."""

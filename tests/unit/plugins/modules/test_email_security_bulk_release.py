@@ -304,3 +304,38 @@ def test_job_info_refuses_a_job_id_that_is_not_a_uuid(api, run_module):
 
     assert outcome.failed and "job_id must be a bulk job's UUID" in outcome.result["msg"]
     assert len(api.calls) == 0
+
+
+def test_a_run_that_stopped_after_an_unanswered_create_makes_the_next_run_look_before_creating(api, run_module):
+    api.get(BULK_URL, json=listing([]))
+    api.post(BULK_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    api.get(BULK_URL, json=listing([]))
+
+    first = run_module(MAIN, args(task_timeout=1))
+
+    assert first.failed and "no time left to wait" in first.result["msg"]
+    # The next run finds the create in the journal: it lists again instead of creating, and the job shows.
+    api.get(BULK_URL, json=listing([]))
+    api.get(BULK_URL, json=listing([job("COMPLETED", successful=1)]))
+
+    second = run_module(MAIN, args())
+
+    assert calls(api).count("POST /bulk") == 1
+    assert second.result["adopted"] is True and second.result["job_id"] == JOB_ID and not second.failed
+
+
+def test_check_mode_leaves_an_unsettled_create_alone(api, run_module):
+    api.get(BULK_URL, json=listing([]))
+    api.post(BULK_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    api.get(BULK_URL, json=listing([]))
+    run_module(MAIN, args(task_timeout=1))
+    api.get(BULK_URL, json=listing([]))
+    api.get(SEARCH_URL, json=envelope([], result_info={"count": 0, "per_page": 1000, "next": None}))
+
+    preview = run_module(MAIN, args(), check_mode=True)
+
+    assert preview.result["would_release"] == 0 and calls(api)[-2:] == ["GET /bulk", "GET "]
+    # The journal entry is still there for the next real run.
+    api.get(BULK_URL, json=listing([]))
+    api.get(BULK_URL, json=listing([job("COMPLETED", successful=1)]))
+    assert run_module(MAIN, args()).result["adopted"] is True
