@@ -8,9 +8,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import os
 import signal
 import sys
 import threading
+import time
 
 from .quota import CLOUDFLARE_QUOTA, CLOUDFLARE_WINDOW
 from .server import Simulator, load_state
@@ -32,6 +34,12 @@ def main(argv=None):
         metavar="SCALE",
         help="Cloudflare's real rate limit: 1200 requests per 300 s per token and a 300 s lockout past it; "
         "SCALE 1 is the real thing, 0.01 keeps the count and shrinks window and lockout to 3 s for fast tests",
+    )
+    parser.add_argument("--url-file", help="also write the base URL to this file once serving (for test setups)")
+    parser.add_argument(
+        "--max-lifetime",
+        type=float,
+        help="stop after this many seconds even without SIGTERM, so a test run that died leaves no server behind",
     )
     parser.add_argument("--bulk-rate", type=float, default=2000.0, help="bulk job rows processed per second")
     parser.add_argument("--bulk-discovery-seconds", type=float, default=0.5, help="how long a bulk job discovers")
@@ -73,9 +81,16 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *args: stopping.set())
     signal.signal(signal.SIGINT, lambda *args: stopping.set())
     simulator.start()
+    if options.url_file:
+        partial = options.url_file + ".partial"
+        with open(partial, "w", encoding="utf-8") as out:
+            out.write(simulator.base_url + "\n")
+        os.replace(partial, options.url_file)
     print("listening on %s" % simulator.base_url, flush=True)
+    deadline = time.monotonic() + options.max_lifetime if options.max_lifetime else None
     while not stopping.wait(0.2):
-        pass
+        if deadline is not None and time.monotonic() > deadline:
+            break
     simulator.stop()
     print("stopped", flush=True)
     return 0

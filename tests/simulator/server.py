@@ -268,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
                 for job in jobs.listed(query.get("status", [None])[0])
                 if query.get("action_type", ["RELEASE"])[0] == "RELEASE"
             ]
-            return _paged([job.as_api() for job in listed], query)
+            return _paged(listed, query, lambda job: job.as_api())
         job = jobs.jobs.get(route.group(2))
         if job is None:
             return 404, envelope(errors=[_error(1404, "Bulk job not found")]), {}
@@ -284,7 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.record("bulk_job_cancelled", job_id=job.job_id)
             return 200, envelope(job.as_api()), {}
         status = query.get("status", [None])[0]
-        return _paged([job.row_as_api(row) for row in job.rows if status is None or row.status == status], query)
+        rows = job.rows if status is None else [row for row in job.rows if row.status == status]
+        return _paged(rows, query, job.row_as_api)
 
     def _search(self, url):
         query = parse_qs(url.query)
@@ -413,10 +414,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _paged(items, query):
+def _paged(items, query, as_api):
     """One page of a page-numbered listing: result_info as CursorResultInfo, whose page field is always 0."""
     page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
-    shown = items[(page - 1) * per_page : page * per_page]
+    shown = [as_api(item) for item in items[(page - 1) * per_page : page * per_page]]
     info = {"count": len(shown), "per_page": per_page, "next": None, "previous": None, "page": 0, "total_count": 0}
     return 200, envelope(shown, result_info=info), {}
 
