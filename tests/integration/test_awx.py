@@ -9,6 +9,7 @@ __metaclass__ = type
 import glob
 import json
 import os
+import shutil
 import subprocess
 
 import ansible_runner
@@ -231,6 +232,33 @@ def test_ansible_lint_production_profile_is_clean():
     assert process.returncode == 0, process.stdout + process.stderr
 
 
+def test_ansible_lint_from_the_root_as_the_certification_checker_runs_it(tmp_path):
+    """Issue 17: with offline: true in .ansible-lint, lint never installed the collection and could not resolve
+    mailsec.cloudflare.*. The checker runs plain ansible-lint --profile=production from the repository root."""
+    # A checkout as CI makes it: not under an ansible_collections/ tree, where lint would find the collection.
+    root = tmp_path / "checkout"
+    shutil.copytree(COLLECTION_ROOT, root, ignore=shutil.ignore_patterns("build", ".ansible", "tests"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(HOME=str(tmp_path / "home"), PATH=BIN_DIR + os.pathsep + os.environ.get("PATH", ""))
+
+    process = subprocess.run(
+        [os.path.join(BIN_DIR, "ansible-lint"), "--profile=production"],
+        cwd=str(root),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-4000:]
+    assert "syntax-check" not in output
+    # The checker's pinned ansible-lint (24.12.2, 25.2.0) never installs the collection when offline is set.
+    with open(os.path.join(COLLECTION_ROOT, ".ansible-lint"), encoding="utf-8") as source:
+        assert "offline" not in yaml.safe_load(source)
+
+
 def test_execution_environment_introspection_finds_the_python_requirements():
     process = subprocess.run(
         [os.path.join(BIN_DIR, "ansible-builder"), "introspect", "--sanitize", COLLECTIONS_PATH],
@@ -243,13 +271,24 @@ def test_execution_environment_introspection_finds_the_python_requirements():
     assert "mailsec.cloudflare" in process.stdout
 
 
-def test_execution_environment_definition_builds_a_context(tmp_path):
+def test_execution_environment_definition_builds_a_context_from_the_tarball(tmp_path):
+    """Issue 17: the EE pulled mailsec.cloudflare from Galaxy, where it is not published."""
+    ee_dir = tmp_path / "awx"
+    shutil.copytree(os.path.join(COLLECTION_ROOT, "extensions", "awx"), ee_dir)
+    build = subprocess.run(
+        [os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "build", "--output-path", str(ee_dir / "dist")],
+        cwd=COLLECTION_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
     process = subprocess.run(
         [
             os.path.join(BIN_DIR, "ansible-builder"),
             "create",
             "-f",
-            os.path.join(COLLECTION_ROOT, "extensions", "awx", "execution-environment.yml"),
+            str(ee_dir / "execution-environment.yml"),
             "--context",
             str(tmp_path / "context"),
             "--output-filename",
@@ -262,8 +301,15 @@ def test_execution_environment_definition_builds_a_context(tmp_path):
     assert process.returncode == 0, process.stdout + process.stderr
     containerfile = (tmp_path / "context" / "Containerfile").read_text()
     assert "quay.io/ansible/awx-ee" in containerfile
+    assert "ansible-galaxy collection install" in containerfile and "-r requirements.yml" in containerfile
+    with open(os.path.join(COLLECTION_ROOT, "galaxy.yml"), encoding="utf-8") as source:
+        version = yaml.safe_load(source)["version"]
+    tarball = "collections/mailsec-cloudflare-%s.tar.gz" % version
+    assert (tmp_path / "context" / "_build" / tarball).is_file()
     copied = yaml.safe_load((tmp_path / "context" / "_build" / "requirements.yml").read_text())
-    assert copied["collections"][0]["name"] == "mailsec.cloudflare"
+    assert copied["collections"] == [{"name": tarball, "type": "file"}]
+    published = yaml.safe_load((ee_dir / "requirements-published.yml").read_text())
+    assert published["collections"][0]["name"] == "mailsec.cloudflare"
 
 
 @pytest.mark.parametrize("survey", ["release_messages.json", "release_by_search.json"])

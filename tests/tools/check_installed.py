@@ -8,9 +8,23 @@ import subprocess
 import sys
 import tarfile
 
-# What must never be in the tarball: test output, virtualenvs, build trees, benchmark results, caches.
-FORBIDDEN_PARTS = (".venv", ".venvs", "build", "tests/output", "bench-results", "__pycache__", ".ci-logs", ".git")
+# What must never be in the tarball: test output, virtualenvs, build trees, benchmark results, caches, tool debris.
+FORBIDDEN_PARTS = (
+    ".venv",
+    ".venvs",
+    "build",
+    "tests/output",
+    "bench-results",
+    "__pycache__",
+    ".ci-logs",
+    ".git",
+    ".github",
+    ".ansible",
+    ".ruff_cache",
+    ".pytest_cache",
+)
 REQUIRED_FILES = (
+    "COPYING",
     "MANIFEST.json",
     "FILES.json",
     "README.md",
@@ -21,6 +35,8 @@ REQUIRED_FILES = (
     "changelogs/changelog.yaml",
     "plugins/modules/email_security_release.py",
     "plugins/modules/email_security_message_info.py",
+    "plugins/modules/email_security_bulk_release.py",
+    "plugins/modules/email_security_bulk_job_info.py",
     "plugins/filter/recipient_table.py",
     "roles/quarantine_release/meta/argument_specs.yml",
     "extensions/awx/credential_type.yml",

@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Issue 17: make test checks the tree, whatever the caller's Ansible environment says."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+from conftest import COLLECTION_ROOT
+
+VENV = os.path.dirname(os.path.dirname(sys.executable))
+
+
+def test_the_release_check_ignores_a_conflicting_installed_copy_and_the_callers_ansible_settings(tmp_path):
+    """With ANSIBLE_COLLECTIONS_PATH on another installed mailsec.cloudflare, the fresh tarball was skipped as
+    'already installed' and the release check failed."""
+    other = tmp_path / "elsewhere" / "ansible_collections" / "mailsec" / "cloudflare"
+    other.mkdir(parents=True)
+    info = {"namespace": "mailsec", "name": "cloudflare", "version": "0.0.1", "dependencies": {}}
+    (other / "MANIFEST.json").write_text(json.dumps({"collection_info": info, "format": 1}))
+    (other / "FILES.json").write_text(json.dumps({"files": [], "format": 1}))
+    hostile_config = tmp_path / "ansible.cfg"
+    hostile_config.write_text("[defaults]\nstdout_callback = json\ncollections_path = %s\n" % (tmp_path / "elsewhere"))
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "elsewhere"),
+        ANSIBLE_COLLECTIONS_PATHS=str(tmp_path / "elsewhere"),
+        ANSIBLE_CONFIG=str(hostile_config),
+        ANSIBLE_STDOUT_CALLBACK="json",
+        ANSIBLE_DOC_FRAGMENT_PLUGINS=str(tmp_path / "no-fragments-here"),
+    )
+
+    process = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "release-check",
+            "VENV=%s" % os.path.relpath(VENV, COLLECTION_ROOT),
+            "BUILD_DIR=build/hermetic",
+        ],
+        cwd=COLLECTION_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-4000:]
+    assert ", 0 problem(s)" in output
+    installed = os.path.join(COLLECTION_ROOT, "build", "hermetic", "installed", "ansible_collections", "mailsec")
+    with open(os.path.join(installed, "cloudflare", "MANIFEST.json"), encoding="utf-8") as source:
+        version = json.load(source)["collection_info"]["version"]
+    with open(os.path.join(COLLECTION_ROOT, "galaxy.yml"), encoding="utf-8") as source:
+        assert version == yaml.safe_load(source)["version"]
