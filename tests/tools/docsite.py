@@ -94,7 +94,9 @@ def build(dest):
         ],
     ]
     for step in steps:
-        process = subprocess.run(step, cwd=dest if step is steps[-1] else None, capture_output=True, text=True)
+        process = subprocess.run(
+            step, cwd=dest if step is steps[-1] else None, capture_output=True, text=True, check=False
+        )
         output = process.stdout + process.stderr
         errors = [line for line in output.splitlines() if re.search(r"\b(ERROR|CRITICAL|SEVERE)\b", line)]
         if process.returncode != 0 or errors:
