@@ -372,12 +372,14 @@ class BulkReleaseRun:
         """List jobs until one with this intent shows or window_end has passed."""
         interval = _SETTLE_INTERVAL
         while True:
+            # As with reading a release back: only a listing sent after the window closed proves no job will appear.
+            listed_at = self._clock()
             job = self.jobs.with_intent(self.intent)
             now = self._clock()
-            if job is not None or now >= window_end:
+            if job is not None or listed_at >= window_end:
                 return job
             left = self.jobs.client.time_left()
-            wait = min(interval, window_end - now)
+            wait = max(0.0, min(interval, window_end - now))
             if left is not None and wait >= left:
                 raise CloudflareError(
                     "a create whose answer was lost may still make a job, and the task has no time left to wait "

@@ -707,6 +707,9 @@ class ReleaseEngine:
         waiting = list(message_ids)
         interval = _SETTLE_FIRST_INTERVAL
         while waiting:
+            # Only a read that leaves after the window has closed proves a release will not land: one sent earlier
+            # may have been answered late, from a state taken before a slow release was processed.
+            read_sent = self._clock()
             states = self._read(waiting)
             still = []
             for message_id, state in zip(waiting, states):
@@ -737,10 +740,10 @@ class ReleaseEngine:
                     )
             waiting = still
             now = self._clock()
-            if not waiting or now >= window_end:
+            if not waiting or read_sent >= window_end:
                 settled.quarantined = waiting
                 return settled
-            wait = min(interval, window_end - now)
+            wait = max(0.0, min(interval, window_end - now))
             left = self.client.time_left()
             if (
                 (left is not None and wait >= left)

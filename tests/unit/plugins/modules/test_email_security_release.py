@@ -6,10 +6,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import time
 from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
+import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_release
@@ -913,3 +915,23 @@ def test_a_message_never_quarantined_is_told_apart_from_one_released(api, run_mo
     assert [r["status"] for r in outcome.result["results"]] == ["not_quarantined", "already_released"]
     assert outcome.result["summary"]["not_quarantined"] == 1
     assert outcome.result["changed"] is False
+
+
+def test_a_read_that_left_before_the_window_closed_does_not_decide_a_resend(api, run_module):
+    """Found by the property suite under load: a read sent inside the settle window but answered after it closed
+    showed the message still quarantined, because the server read it before the slow release landed; the message
+    was sent again and delivered twice. Only a read that left after the window closed proves the release never
+    will land."""
+
+    def slow_read(request):
+        time.sleep(11)  # the fake clock: this read is answered after settle_timeout (10 s) has passed
+        return (200, {}, json.dumps(quarantined(IDS[0])))
+
+    api.post(RELEASE_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    api.add_callback(responses.GET, message_url(IDS[0]), callback=slow_read)
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+
+    outcome = run_module(MAIN, args(message_ids=IDS[:1], settle_timeout=10, fail_on_incomplete=False))
+
+    assert [c.request.method for c in api.calls] == ["POST", "GET", "GET"]
+    assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed"]
