@@ -254,7 +254,7 @@ def test_the_role_takes_the_search_path_or_a_bulk_job_above_the_threshold(outbre
         assert "| Bulk job | %s (COMPLETED) |" % report["bulk_job"]["job_id"] in markdown
         assert outbreak.state.requests(endpoint="release") == []
     else:
-        assert report["bulk_job"] is None and outbreak.state.ledger("bulk_job_created") == []
+        assert report["bulk_job"] == {} and outbreak.state.ledger("bulk_job_created") == []
         # No GET per message anywhere: the preview and the release read search pages.
         assert outbreak.state.requests(endpoint="get") == []
 
