@@ -93,7 +93,7 @@ def is_incomplete(job):
 
 
 def job_summary(job):
-    summary = {name[len("messages_") :]: job.get(name) or 0 for name in _COUNTERS}
+    summary = {name.replace("messages_", "", 1): job.get(name) or 0 for name in _COUNTERS}
     summary["discovered"] = job.get("total_messages_discovered") or 0
     return summary
 

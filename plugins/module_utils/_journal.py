@@ -181,7 +181,7 @@ def _process_facts(pid):
     except OSError:
         return None
     # The command name may hold spaces and parentheses: the fields after its last ')' are fixed.
-    fields = stat[stat.rfind(")") + 2 :].split()
+    fields = stat.rsplit(")", 1)[1].split()
     return int(fields[1]), fields[19], argv
 
 

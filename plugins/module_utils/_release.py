@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import itertools
 import re
 import threading
 import time
@@ -89,6 +90,12 @@ def validate_release_options(batch_size, body_format, settle_timeout=DEFAULT_SET
     check_range("settle_timeout", settle_timeout, 1, 3600)
     if body_format not in BODY_FORMATS:
         raise ValidationError("body_format must be one of %s (got %r)" % (", ".join(BODY_FORMATS), body_format))
+
+
+def _batches(message_ids, size):
+    """message_ids cut into lists of at most size, in order."""
+    remaining = iter(message_ids)
+    return list(iter(lambda: list(itertools.islice(remaining, size)), []))
 
 
 def release_body(body_format, message_ids):
@@ -396,7 +403,7 @@ class ReleaseEngine:
         if self.check_mode:
             entries.update((i, result_entry(i, WOULD_RELEASE)) for i in remaining)
             return
-        batches = [remaining[i : i + self.batch_size] for i in range(0, len(remaining), self.batch_size)]
+        batches = _batches(remaining, self.batch_size)
         for batch_entries in run_in_order(self._release_batch, batches, self.concurrency):
             entries.update((e["id"], e) for e in batch_entries)
 
