@@ -10,10 +10,12 @@ __metaclass__ = type
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     SEARCH_FILTERS,
     STATE_NOT_FOUND,
     STATE_UNREADABLE,
+    read_message_part,
     read_messages,
     search_messages,
     search_params,
@@ -67,7 +69,26 @@ class InfoReport:
 
 
 def find_messages(client, account_id, params, message_ids, concurrency):
-    """Read message_ids, or search with the filters in params; raise CloudflareError for what stops the task."""
+    """Read message_ids, or search with the filters in params, then the parts ``include`` asks for; raise
+    CloudflareError for what stops the task."""
+    report = _find(client, account_id, params, message_ids, concurrency)
+    include = params.get("include") or []
+    if include and report.messages:
+        run_in_order(lambda message: _add_parts(client, account_id, message, include), report.messages, concurrency)
+    return report
+
+
+def _add_parts(client, account_id, message, include):
+    """Put the trace, action log or detections into the message, each under its own name."""
+    for part in include:
+        try:
+            message[part] = read_message_part(client, account_id, message["id"], part)
+        except CloudflareError as exc:
+            exc.amend(" (reading the %s of message %s)" % (part, message["id"]))
+            raise
+
+
+def _find(client, account_id, params, message_ids, concurrency):
     if message_ids is None:
         query = search_params(
             {name: params[name] for name in SEARCH_FILTERS},

@@ -165,6 +165,27 @@ def read_messages(client, account_id, message_ids, workers):
     return run_in_order(lambda message_id: read_message(client, account_id, message_id), message_ids, workers)
 
 
+MESSAGE_PARTS = ("trace", "action_log", "detections")
+_ACTION_LOG_PAGE = 100
+
+
+def read_message_part(client, account_id, message_id, part):
+    """One of MESSAGE_PARTS of a message: its trace or detections (dicts), or its whole action log (a list, every
+    page); raise CloudflareError when it cannot be read."""
+    path = "%s/%s" % (investigate_path(account_id, message_id), part)
+    if part != "action_log":
+        result = client.get(path).result
+        return result if isinstance(result, dict) else {}
+    entries, page = [], 1
+    while True:
+        result = client.get(path, params={"page": page, "per_page": _ACTION_LOG_PAGE}).result
+        items = [entry for entry in result if isinstance(entry, dict)] if isinstance(result, list) else []
+        entries.extend(items)
+        if len(items) < _ACTION_LOG_PAGE:
+            return entries
+        page += 1
+
+
 def _same_origin(url, base_url):
     target, base = urlsplit(url), urlsplit(base_url)
     return (target.scheme, target.netloc) == (base.scheme, base.netloc)

@@ -105,6 +105,21 @@ options:
     description: Fail when any of O(message_ids) is unknown to Cloudflare.
     type: bool
     default: false
+  include:
+    description:
+      - Also read, for each message returned, what happened to it and why, one request per message and part
+        (inside the rate-limit pacing); each lands in the message under its own name.
+      - V(trace) is the delivery trace (C(GET .../investigate/{id}/trace)), inbound and outbound lines, which show
+        where a released message was delivered; V(action_log) is every action taken on it, such as
+        C(QUARANTINE_RELEASE) (C(GET .../action_log), all pages; it replaces the deprecated C(action_log) a search
+        answer may still carry); V(detections) is why it was quarantined (C(GET .../detections)), with findings,
+        threat categories, SPF/DKIM/DMARC validation.
+      - A part that cannot be read fails the task, naming the message and the part.
+    type: list
+    elements: str
+    choices: [trace, action_log, detections]
+    default: []
+    version_added: 1.1.0
 extends_documentation_fragment:
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
@@ -139,6 +154,14 @@ EXAMPLES = r"""
   loop: "{{ info.messages }}"
   loop_control:
     label: "{{ item.id }}"
+
+- name: Why two messages were quarantined, and where they went once released
+  mailsec.cloudflare.email_security_message_info:
+    message_ids:
+      - 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
+      - 5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321
+    include: [detections, trace]
+  register: context
 """
 
 RETURN = r"""
@@ -208,6 +231,22 @@ messages:
       description: The C(Message-ID) header value.
       type: str
       returned: always
+    trace:
+      description: The delivery trace, C(inbound) and C(outbound), each with C(lines) (C(lineno), C(message), C(logged_at)).
+      type: dict
+      returned: when O(include) has V(trace)
+      sample: {inbound: {lines: [{lineno: 1, message: quarantined}]}, outbound: {lines: [{lineno: 1, message: delivered to alice@corp.example}]}}
+    action_log:
+      description: Every action taken on the message (C(operation), C(status), C(completed_at), C(properties)).
+      type: list
+      elements: dict
+      returned: when O(include) has V(action_log)
+      sample: [{operation: QUARANTINE_RELEASE, status: completed, completed_at: "2026-11-24T10:02:00Z"}]
+    detections:
+      description: Why the message was quarantined (C(findings), C(threat_categories), C(validation), C(sender_info)...).
+      type: dict
+      returned: when O(include) has V(detections)
+      sample: {final_disposition: SPAM, findings: [{name: Sender reputation, detection: SPAM}]}
   sample:
     - id: 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
       is_quarantined: true
@@ -254,7 +293,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._message_info i
     find_messages,
     validate_info_options,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import SEARCH_FILTERS
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import MESSAGE_PARTS, SEARCH_FILTERS
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import SEARCH_FILTER_OPTIONS
 
@@ -269,6 +308,7 @@ def main():
             per_page=dict(type="int", default=DEFAULT_PER_PAGE),
             poll_timeout=dict(type="float", default=DEFAULT_POLL_TIMEOUT),
             fail_on_not_found=dict(type="bool", default=False),
+            include=dict(type="list", elements="str", choices=list(MESSAGE_PARTS), default=[]),
         ),
         mutually_exclusive=[("message_ids", name) for name in SEARCH_FILTERS],
         supports_check_mode=True,

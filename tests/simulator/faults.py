@@ -40,6 +40,7 @@ ENDPOINTS = (
     "bulk_cancel",
     "bulk_messages",
     "bulk_delete",
+    "message_part",
     "any",
 )
 

@@ -45,6 +45,9 @@ class Message:
         # A message that was never quarantined (delivered, or moved by a rule) carries no release in its history.
         self.never_quarantined = False
         self._sent_parsed = (None, None)
+        # What the message went through, as GET .../trace shows it; a release adds its outbound lines.
+        self.delivered_to = []
+        self.failed_to = []
 
     @property
     def sent_at(self):
@@ -79,10 +82,55 @@ class Message:
         self.post_delivery_operations = []
         self.action_log = []
 
-    def release(self):
+    def release(self, delivered=(), failed=()):
         self.is_quarantined = False
         self.post_delivery_operations.append("QUARANTINE_RELEASE")
         self.action_log.append(_action("QUARANTINE_RELEASE"))
+        self.delivered_to.extend(delivered)
+        self.failed_to.extend(failed)
+
+    def trace(self):
+        """The contract's MessageTrace: how the message came in, and, once released, where it went."""
+        inbound = [
+            "connection from %s accepted" % self.sender.split("@")[-1],
+            "scanned: final disposition %s" % self.final_disposition,
+        ]
+        if not self.never_quarantined:
+            inbound.append("quarantined")
+        outbound = ["released from quarantine"] if "QUARANTINE_RELEASE" in self.post_delivery_operations else []
+        outbound += ["delivered to %s" % r for r in self.delivered_to]
+        outbound += ["delivery to %s failed" % r for r in self.failed_to]
+        return {
+            "inbound": {"lines": _trace_lines(inbound, self.sent_date), "pending": False},
+            "outbound": {"lines": _trace_lines(outbound, self.sent_date), "pending": False},
+        }
+
+    def detections(self):
+        """The contract's MessageDetectionDetails: why the message was quarantined."""
+        verdict = self.final_disposition
+        return {
+            "action": "QUARANTINE" if not self.never_quarantined else "DELIVER",
+            "final_disposition": verdict,
+            "findings": [
+                {
+                    "name": "Sender reputation",
+                    "detection": verdict,
+                    "detail": "the sender's domain %s is new to this organisation" % self.sender.split("@")[-1],
+                    "field": "from",
+                    "value": self.sender,
+                    "score": 0.82,
+                    "attachment": None,
+                    "portion": None,
+                    "reason": "new sender",
+                }
+            ],
+            "headers": [{"name": "From", "value": self.sender}, {"name": "Subject", "value": self.subject}],
+            "links": [],
+            "attachments": [],
+            "threat_categories": [{"id": 7, "name": "Reputation", "description": "Sender reputation"}],
+            "sender_info": {"as_name": None, "as_number": None, "geo": None, "ip": None, "pld": None},
+            "validation": {"spf": "pass", "dkim": "pass", "dmarc": "pass", "comment": None},
+        }
 
     def as_api(self):
         """The message as the contract's MessageDetails: every required field, real nulls where allowed."""
@@ -114,6 +162,10 @@ class Message:
             "alert_id": self.alert_id,
             "message_id": "<%s@%s>" % (self.postfix_id, self.sender.split("@")[-1]),
         }
+
+
+def _trace_lines(messages, logged_at):
+    return [{"lineno": number, "message": text, "logged_at": logged_at} for number, text in enumerate(messages, 1)]
 
 
 def _now_text(moment=None):

@@ -201,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, envelope(message.as_api()), {}
         if endpoint.startswith("bulk_"):
             return self._bulk(endpoint, route, url, raw_body)
+        if endpoint == "message_part":
+            return self._message_part(route, url)
         return self._search(url)
 
     def _check_request(self, method, url, raw_body, endpoint):
@@ -286,6 +288,23 @@ class _Handler(BaseHTTPRequestHandler):
         status = query.get("status", [None])[0]
         rows = job.rows if status is None else [row for row in job.rows if row.status == status]
         return _paged(rows, query, job.row_as_api)
+
+    def _message_part(self, route, url):
+        """GET .../investigate/{id}/trace, /action_log (page-numbered) or /detections."""
+        message = self.state.messages.get(unquote(route.group(2)))
+        if message is None:
+            return 404, envelope(errors=[_error(1002, "Message not found")]), {}
+        part = route.group(3)
+        if part == "trace":
+            return 200, envelope(message.trace()), {}
+        if part == "detections":
+            return 200, envelope(message.detections()), {}
+        query = parse_qs(url.query)
+        page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
+        entries = [dict(entry) for entry in message.action_log]
+        shown = entries[(page - 1) * per_page : page * per_page]
+        info = {"count": len(shown), "page": page, "per_page": per_page, "total_count": len(entries)}
+        return 200, envelope(shown, result_info=info), {}
 
     def _search(self, url):
         query = parse_qs(url.query)

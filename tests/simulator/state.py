@@ -184,7 +184,7 @@ class SimulatorState:
             self.record("double_delivery", id=message.id)
             return [], []
         delivered = [r for r in message.recipients if r not in message.failing_recipients]
-        message.release()
+        message.release(delivered, message.failing_recipients)
         self.record("delivery", id=message.id, recipients=delivered)
         return delivered, list(message.failing_recipients)
 

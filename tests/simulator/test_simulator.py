@@ -567,3 +567,24 @@ def test_cloudflare_quota_allows_1200_requests_then_locks_out_for_5_minutes(sim)
     assert answers[0].headers["Ratelimit-Policy"] == '"default";q=1200;w=300'
     assert 299 <= int(answers[-1].headers["Retry-After"]) <= 300
     assert [event["seconds"] for event in sim.state.ledger("lockout")] == [300.0]
+
+
+def test_trace_action_log_and_detections_follow_a_release(sim):
+    message_id = "AAAA1111-2026-11-24T08:00:00-1"
+    before = requests.get(url(sim, "/%s/trace" % message_id), headers=AUTH, timeout=10).json()["result"]
+    release(sim, {"ids": [message_id]})
+    after = requests.get(url(sim, "/%s/trace" % message_id), headers=AUTH, timeout=10).json()["result"]
+    log = requests.get(url(sim, "/%s/action_log" % message_id), params={"per_page": 5}, headers=AUTH, timeout=10)
+    detections = requests.get(url(sim, "/%s/detections" % message_id), headers=AUTH, timeout=10).json()["result"]
+
+    assert before["outbound"]["lines"] == []
+    assert [line["message"] for line in after["outbound"]["lines"]] == [
+        "released from quarantine",
+        "delivered to x@corp.example",
+        "delivery to y@corp.example failed",
+    ]
+    assert [entry["operation"] for entry in log.json()["result"]] == ["QUARANTINE_RELEASE"]
+    assert log.json()["result_info"]["total_count"] == 1
+    assert detections["final_disposition"] == "SPAM" and detections["findings"][0]["name"] == "Sender reputation"
+    assert requests.get(url(sim, "/NOPE-2026-11-24T08:00:00-1/trace"), headers=AUTH, timeout=10).status_code == 404
+    assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []

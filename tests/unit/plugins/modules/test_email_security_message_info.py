@@ -206,3 +206,51 @@ def test_an_invalid_token_code_names_the_token(api, run_module):
     assert outcome.failed
     assert "check api_token (CLOUDFLARE_API_TOKEN)" in outcome.result["msg"]
     assert len(api.calls) == 1
+
+
+def test_include_reads_each_part_of_each_message_and_every_page_of_the_action_log(api, run_module):
+    message_id = "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678"
+    base = "%s/%s" % (SEARCH_URL, message_id)
+    api.get(base, json=envelope(raw(message_id, False)))
+    trace = {"inbound": {"lines": []}, "outbound": {"lines": [{"lineno": 1, "message": "delivered to a@corp.example"}]}}
+    api.get(base + "/trace", json=envelope(trace))
+    first_page = [{"operation": "PREVIEW"}] * 100
+    api.get(base + "/action_log", json=envelope(first_page, result_info={"page": 1, "per_page": 100}))
+    api.get(base + "/action_log", json=envelope([{"operation": "QUARANTINE_RELEASE"}], result_info={"page": 2}))
+    api.get(base + "/detections", json=envelope({"final_disposition": "SPAM", "findings": []}))
+
+    outcome = run_module(
+        MAIN, args(message_ids=[message_id], include=["trace", "action_log", "detections"], concurrency=1)
+    )
+
+    message = outcome.result["messages"][0]
+    assert message["trace"] == trace
+    assert len(message["action_log"]) == 101 and message["action_log"][-1]["operation"] == "QUARANTINE_RELEASE"
+    assert message["detections"]["final_disposition"] == "SPAM"
+    assert [query_of(c)["page"] for c in api.calls[2:4]] == [["1"], ["2"]]
+    assert outcome.result["summary"]["requests_sent"] == 5
+
+
+def test_a_part_that_cannot_be_read_fails_naming_the_message_and_the_part(api, run_module):
+    message_id = "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678"
+    api.get("%s/%s" % (SEARCH_URL, message_id), json=envelope(raw(message_id)))
+    api.get(
+        "%s/%s/trace" % (SEARCH_URL, message_id),
+        status=404,
+        json=envelope(None, success=False, errors=[{"code": 1002, "message": "Message not found"}]),
+    )
+
+    outcome = run_module(MAIN, args(message_ids=[message_id], include=["trace"]))
+
+    assert outcome.failed
+    assert (
+        "HTTP 404" in outcome.result["msg"]
+        and "(reading the trace of message %s)" % message_id in outcome.result["msg"]
+    )
+
+
+def test_an_unknown_part_is_refused_before_any_request(api, run_module):
+    outcome = run_module(MAIN, args(message_ids=["4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678"], include=["body"]))
+
+    assert outcome.failed and "include" in outcome.result["msg"]
+    assert len(api.calls) == 0
