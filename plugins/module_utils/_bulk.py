@@ -309,19 +309,21 @@ class BulkReleaseRun:
         """The job of this intent; a create an earlier run left unsettled is waited for first (not in check mode,
         which neither waits for nor edits what a live run may still be settling)."""
         job = self.jobs.with_intent(self.intent)
-        if job is not None or self._journal is None or check_mode:
+        if self._journal is None or check_mode:
             return job
         marker = self._marker()
         for key, entry in self._journal.unsettled().items():
             if marker not in entry["ids"]:
                 continue
-            sent_ago = time.time() - float(entry.get("sent_at") or 0)
-            window_end = self._clock() - sent_ago + max(float(entry.get("settle_timeout") or 0), self._settle())
-            self._warn(
-                "an earlier run on this machine (pid %s) sent a create for this job %.0f s ago and did not learn the "
-                "outcome; looking for the job before creating one" % (entry.get("pid", "unknown"), sent_ago)
-            )
-            job = self._look_until(window_end)
+            if job is None:
+                sent_ago = time.time() - float(entry.get("sent_at") or 0)
+                window_end = self._clock() - sent_ago + max(float(entry.get("settle_timeout") or 0), self._settle())
+                self._warn(
+                    "an earlier run on this machine (pid %s) sent a create for this job %.0f s ago and did not learn "
+                    "the outcome; looking for the job before creating one" % (entry.get("pid", "unknown"), sent_ago)
+                )
+                job = self._look_until(window_end)
+            # Found, or certain not to appear any more: either way that create is settled.
             self._journal.settle(key)
         return job
 

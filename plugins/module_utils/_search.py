@@ -106,12 +106,11 @@ def search_spec(search):
 class QuarantineSearch:
     """One search: a pass over it gives every matched message's quarantine state, in the search's order."""
 
-    def __init__(self, client, account_id, spec, max_messages=None, workers=1):
+    def __init__(self, client, account_id, spec, max_messages=None):
         self.client = client
         self.account_id = account_id
         self.spec = spec
         self.max_messages = max_messages
-        self.workers = workers
         self.pages = 0
         self.found = 0
         self.quarantined = 0
@@ -141,9 +140,12 @@ class QuarantineSearch:
         return sum(1 for state in states.values() if state.state == STATE_QUARANTINED)
 
     def read(self, message_ids):
-        """MessageStates for message_ids, in order: by repeating the search when that is cheaper than a GET each."""
+        """MessageStates for message_ids, in order: by repeating the search when that is cheaper than a GET each.
+
+        Called from the release engine's batch threads, which run in parallel already: reads by id are sequential.
+        """
         if not self.pages or len(message_ids) <= self.pages:
-            return read_messages(self.client, self.account_id, message_ids, self.workers)
+            return read_messages(self.client, self.account_id, message_ids, 1)
         try:
             states = self._pass()[0]
         except CloudflareError as exc:
@@ -151,7 +153,7 @@ class QuarantineSearch:
                 raise
             states = {}
         missing = [i for i in message_ids if i not in states]
-        by_id = dict(zip(missing, read_messages(self.client, self.account_id, missing, self.workers)))
+        by_id = dict(zip(missing, read_messages(self.client, self.account_id, missing, 1)))
         by_id.update((i, states[i]) for i in message_ids if i in states)
         return [by_id[i] for i in message_ids]
 

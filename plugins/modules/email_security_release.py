@@ -522,9 +522,7 @@ def main():
     client = module.client(settings)
     search = None
     if spec is not None:
-        search = QuarantineSearch(
-            client, settings["account_id"], spec, params["max_messages"], workers=settings["concurrency"]
-        )
+        search = QuarantineSearch(client, settings["account_id"], spec, params["max_messages"])
     engine = release_engine(
         client, settings, params, module.check_mode, module.warn, reader=search.read if search else None
     )
