@@ -259,6 +259,26 @@ def test_the_role_takes_the_search_path_or_a_bulk_job_above_the_threshold(outbre
         assert outbreak.state.requests(endpoint="get") == []
 
 
+def test_the_role_in_check_mode_on_the_bulk_path_reports_every_message_and_creates_no_job(outbreak, tmp_path):
+    playbook = tmp_path / "role.yml"
+    playbook.write_text(ROLE_PLAY)
+    report_dir = tmp_path / "reports"
+
+    run = run_playbook(
+        playbook,
+        tmp_path,
+        ansible_env(outbreak, tmp_path),
+        {"search": SEARCH, "threshold": 50, "report_dir": str(report_dir)},
+        options=["--check"],
+    )
+
+    assert run.returncode == 0, run.output
+    report = json.loads(next(report_dir.glob("*.json")).read_text())
+    assert report["path"] == "bulk" and report["bulk_job"] == {}
+    assert sorted(r["id"] for r in report["results"] if r["status"] == "would_release") == from_sender(outbreak)
+    assert outbreak.state.ledger("bulk_job_created") == [] and outbreak.state.deliveries() == {}
+
+
 # Many accounts ------------------------------------------------------------------------------------------------
 
 
