@@ -19,6 +19,7 @@ DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK
 _RELEASE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/release$")
 _MESSAGE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)$")
 _SEARCH = re.compile(r"^/accounts/([^/]+)/email-security/investigate$")
+_SUBMISSIONS = re.compile(r"^/accounts/([^/]+)/email-security/submissions$")
 _MESSAGE_PART = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)/(trace|action_log|detections)$")
 _BULK = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk$")
 _BULK_JOB = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)$")
@@ -36,8 +37,10 @@ ROUTES = (
     ("search", _SEARCH, "GET"),
     ("get", _MESSAGE, "GET"),
     ("message_part", _MESSAGE_PART, "GET"),
+    ("submit", _SUBMISSIONS, "POST"),
+    ("submissions", _SUBMISSIONS, "GET"),
 )
-WRITE_ENDPOINTS = ("release", "bulk_create", "bulk_cancel", "bulk_delete")
+WRITE_ENDPOINTS = ("release", "bulk_create", "bulk_cancel", "bulk_delete", "submit")
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 
 

@@ -41,6 +41,8 @@ ENDPOINTS = (
     "bulk_messages",
     "bulk_delete",
     "message_part",
+    "submit",
+    "submissions",
     "any",
 )
 

@@ -89,6 +89,17 @@ class Message:
         self.delivered_to.extend(delivered)
         self.failed_to.extend(failed)
 
+    def submitted(self, submission_id, disposition):
+        """A reclassification submission of this message, as its action log records it."""
+        entry = _action("SUBMISSION")
+        entry["properties"] = {
+            "requested_by": "api",
+            "submission_id": submission_id,
+            "requested_disposition": disposition,
+            "submission_type": "reclassification",
+        }
+        self.action_log.append(entry)
+
     def trace(self):
         """The contract's MessageTrace: how the message came in, and, once released, where it went."""
         inbound = [

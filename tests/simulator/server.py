@@ -192,10 +192,14 @@ class _Handler(BaseHTTPRequestHandler):
         refused = self._check_request(method, url, raw_body, endpoint)
         if refused is not None:
             return refused
+        return self._dispatch(endpoint, route, url, raw_body, entry)
+
+    def _dispatch(self, endpoint, route, url, raw_body, entry):
+        """The answer of an authenticated request the contract accepts."""
         if endpoint == "release":
             return self._release(raw_body, entry)
         if endpoint == "get":
-            message = state.messages.get(unquote(route.group(2)))
+            message = self.state.messages.get(unquote(route.group(2)))
             if message is None:
                 return 404, envelope(errors=[_error(1002, "Message not found")]), {}
             return 200, envelope(message.as_api()), {}
@@ -203,7 +207,23 @@ class _Handler(BaseHTTPRequestHandler):
             return self._bulk(endpoint, route, url, raw_body)
         if endpoint == "message_part":
             return self._message_part(route, url)
+        if endpoint in ("submit", "submissions"):
+            return self._submissions(endpoint, url, raw_body)
         return self._search(url)
+
+    def _submissions(self, endpoint, url, raw_body):
+        """POST /submissions (reclassification only) and its page-numbered listing."""
+        if endpoint == "submit":
+            body = json.loads(raw_body.decode("utf-8"))
+            if body.get("type") != "reclassification":
+                return 400, envelope(errors=[_error(1001, "Invalid request: only reclassification is simulated")]), {}
+            return 202, envelope({"results": self.state.submit(body["messages"])}), {}
+        query = parse_qs(url.query)
+        page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
+        entries = self.state.listed_submissions(query)
+        shown = entries[(page - 1) * per_page : page * per_page]
+        info = {"count": len(shown), "page": page, "per_page": per_page, "total_count": len(entries)}
+        return 200, envelope(shown, result_info=info), {}
 
     def _check_request(self, method, url, raw_body, endpoint):
         """The 4XX Cloudflare would send for a request outside its contract, or None; violations go to the ledger."""

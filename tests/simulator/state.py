@@ -10,6 +10,7 @@ __metaclass__ = type
 import base64
 import datetime
 import threading
+import uuid
 
 from . import contract
 from .api import DEFAULT_ACCOUNT_ID, DEFAULT_EMAIL, DEFAULT_KEY, DEFAULT_READ_ONLY_TOKEN, DEFAULT_TOKEN, DETECTIONS
@@ -55,6 +56,7 @@ class SimulatorState:
         self.ledger_book = Ledger(ledger_path)
         self.quota = Quota(lambda seconds: self.record("lockout", seconds=seconds))
         self.bulk = BulkJobs()
+        self.submissions = []
         self._polls = {}
 
     @classmethod
@@ -188,6 +190,53 @@ class SimulatorState:
         self.record("delivery", id=message.id, recipients=delivered)
         return delivered, list(message.failing_recipients)
 
+    def submit(self, reclassifications):
+        """POST /submissions: one SubmissionResult per message; a submission is recorded on its message."""
+        results = []
+        with self.lock:
+            by_alert = {m.alert_id: m for m in self.messages.values()}
+            for item in reclassifications:
+                message = by_alert.get(item["alert_id"])
+                submission_id = uuid.uuid4().hex[:16]
+                if message is None:
+                    results.append({"id": submission_id, "accepted": False, "error": "no message has this alert_id"})
+                    continue
+                disposition = item["expected_disposition"]
+                self.submissions.append(
+                    {
+                        "submission_id": submission_id,
+                        "requested_at": _utc_text(),
+                        "original_postfix_id": message.postfix_id,
+                        "original_disposition": message.final_disposition
+                        if message.final_disposition in SUBMISSION_DISPOSITIONS
+                        else None,
+                        "requested_disposition": disposition,
+                        "subject": message.subject,
+                        # The list's type filter takes TEAM or USER; its answers say Team or User.
+                        "type": "Team",
+                        "status": "unreviewed",
+                        "customer_status": "unreviewed",
+                    }
+                )
+                message.submitted(submission_id, disposition)
+                self.record("submission", id=message.id, submission_id=submission_id, disposition=disposition)
+                results.append({"id": submission_id, "accepted": True, "error": None})
+        return results
+
+    def listed_submissions(self, query):
+        def first(name):
+            return query.get(name, [None])[0]
+
+        with self.lock:
+            return [
+                dict(entry)
+                for entry in self.submissions
+                if all(
+                    first(name) is None or str(entry.get(name)).upper() == first(name).upper()
+                    for name in ("submission_id", "requested_disposition", "type")
+                )
+            ]
+
     # Bulk jobs: progress is brought up to date whenever a job is read or created.
 
     def bulk_jobs(self):
@@ -260,6 +309,13 @@ def _window(query, now=None):
         contract.parse_date_time(start) if start else now - datetime.timedelta(days=30),
         contract.parse_date_time(end) if end else now,
     )
+
+
+SUBMISSION_DISPOSITIONS = ("MALICIOUS", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE")
+
+
+def _utc_text():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SearchRefused(Exception):

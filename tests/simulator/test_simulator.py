@@ -588,3 +588,20 @@ def test_trace_action_log_and_detections_follow_a_release(sim):
     assert detections["final_disposition"] == "SPAM" and detections["findings"][0]["name"] == "Sender reputation"
     assert requests.get(url(sim, "/NOPE-2026-11-24T08:00:00-1/trace"), headers=AUTH, timeout=10).status_code == 404
     assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []
+
+
+def test_a_reclassification_is_recorded_listed_and_logged_on_its_message(sim):
+    message_id = "BBBB2222-2026-11-24T09:00:00-2"
+    alert_id = sim.state.messages[message_id].alert_id
+    submissions = url(sim).replace("/investigate", "/submissions")
+    body = {"type": "reclassification", "messages": [{"alert_id": alert_id, "expected_disposition": "NONE"}]}
+
+    answer = requests.post(submissions, json=body, headers=AUTH, timeout=10)
+    listed = requests.get(submissions, params={"requested_disposition": "NONE"}, headers=AUTH, timeout=10).json()
+    log = requests.get(url(sim, "/%s/action_log" % message_id), headers=AUTH, timeout=10).json()["result"]
+
+    assert answer.status_code == 202 and answer.json()["result"]["results"][0]["accepted"] is True
+    assert [s["original_postfix_id"] for s in listed["result"]] == ["BBBB2222"]
+    assert log[-1]["operation"] == "SUBMISSION" and log[-1]["properties"]["requested_disposition"] == "NONE"
+    assert [e["id"] for e in sim.state.ledger("submission")] == [message_id]
+    assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []

@@ -22,6 +22,7 @@ FORBIDDEN_PARTS = (
     ".ansible",
     ".ruff_cache",
     ".pytest_cache",
+    ".hypothesis",
 )
 REQUIRED_FILES = (
     "COPYING",

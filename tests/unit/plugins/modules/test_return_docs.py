@@ -14,6 +14,7 @@ from ansible_collections.mailsec.cloudflare.plugins.modules import (
     email_security_bulk_release,
     email_security_message_info,
     email_security_release,
+    email_security_submission,
 )
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import (
     ACCOUNT,
@@ -232,5 +233,26 @@ def test_every_key_of_a_bulk_job_info_result_is_documented(api, run_module):
     )
 
     docs = documented(email_security_bulk_job_info)
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
+
+
+def test_every_key_of_a_submission_result_is_documented(api, run_module):
+    url = "%s/%s" % (SEARCH_URL, IDS[0])
+    api.get(url, json=envelope(dict(message(IDS[0]), alert_id="a-1")))
+    api.get(url + "/action_log", json=envelope([], result_info={"page": 1}))
+    api.post(
+        "%s/accounts/%s/email-security/submissions" % (BASE, ACCOUNT),
+        status=403,
+        json=envelope(None, success=False, errors=[{"code": 10000, "message": "no"}]),
+    )
+
+    outcome = run_module(
+        email_security_submission.main,
+        dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, message_ids=IDS[:1]),
+    )
+
+    docs = documented(email_security_submission)
+    assert outcome.failed
     assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
     assert absent_always_keys(outcome.result, docs) == []
