@@ -23,6 +23,7 @@ import time
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import numbered_pages
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
     NOT_RELEASED,
@@ -122,17 +123,10 @@ class BulkJobs:
 
     def listed(self, status=None, max_pages=MAX_LIST_PAGES):
         """RELEASE jobs, page after page, at most max_pages pages of LIST_PAGE_SIZE."""
-        jobs = []
-        for page in range(1, max_pages + 1):
-            params = {"action_type": "RELEASE", "page": page, "per_page": LIST_PAGE_SIZE}
-            if status is not None:
-                params["status"] = status
-            result = self.client.get(bulk_path(self.account_id), params=params).result
-            items = [job for job in result if isinstance(job, dict)] if isinstance(result, list) else []
-            jobs.extend(items)
-            if len(items) < LIST_PAGE_SIZE:
-                break
-        return jobs
+        params = {"action_type": "RELEASE"}
+        if status is not None:
+            params["status"] = status
+        return numbered_pages(self.client, bulk_path(self.account_id), params, LIST_PAGE_SIZE, max_pages)
 
     def with_intent(self, intent):
         """The newest job carrying this intent, or None."""
@@ -161,17 +155,8 @@ class BulkJobs:
 
     def message_rows(self, job_id, status=None):
         """Every per-message row of a job (or those with this status), page after page."""
-        rows, page = [], 1
-        while True:
-            params = {"page": page, "per_page": RESULT_PAGE_SIZE}
-            if status is not None:
-                params["status"] = status
-            result = self.client.get(bulk_path(self.account_id, job_id, "messages"), params=params).result
-            items = [row for row in result if isinstance(row, dict)] if isinstance(result, list) else []
-            rows.extend(items)
-            if len(items) < RESULT_PAGE_SIZE:
-                return rows
-            page += 1
+        params = {"status": status} if status is not None else {}
+        return numbered_pages(self.client, bulk_path(self.account_id, job_id, "messages"), params, RESULT_PAGE_SIZE)
 
     def outcomes(self, job, which):
         """Per-message results shaped like the release module's, for ``which`` of none, incomplete or all.

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import itertools
 import threading
 
 
@@ -47,3 +48,9 @@ def run_in_order(work, items, workers):
     if errors:
         raise errors[0]
     return results
+
+
+def in_batches(items, size):
+    """items cut into lists of at most size, in order."""
+    remaining = iter(items)
+    return list(iter(lambda: list(itertools.islice(remaining, size)), []))

@@ -176,14 +176,21 @@ def read_message_part(client, account_id, message_id, part):
     if part != "action_log":
         result = client.get(path).result
         return result if isinstance(result, dict) else {}
-    entries, page = [], 1
-    while True:
-        result = client.get(path, params={"page": page, "per_page": _ACTION_LOG_PAGE}).result
-        items = [entry for entry in result if isinstance(entry, dict)] if isinstance(result, list) else []
-        entries.extend(items)
-        if len(items) < _ACTION_LOG_PAGE:
-            return entries
+    return numbered_pages(client, path, {}, _ACTION_LOG_PAGE)
+
+
+def numbered_pages(client, path, params, per_page, max_pages=None):
+    """Every object of a page-numbered listing (page=1, 2...), until a page holds fewer than per_page items or
+    max_pages pages were read. Cursor-paged searches use search_pages instead."""
+    items, page = [], 1
+    while max_pages is None or page <= max_pages:
+        result = client.get(path, params=dict(params, page=page, per_page=per_page)).result
+        found = [item for item in result if isinstance(item, dict)] if isinstance(result, list) else []
+        items.extend(found)
+        if len(found) < per_page:
+            break
         page += 1
+    return items
 
 
 def _same_origin(url, base_url):

@@ -19,13 +19,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import itertools
 import re
 import threading
 import time
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
     AccountLock,
     Lifeline,
@@ -90,12 +89,6 @@ def validate_release_options(batch_size, body_format, settle_timeout=DEFAULT_SET
     check_range("settle_timeout", settle_timeout, 1, 3600)
     if body_format not in BODY_FORMATS:
         raise ValidationError("body_format must be one of %s (got %r)" % (", ".join(BODY_FORMATS), body_format))
-
-
-def _batches(message_ids, size):
-    """message_ids cut into lists of at most size, in order."""
-    remaining = iter(message_ids)
-    return list(iter(lambda: list(itertools.islice(remaining, size)), []))
 
 
 def release_body(body_format, message_ids):
@@ -403,7 +396,7 @@ class ReleaseEngine:
         if self.check_mode:
             entries.update((i, result_entry(i, WOULD_RELEASE)) for i in remaining)
             return
-        batches = _batches(remaining, self.batch_size)
+        batches = in_batches(remaining, self.batch_size)
         for batch_entries in run_in_order(self._release_batch, batches, self.concurrency):
             entries.update((e["id"], e) for e in batch_entries)
 

@@ -124,7 +124,7 @@ class QuarantineSearch:
         states, pages, self.skipped = self._pass()
         self.pages = pages
         self.found = len(states)
-        self.quarantined = sum(1 for state in states.values() if state.state == STATE_QUARANTINED)
+        self.quarantined = _count_quarantined(states)
         if self.max_messages is not None and self.quarantined > self.max_messages:
             raise CloudflareError(
                 "the search matched %d quarantined message(s), more than max_messages (%d); nothing was sent. "
@@ -136,8 +136,7 @@ class QuarantineSearch:
 
     def count_quarantined(self):
         """How many messages the search finds still quarantined (one pass, no cap)."""
-        states = self._pass()[0]
-        return sum(1 for state in states.values() if state.state == STATE_QUARANTINED)
+        return _count_quarantined(self._pass()[0])
 
     def read(self, message_ids):
         """MessageStates for message_ids, in order: by repeating the search when that is cheaper than a GET each.
@@ -177,6 +176,10 @@ class QuarantineSearch:
                     continue
                 states[message_id] = _state_of(raw)
         return states, pages, skipped
+
+
+def _count_quarantined(states):
+    return sum(1 for state in states.values() if state.state == STATE_QUARANTINED)
 
 
 def _state_of(raw):

@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     STATE_NOT_FOUND,
     read_message,
@@ -71,8 +71,8 @@ class SubmissionRun:
             if self.check_mode:
                 entries.update((i, submission_entry(i, WOULD_SUBMIT, alert_id=a)) for i, a in candidates)
             else:
-                for start in range(0, len(candidates), BATCH_SIZE):
-                    entries.update(self._submit(candidates[start:][:BATCH_SIZE]))
+                for batch in in_batches(candidates, BATCH_SIZE):
+                    entries.update(self._submit(batch))
         except CloudflareError as exc:
             self.fatal = exc
         return [entries.get(i) or self._unsent(i) for i in message_ids]

@@ -219,11 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return 400, envelope(errors=[_error(1001, "Invalid request: only reclassification is simulated")]), {}
             return 202, envelope({"results": self.state.submit(body["messages"])}), {}
         query = parse_qs(url.query)
-        page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
-        entries = self.state.listed_submissions(query)
-        shown = entries[(page - 1) * per_page : page * per_page]
-        info = {"count": len(shown), "page": page, "per_page": per_page, "total_count": len(entries)}
-        return 200, envelope(shown, result_info=info), {}
+        return _collection_page(self.state.listed_submissions(query), query)
 
     def _check_request(self, method, url, raw_body, endpoint):
         """The 4XX Cloudflare would send for a request outside its contract, or None; violations go to the ledger."""
@@ -319,12 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, envelope(message.trace()), {}
         if part == "detections":
             return 200, envelope(message.detections()), {}
-        query = parse_qs(url.query)
-        page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
-        entries = [dict(entry) for entry in message.action_log]
-        shown = entries[(page - 1) * per_page : page * per_page]
-        info = {"count": len(shown), "page": page, "per_page": per_page, "total_count": len(entries)}
-        return 200, envelope(shown, result_info=info), {}
+        return _collection_page([dict(entry) for entry in message.action_log], parse_qs(url.query))
 
     def _search(self, url):
         query = parse_qs(url.query)
@@ -453,11 +444,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _paged(items, query, as_api):
-    """One page of a page-numbered listing: result_info as CursorResultInfo, whose page field is always 0."""
+def _page_of(items, query):
+    """(the items of the page the query asks for, page, per_page) of a page-numbered listing."""
     page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
-    shown = [as_api(item) for item in items[(page - 1) * per_page : page * per_page]]
+    return items[(page - 1) * per_page : page * per_page], page, per_page
+
+
+def _paged(items, query, as_api):
+    """One page of a bulk listing: result_info as CursorResultInfo, whose page field is always 0."""
+    shown, dummy, per_page = _page_of(items, query)
+    shown = [as_api(item) for item in shown]
     info = {"count": len(shown), "per_page": per_page, "next": None, "previous": None, "page": 0, "total_count": 0}
+    return 200, envelope(shown, result_info=info), {}
+
+
+def _collection_page(items, query):
+    """One page of a listing whose result_info is the collection's: count, page, per_page, total_count."""
+    shown, page, per_page = _page_of(items, query)
+    info = {"count": len(shown), "page": page, "per_page": per_page, "total_count": len(items)}
     return 200, envelope(shown, result_info=info), {}
 
 
