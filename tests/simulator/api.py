@@ -25,6 +25,9 @@ _BULK = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk$")
 _BULK_JOB = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)$")
 _BULK_CANCEL = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)/cancel$")
 _BULK_MESSAGES = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)/messages$")
+_SETTINGS = re.compile(r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains)$")
+_SETTINGS_BATCH = re.compile(r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains)/batch$")
+_SETTINGS_ENTRY = re.compile(r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains)/([^/]+)$")
 # (endpoint name, path pattern, method), most specific first: GET .../investigate/bulk is not a message.
 ROUTES = (
     ("release", _RELEASE, "POST"),
@@ -39,8 +42,26 @@ ROUTES = (
     ("message_part", _MESSAGE_PART, "GET"),
     ("submit", _SUBMISSIONS, "POST"),
     ("submissions", _SUBMISSIONS, "GET"),
+    ("settings_list", _SETTINGS, "GET"),
+    ("settings_create", _SETTINGS, "POST"),
+    ("settings_batch", _SETTINGS_BATCH, "POST"),
+    ("settings_get", _SETTINGS_ENTRY, "GET"),
+    ("settings_replace", _SETTINGS_ENTRY, "PUT"),
+    ("settings_patch", _SETTINGS_ENTRY, "PATCH"),
+    ("settings_delete", _SETTINGS_ENTRY, "DELETE"),
 )
-WRITE_ENDPOINTS = ("release", "bulk_create", "bulk_cancel", "bulk_delete", "submit")
+WRITE_ENDPOINTS = (
+    "release",
+    "bulk_create",
+    "bulk_cancel",
+    "bulk_delete",
+    "submit",
+    "settings_create",
+    "settings_batch",
+    "settings_replace",
+    "settings_patch",
+    "settings_delete",
+)
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 
 

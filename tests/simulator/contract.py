@@ -20,7 +20,7 @@ import os
 import re
 
 import yaml
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
 CONTRACT_PATH = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "contract", "email-security-openapi.yaml"
@@ -28,6 +28,19 @@ CONTRACT_PATH = os.path.join(
 API_PREFIX = "/client/v4"
 _FORMATS = FormatChecker()
 _LOADED = {}
+
+
+def _required_in_requests(validator, required, instance, schema):
+    """OpenAPI's rule for request bodies: a readOnly property is required of answers only."""
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    for name in required:
+        if name not in instance and not properties.get(name, {}).get("readOnly"):
+            yield ValidationError("%r is a required property" % name)
+
+
+_RequestValidator = validators.extend(Draft202012Validator, {"required": _required_in_requests})
 
 
 @_FORMATS.checks("date-time", raises=ValueError)
@@ -93,15 +106,16 @@ class Contract:
             node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
 
-    def _schema_errors(self, schema, instance, where):
-        key = id(schema)
+    def _schema_errors(self, schema, instance, where, request=False):
+        key = (id(schema), request)
         if key not in self._validators:
             # The schema's keywords at the root of the whole document: its $refs resolve inside the document,
             # whose own top-level keys (openapi, info, paths, components) are no JSON Schema keywords.
             root = dict(self.document)
             root.update(schema)
             root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-            self._validators[key] = Draft202012Validator(root, format_checker=_FORMATS)
+            kind = _RequestValidator if request else Draft202012Validator
+            self._validators[key] = kind(root, format_checker=_FORMATS)
         errors = sorted(self._validators[key].iter_errors(instance), key=lambda e: list(e.absolute_path))
         return [
             "%s%s: %s" % (where, "".join("[%r]" % p for p in error.absolute_path), error.message[:300])
@@ -161,7 +175,7 @@ class Contract:
         except ValueError:
             return ["the request body is not JSON"]
         schema = self.resolve(operation.body["content"]["application/json"]["schema"])
-        return self._schema_errors(schema, document, "request body")
+        return self._schema_errors(schema, document, "request body", request=True)
 
     def check_response(self, operation, status, body, headers):
         """Every way an answer departs from what the operation documents for its status."""

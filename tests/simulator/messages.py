@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import datetime
 import random
+import time
 
 from . import contract
 from .api import DETECTIONS
@@ -48,6 +49,8 @@ class Message:
         # What the message went through, as GET .../trace shows it; a release adds its outbound lines.
         self.delivered_to = []
         self.failed_to = []
+        # Until this moment (time.time()) a released message is still on its way: delivery_status shows queued.
+        self.in_transit_until = 0.0
 
     @property
     def sent_at(self):
@@ -82,8 +85,9 @@ class Message:
         self.post_delivery_operations = []
         self.action_log = []
 
-    def release(self, delivered=(), failed=()):
+    def release(self, delivered=(), failed=(), transit_seconds=0.0):
         self.is_quarantined = False
+        self.in_transit_until = time.time() + transit_seconds
         self.post_delivery_operations.append("QUARANTINE_RELEASE")
         self.action_log.append(_action("QUARANTINE_RELEASE"))
         self.delivered_to.extend(delivered)
@@ -147,8 +151,16 @@ class Message:
         """The message as the contract's MessageDetails: every required field, real nulls where allowed."""
         if self.is_quarantined:
             delivery_status = ["quarantined"]
+        elif self.never_quarantined:
+            delivery_status = ["moved"]
+        elif time.time() < self.in_transit_until:
+            delivery_status = ["queued"]
+        elif self.failed_to and not self.delivered_to:
+            delivery_status = ["bounced"]
+        elif self.failed_to:
+            delivery_status = ["delivered", "bounced"]
         else:
-            delivery_status = ["delivered"] if not self.never_quarantined else ["moved"]
+            delivery_status = ["delivered"]
         return {
             "id": self.id,
             "ts": self.sent_date,

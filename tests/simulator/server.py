@@ -22,6 +22,7 @@ from . import contract
 from .api import _HEX32, API_PREFIX, RATE_LIMITED, ROUTES, WRITE_ENDPOINTS, _error, envelope
 from .faults import fault_error, reshape
 from .messages import generate_messages
+from .settings import Refused
 from .state import SearchRefused, SimulatorState
 
 
@@ -57,6 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw_body = self.rfile.read(length) if length else b""
         if url.path.startswith("/_sim/"):
             return self._admin(method, url.path, raw_body)
+        self.state.arrive_due()
         if self.state.latency:
             time.sleep(self.state.latency)
         path = url.path[len(API_PREFIX) :] if url.path.startswith(API_PREFIX) else None
@@ -209,7 +211,31 @@ class _Handler(BaseHTTPRequestHandler):
             return self._message_part(route, url)
         if endpoint in ("submit", "submissions"):
             return self._submissions(endpoint, url, raw_body)
+        if endpoint.startswith("settings_"):
+            return self._settings(endpoint, route, url, raw_body)
         return self._search(url)
+
+    def _settings(self, endpoint, route, url, raw_body):
+        """The allow policy and trusted domain lists; the request was checked against the contract already."""
+        settings = self.state.settings[route.group(2)]
+        body = json.loads(raw_body.decode("utf-8")) if raw_body else None
+        try:
+            with self.state.lock:
+                if endpoint == "settings_list":
+                    query = parse_qs(url.query)
+                    return _collection_page(settings.listed(query), query)
+                if endpoint == "settings_create":
+                    return 201, envelope(settings.create(body)), {}
+                if endpoint == "settings_batch":
+                    return 200, envelope(settings.batch(body)), {}
+                entry_id = unquote(route.group(3))
+                if endpoint == "settings_get":
+                    return 200, envelope(settings.get(entry_id)), {}
+                if endpoint == "settings_delete":
+                    return 200, envelope(settings.delete(entry_id)), {}
+                return 200, envelope(settings.update(entry_id, body, replace=endpoint == "settings_replace")), {}
+        except Refused as refused:
+            return refused.status, envelope(errors=refused.errors), {}
 
     def _submissions(self, endpoint, url, raw_body):
         """POST /submissions (reclassification only) and its page-numbered listing."""

@@ -10,6 +10,7 @@ __metaclass__ = type
 import base64
 import datetime
 import threading
+import time
 import uuid
 
 from . import contract
@@ -19,6 +20,7 @@ from .faults import Fault
 from .ledger import Ledger
 from .messages import Message, generate_messages, rebase_dates
 from .quota import Quota
+from .settings import settings_lists
 
 
 class SimulatorState:
@@ -52,11 +54,16 @@ class SimulatorState:
         self.postfix_only = False
         self.search_polls = 0
         self.latency = 0.0
+        # How long a released message shows delivery_status queued before delivered (or bounced).
+        self.transit_seconds = 0.0
         self.faults = []
         self.ledger_book = Ledger(ledger_path)
         self.quota = Quota(lambda seconds: self.record("lockout", seconds=seconds))
         self.bulk = BulkJobs()
         self.submissions = []
+        self.settings = settings_lists(self.record)
+        # Messages quarantined later, on a schedule: [(time.time() when due, Message)], soonest first.
+        self.arrivals = []
         self._polls = {}
 
     @classmethod
@@ -67,7 +74,9 @@ class SimulatorState:
         if generate:
             messages.extend(generate_messages(generate.get("count", 0), generate.get("seed", 0)))
         keys = ("account_id", "api_token", "read_only_token", "api_email", "api_key")
-        return cls(messages, ledger_path=ledger_path, **{k: seed[k] for k in keys if k in seed})
+        state = cls(messages, ledger_path=ledger_path, **{k: seed[k] for k in keys if k in seed})
+        state.schedule_arrivals(seed.get("arrivals", []))
+        return state
 
     # Configuration -------------------------------------------------------------------------------------
 
@@ -75,6 +84,26 @@ class SimulatorState:
         with self.lock:
             for message in messages:
                 self.messages[message.id] = message
+
+    def schedule_arrivals(self, arrivals):
+        """Quarantine messages later: each ``{"after_seconds": N, "message": {...}}`` (a seed message; its
+        sent_date, when not given, is the moment it arrives)."""
+        with self.lock:
+            now = time.time()
+            for arrival in arrivals:
+                self.arrivals.append((now + float(arrival.get("after_seconds", 0)), dict(arrival["message"])))
+            self.arrivals.sort(key=lambda pending: pending[0])
+
+    def arrive_due(self):
+        """Quarantine the scheduled messages whose time has come, as if mail had just come in."""
+        with self.lock:
+            now = time.time()
+            while self.arrivals and self.arrivals[0][0] <= now:
+                data = self.arrivals.pop(0)[1]
+                data.setdefault("sent_date", _utc_text())
+                message = Message.from_dict(data)
+                self.messages[message.id] = message
+                self.record("arrival", id=message.id, sender=message.sender)
 
     def inject(self, kind, endpoint="any", count=1, **options):
         with self.lock:
@@ -98,6 +127,7 @@ class SimulatorState:
                 "latency",
                 "search_location",
                 "check_answers",
+                "transit_seconds",
             ):
                 if name in settings:
                     setattr(self, name, settings[name])
@@ -117,6 +147,7 @@ class SimulatorState:
                 )
             for fault in settings.get("faults", []):
                 self.faults.append(Fault(**fault))
+            self.schedule_arrivals(settings.get("arrivals", []))
 
     # Ledger --------------------------------------------------------------------------------------------
 
@@ -186,7 +217,7 @@ class SimulatorState:
             self.record("double_delivery", id=message.id)
             return [], []
         delivered = [r for r in message.recipients if r not in message.failing_recipients]
-        message.release(delivered, message.failing_recipients)
+        message.release(delivered, message.failing_recipients, self.transit_seconds)
         self.record("delivery", id=message.id, recipients=delivered)
         return delivered, list(message.failing_recipients)
 

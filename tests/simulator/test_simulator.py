@@ -605,3 +605,133 @@ def test_a_reclassification_is_recorded_listed_and_logged_on_its_message(sim):
     assert log[-1]["operation"] == "SUBMISSION" and log[-1]["properties"]["requested_disposition"] == "NONE"
     assert [e["id"] for e in sim.state.ledger("submission")] == [message_id]
     assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []
+
+
+def settings_url(sim, segment, tail=""):
+    return "%s/accounts/%s/email-security/settings/%s%s" % (sim.base_url, DEFAULT_ACCOUNT_ID, segment, tail)
+
+
+POLICY = {
+    "pattern": "invoices@partner.example",
+    "pattern_type": "EMAIL",
+    "is_acceptable_sender": True,
+    "is_trusted_sender": False,
+    "is_exempt_recipient": False,
+    "verify_sender": True,
+    "is_regex": False,
+}
+
+
+def test_an_allow_policy_is_created_listed_patched_and_deleted_within_the_contract(sim):
+    created = requests.post(settings_url(sim, "allow_policies"), json=POLICY, headers=AUTH, timeout=10)
+    assert created.status_code == 201
+    policy_id = created.json()["result"]["id"]
+    listed = requests.get(
+        settings_url(sim, "allow_policies"),
+        params={"pattern": POLICY["pattern"], "pattern_type": "EMAIL", "page": 1, "per_page": 1000},
+        headers=AUTH,
+        timeout=10,
+    ).json()
+    patched = requests.patch(
+        settings_url(sim, "allow_policies", "/" + policy_id), json={"comments": "INC-1"}, headers=AUTH, timeout=10
+    )
+    deleted = requests.delete(settings_url(sim, "allow_policies", "/" + policy_id), headers=AUTH, timeout=10)
+
+    assert [p["id"] for p in listed["result"]] == [policy_id]
+    assert listed["result_info"] == {"count": 1, "page": 1, "per_page": 1000, "total_count": 1}
+    assert patched.json()["result"]["comments"] == "INC-1"
+    assert deleted.json()["result"] == {"id": policy_id}
+    assert [e["event"] for e in sim.state.ledger() if e["event"].startswith("settings_")] == [
+        "settings_created",
+        "settings_updated",
+        "settings_deleted",
+    ]
+    assert sim.state.ledger("contract_violation") == [] and sim.state.ledger("response_violation") == []
+
+
+@pytest.mark.parametrize(
+    "change, status, fragment",
+    [
+        ({"is_sender": True}, 400, "end of life: is_sender"),
+        ({"pattern_type": "UNKNOWN"}, 400, "UNKNOWN"),
+        ({"pattern": "10.0.0.1", "pattern_type": "IP"}, 400, "not a valid IP pattern"),
+        ({"pattern": "not-an-address", "pattern_type": "EMAIL"}, 400, "not a valid EMAIL pattern"),
+        ({}, 409, "in the allow policy list already"),
+    ],
+)
+def test_the_simulator_refuses_what_cloudflare_refuses(sim, change, status, fragment):
+    sim.state.settings["allow_policies"].create(dict(POLICY))
+
+    answer = requests.post(settings_url(sim, "allow_policies"), json=dict(POLICY, **change), headers=AUTH, timeout=10)
+
+    assert answer.status_code == status
+    assert fragment in answer.json()["errors"][0]["message"]
+
+
+def test_a_batch_is_all_or_nothing(sim):
+    kept = sim.state.settings["trusted_domains"].create(
+        {"pattern": "kept.example", "is_regex": False, "is_recent": True, "is_similarity": False}
+    )
+    body = {
+        "deletes": [{"id": kept["id"]}],
+        "patches": [],
+        "puts": [],
+        "posts": [{"pattern": "not a domain", "is_regex": False, "is_recent": True, "is_similarity": False}],
+    }
+
+    answer = requests.post(settings_url(sim, "trusted_domains", "/batch"), json=body, headers=AUTH, timeout=10)
+
+    assert answer.status_code == 400
+    assert list(sim.state.settings["trusted_domains"].entries) == [kept["id"]]
+
+
+def test_a_read_only_token_cannot_change_a_list(sim):
+    answer = requests.post(
+        settings_url(sim, "allow_policies"),
+        json=POLICY,
+        headers={"Authorization": "Bearer " + DEFAULT_READ_ONLY_TOKEN},
+        timeout=10,
+    )
+
+    assert answer.status_code == 403
+    assert sim.state.settings["allow_policies"].entries == {}
+
+
+def test_released_mail_is_queued_while_in_transit_then_delivered_or_bounced(sim):
+    sim.state.configure({"transit_seconds": 0.3})
+    release(sim, {"ids": ["AAAA1111-2026-11-24T08:00:00-1"]})
+
+    def status():
+        return requests.get(url(sim, "/AAAA1111-2026-11-24T08:00:00-1"), headers=AUTH, timeout=10).json()["result"][
+            "delivery_status"
+        ]
+
+    assert status() == ["queued"]
+    time.sleep(0.4)
+    assert status() == ["delivered", "bounced"]
+
+
+def test_scheduled_mail_is_quarantined_when_its_time_comes(sim):
+    sim.state.configure(
+        {
+            "arrivals": [
+                {
+                    "after_seconds": 0.3,
+                    "message": {
+                        "id": "LATE0001-2026-11-25T12:00:00-9",
+                        "from": "l@x.example",
+                        "to": ["x@corp.example"],
+                    },
+                }
+            ]
+        }
+    )
+
+    def found():
+        answer = requests.get(url(sim), params={"start": hours_ago(1)}, headers=AUTH, timeout=10).json()
+        return [m["id"] for m in answer["result"]]
+
+    assert found() == []
+    time.sleep(0.4)
+    assert found() == ["LATE0001-2026-11-25T12:00:00-9"]
+    assert [e["id"] for e in sim.state.ledger("arrival")] == ["LATE0001-2026-11-25T12:00:00-9"]
