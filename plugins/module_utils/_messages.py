@@ -51,7 +51,7 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _date_time(name, value):
+def date_time(name, value):
     """(the RFC 3339 text to send, its moment); a bare date means midnight UTC of that day."""
     if _DATE.fullmatch(value):
         value += "T00:00:00Z"
@@ -71,8 +71,8 @@ def _date_time(name, value):
 def search_window(start, end, now=None):
     """(start, end) as the search takes them, or ValidationError: a start in the future, or after end."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    start_text, start_at = _date_time("start", start) if start is not None else (None, None)
-    end_text, end_at = _date_time("end", end) if end is not None else (None, None)
+    start_text, start_at = date_time("start", start) if start is not None else (None, None)
+    end_text, end_at = date_time("end", end) if end is not None else (None, None)
     if start_at is not None and start_at > now:
         raise ValidationError("start (%s) is in the future; Cloudflare refuses such a search" % start_text)
     if start_at is not None and end_at is not None and start_at > end_at:

@@ -24,7 +24,7 @@ def survey_text(ids):
     return "%s, %s\n\n%s  %s\n" % tuple(ids[:4])
 
 
-def run_job(sim, tmp_path, playbook, extravars, token=None):
+def run_job(sim, tmp_path, playbook, extravars, token=None, cmdline=None):
     """Run a job-template playbook the way AWX does: ansible-runner, credentials injected as environment."""
     envvars = runner_envvars(ansible_env(sim, tmp_path, CLOUDFLARE_API_TOKEN=token or sim.state.api_token))
     extravars = dict(
@@ -34,7 +34,7 @@ def run_job(sim, tmp_path, playbook, extravars, token=None):
         awx_user_name="oncall.analyst",
         awx_job_template_name="Release quarantined messages",
     )
-    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner").mkdir(parents=True, exist_ok=True)
     return ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         project_dir=os.path.join(COLLECTION_ROOT, "playbooks"),
@@ -42,6 +42,7 @@ def run_job(sim, tmp_path, playbook, extravars, token=None):
         inventory="localhost ansible_connection=local",
         extravars=extravars,
         envvars=envvars,
+        cmdline=cmdline,
         quiet=True,
         timeout=600,
     )

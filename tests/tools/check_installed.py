@@ -39,7 +39,9 @@ REQUIRED_FILES = (
     "plugins/modules/email_security_bulk_release.py",
     "plugins/modules/email_security_bulk_job_info.py",
     "plugins/filter/recipient_table.py",
+    "plugins/filter/delivery_confirmation.py",
     "roles/quarantine_release/meta/argument_specs.yml",
+    "playbooks/expire_allow_policies.yml",
     "extensions/awx/credential_type.yml",
     "docs/awx.md",
 )
@@ -64,7 +66,12 @@ def main(collections_path, tarball):
         for name in sorted(os.listdir(os.path.join(root, "plugins", "modules")))
         if name.endswith(".py")
     ]
-    plugins += [("filter", "mailsec.cloudflare.recipient_table"), ("role", "mailsec.cloudflare.quarantine_release")]
+    plugins += [
+        ("filter", "mailsec.cloudflare." + name[:-3])
+        for name in sorted(os.listdir(os.path.join(root, "plugins", "filter")))
+        if name.endswith(".py")
+    ]
+    plugins.append(("role", "mailsec.cloudflare.quarantine_release"))
     for plugin_type, name in plugins:
         process = subprocess.run(
             [ansible_doc, "-t", plugin_type, name], env=env, capture_output=True, text=True, check=False

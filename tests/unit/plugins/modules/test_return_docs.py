@@ -10,11 +10,15 @@ import pytest
 import yaml
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import (
+    email_security_allow_policy,
+    email_security_allow_policy_info,
     email_security_bulk_job_info,
     email_security_bulk_release,
     email_security_message_info,
     email_security_release,
     email_security_submission,
+    email_security_trusted_domain,
+    email_security_trusted_domain_info,
 )
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import (
     ACCOUNT,
@@ -254,5 +258,67 @@ def test_every_key_of_a_submission_result_is_documented(api, run_module):
 
     docs = documented(email_security_submission)
     assert outcome.failed
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
+
+
+SETTINGS = "%s/accounts/%s/email-security/settings" % (BASE, ACCOUNT)
+POLICY = {
+    "id": "p-1",
+    "pattern": "a@partner.example",
+    "pattern_type": "EMAIL",
+    "is_acceptable_sender": True,
+    "is_trusted_sender": False,
+    "is_exempt_recipient": False,
+    "verify_sender": True,
+    "is_regex": False,
+    "comments": "x [mailsec.cloudflare expires_at=2020-01-01T00:00:00Z]",
+    "created_at": "2026-11-20T10:00:00Z",
+    "modified_at": "2026-11-20T10:00:00Z",
+}
+DOMAIN = {
+    "id": "d-1",
+    "pattern": "partner.example",
+    "is_recent": True,
+    "is_similarity": False,
+    "is_regex": False,
+    "comments": None,
+    "created_at": "2026-11-20T10:00:00Z",
+    "modified_at": "2026-11-20T10:00:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    "module, segment, entry, extra",
+    [
+        (email_security_allow_policy, "allow_policies", POLICY, dict(pattern="a@partner.example", ttl="1d")),
+        (email_security_trusted_domain, "trusted_domains", DOMAIN, dict(pattern="partner.example", comments="y")),
+    ],
+)
+def test_every_key_of_a_settings_list_result_is_documented(api, run_module, module, segment, entry, extra):
+    api.get("%s/%s" % (SETTINGS, segment), json=envelope([entry], result_info={"page": 1}))
+    api.patch("%s/%s/%s" % (SETTINGS, segment, entry["id"]), json=envelope(entry))
+
+    outcome = run_module(module.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, **extra), diff=True)
+
+    docs = documented(module)
+    assert not outcome.failed
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
+
+
+@pytest.mark.parametrize(
+    "module, segment, entry",
+    [
+        (email_security_allow_policy_info, "allow_policies", POLICY),
+        (email_security_trusted_domain_info, "trusted_domains", DOMAIN),
+    ],
+)
+def test_every_key_of_a_settings_list_info_result_is_documented(api, run_module, module, segment, entry):
+    api.get("%s/%s" % (SETTINGS, segment), json=envelope([entry], result_info={"page": 1}))
+
+    outcome = run_module(module.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE))
+
+    docs = documented(module)
     assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
     assert absent_always_keys(outcome.result, docs) == []

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What the allow policy and trusted domain modules do, once for both lists: their modules only name the list."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
+    PATTERN_TYPES,
+    UNCHANGED,
+    SettingsListRun,
+    declared_entries,
+    read_list,
+    settings_summary,
+)
+
+_ENTRY_OPTIONS = dict(
+    state=dict(type="str", choices=["present", "absent"]),
+    is_regex=dict(type="bool"),
+    comments=dict(type="str"),
+    expires_at=dict(type="str"),
+    ttl=dict(type="str"),
+    only_expired=dict(type="bool"),
+)
+
+
+def _entry_spec(kind):
+    spec = dict(_ENTRY_OPTIONS, pattern=dict(type="str"))
+    if kind.typed:
+        spec["pattern_type"] = dict(type="str", choices=list(PATTERN_TYPES))
+    spec.update((name, dict(type="bool")) for name in kind.flags)
+    return spec
+
+
+def run_settings_module(kind):
+    """The email_security_allow_policy / email_security_trusted_domain module for ``kind``."""
+    spec = _entry_spec(kind)
+    spec.update(state=dict(type="str", choices=["present", "absent"], default="present"))
+    spec.update(only_expired=dict(type="bool", default=False))
+    entry_spec = dict(_entry_spec(kind), pattern=dict(type="str", required=True))
+    spec[kind.entries_option] = dict(type="list", elements="dict", options=entry_spec)
+    module = CloudflareModule(
+        argument_spec=spec,
+        mutually_exclusive=[("pattern", kind.entries_option), ("expires_at", "ttl")],
+        required_one_of=[("pattern", kind.entries_option)],
+        supports_check_mode=True,
+    )
+    try:
+        declared = declared_entries(kind, module.params)
+    except ValidationError as exc:
+        module.fail_json(msg=str(exc))
+    settings = module.resolve_settings()
+    client = module.client(settings)
+    run = SettingsListRun(client, settings["account_id"], kind, module.check_mode)
+    try:
+        results, diff = run.run(declared)
+    except CloudflareError as exc:
+        module.fail_json(msg=exc.message, error=exc.as_dict(), summary=settings_summary([], client.requests_sent))
+    finally:
+        client.close()
+    result = dict(
+        changed=any(r["action"] != UNCHANGED for r in results),
+        results=results,
+        summary=settings_summary(results, client.requests_sent),
+    )
+    if module._diff:
+        if module.params[kind.entries_option] is None and len(diff["before"]) <= 1 and len(diff["after"]) <= 1:
+            diff = {side: (entries[0] if entries else {}) for side, entries in diff.items()}
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+def run_settings_info_module(kind, result_key):
+    """The email_security_allow_policy_info / email_security_trusted_domain_info module for ``kind``."""
+    spec = dict(
+        pattern=dict(type="str"),
+        search=dict(type="str"),
+        only_expired=dict(type="bool", default=False),
+    )
+    if kind.typed:
+        spec["pattern_type"] = dict(type="str", choices=list(PATTERN_TYPES))
+    spec.update((name, dict(type="bool")) for name in kind.filters)
+    module = CloudflareModule(argument_spec=spec, supports_check_mode=True)
+    settings = module.resolve_settings()
+    client = module.client(settings)
+    filters = {name: module.params[name] for name in spec if name != "only_expired"}
+    try:
+        entries = read_list(client, settings["account_id"], kind, filters, module.params["only_expired"])
+    except CloudflareError as exc:
+        module.fail_json(msg=exc.message, error=exc.as_dict())
+    finally:
+        client.close()
+    module.exit_json(
+        changed=False,
+        **{result_key: entries},
+        summary=dict(
+            total=len(entries), expired=sum(1 for e in entries if e["expired"]), requests_sent=client.requests_sent
+        ),
+    )
