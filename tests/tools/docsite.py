@@ -19,7 +19,12 @@ import pypandoc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REPOSITORY = "https://github.com/mailsec/cloudflare/blob/main/"
-GUIDES = {"awx": "docs/awx.md", "performance": "docs/performance.md", "design": "docs/design.md"}
+GUIDES = {
+    "awx": "docs/awx.md",
+    "eda": "docs/eda.md",
+    "performance": "docs/performance.md",
+    "design": "docs/design.md",
+}
 RST_DIR = os.path.join(ROOT, "docs", "docsite", "rst")
 _LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)]+)\)")
 

@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Newly quarantined messages, one at a time and each once: what the Event-Driven Ansible source emits.
+
+Each poll searches a window that moves forward: from the last poll's start, less an overlap for messages the
+search shows late, to now. A message is emitted once: its id goes into the checkpoint (a JSON file, written whole
+and renamed into place) before the event leaves, so a restart never emits it again. The price is that a source
+killed between the two loses that one event; the quarantine is still there for the runbook. Ids are forgotten
+once their message is older than the window's start, since no later search can return them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import math
+import os
+import tempfile
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+    SEARCH_DISPOSITIONS,
+    date_time,
+    normalize_message,
+    search_pages,
+    search_params,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import (
+    OPTIONS,
+    ValidationError,
+    connect,
+    resolve_connection,
+)
+
+__all__ = ("CloudflareError", "QuarantineSource", "SourceError", "retry_delay", "stops_the_source")
+
+FEED_FILTERS = ("query", "sender", "recipient", "subject", "domain", "alert_id", "final_disposition")
+_FILTER_CHOICES = {"final_disposition": SEARCH_DISPOSITIONS}
+PAGE_SIZE = 1000
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+CHECKPOINT_VERSION = 1
+
+
+def _utc_text(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime(_TIME_FORMAT)
+
+
+def feed_filters(args):
+    """The search filters of the source's arguments, checked: known names, non-empty text, valid choices."""
+    filters = {}
+    for name in FEED_FILTERS:
+        value = args.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("%s must be non-empty text (got %r)" % (name, value))
+        if name in _FILTER_CHOICES and value.upper() not in _FILTER_CHOICES[name]:
+            raise ValidationError("%s must be one of %s (got %r)" % (name, ", ".join(_FILTER_CHOICES[name]), value))
+        filters[name] = value.upper() if name in _FILTER_CHOICES else value.strip()
+    return filters
+
+
+def seconds_arg(args, name, default, low):
+    """A number of seconds; text is taken too, as a rulebook's templated argument arrives as text."""
+    value = args.get(name, default)
+    try:
+        seconds = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds < low:
+        raise ValidationError("%s must be a number of seconds, at least %s (got %r)" % (name, low, value))
+    return seconds
+
+
+class Checkpoint:
+    """Where the feed is: the start of its next window, and the ids emitted that a search could still return."""
+
+    def __init__(self, path):
+        self.path = path
+        self.since = None
+        self.emitted = {}
+
+    def load(self):
+        """Read the file if there is one; a file this version cannot read is refused, never silently reset."""
+        if not os.path.exists(self.path):
+            return self
+        try:
+            with open(self.path, encoding="utf-8") as source:
+                data = json.load(source)
+            if data.get("version") != CHECKPOINT_VERSION:
+                raise ValueError("version %r" % data.get("version"))
+            self.since = date_time("since", data["since"])[1]
+            self.emitted = {str(k): str(v) for k, v in data["emitted"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+            raise ValidationError(
+                "the checkpoint %s cannot be read (%s); move it away to start again from the backlog" % (self.path, exc)
+            ) from None
+        return self
+
+    def save(self):
+        directory = os.path.dirname(self.path) or "."
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        data = {"version": CHECKPOINT_VERSION, "since": _utc_text(self.since), "emitted": self.emitted}
+        handle, temporary = tempfile.mkstemp(prefix=".checkpoint-", dir=directory)
+        with os.fdopen(handle, "w", encoding="utf-8") as target:
+            json.dump(data, target, sort_keys=True)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(temporary, self.path)
+
+
+class QuarantineFeed:
+    """Polls the Investigate search for quarantined messages not emitted before."""
+
+    def __init__(self, client, account_id, filters, checkpoint, backlog, overlap, clock=None):
+        self.client = client
+        self.account_id = account_id
+        self.filters = filters
+        self.checkpoint = checkpoint
+        self.overlap = datetime.timedelta(seconds=overlap)
+        self._clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self._polled_at = None
+        if checkpoint.since is None:
+            # First start: a bounded backlog, not the whole of Cloudflare's default window.
+            checkpoint.since = self._clock() - datetime.timedelta(seconds=backlog)
+
+    def poll(self):
+        """The quarantined messages of this poll's window not emitted yet, oldest first. The window moves on
+        (``done``) only once they are emitted: a source stopped before that searches the same window again."""
+        started = self._clock()
+        start = min(self.checkpoint.since - self.overlap, started)
+        params = search_params(dict(self.filters, start=_utc_text(start)), per_page=PAGE_SIZE)
+        found = []
+        for response in search_pages(self.client, self.account_id, params):
+            for raw in response.result or []:
+                if not isinstance(raw, dict):
+                    continue
+                message = normalize_message(raw)
+                if message["id"] and message["is_quarantined"] is True and message["id"] not in self.checkpoint.emitted:
+                    found.append(message)
+        self._polled_at = started
+        found.sort(key=lambda m: (m.get("sent_date") or "", m["id"]))
+        return found
+
+    def done(self):
+        """Move the window on past the last poll, and forget the ids no later search can return."""
+        self.checkpoint.since = self._polled_at
+        # The next search starts at since - overlap; ids are kept one overlap longer still, in case the search
+        # dates a message a little differently from its sent_date.
+        forget_before = self._polled_at - 2 * self.overlap
+        self.checkpoint.emitted = {
+            message_id: sent
+            for message_id, sent in self.checkpoint.emitted.items()
+            if _sent_at(sent) is None or _sent_at(sent) >= forget_before
+        }
+        self.checkpoint.save()
+
+    def emitting(self, message):
+        """Record the message as emitted, in the checkpoint on disk, before its event leaves."""
+        self.checkpoint.emitted[message["id"]] = message.get("sent_date") or ""
+        self.checkpoint.save()
+
+
+def _sent_at(text):
+    try:
+        return date_time("sent_date", text)[1]
+    except ValidationError:
+        return None
+
+
+class SourceError(Exception):
+    """What stops the event source: bad arguments, or an error every further poll would meet too."""
+
+
+# How long Cloudflare locks a token out after its rate limit was exceeded.
+LOCKOUT_SECONDS = 300.0
+
+
+def retry_delay(error, poll_interval):
+    """Seconds to wait before polling again after a failed poll: a lockout is waited out whole."""
+    return max(poll_interval, LOCKOUT_SECONDS) if error.status == 429 else poll_interval
+
+
+def stops_the_source(error):
+    """Whether a failed poll stops the source: credentials, permissions or account, which no retry mends. A
+    lockout (HTTP 429) ends; the next poll tries again."""
+    return error.is_fatal and error.status != 429
+
+
+_CONNECTION_ARGS = frozenset(o.name for o in OPTIONS) - {"task_timeout", "concurrency"}
+_FEED_ARGS = frozenset(FEED_FILTERS) | {"checkpoint", "poll_interval", "backlog", "overlap"}
+
+
+class QuarantineSource:
+    """The event source's arguments made into a feed, a client and the events it emits."""
+
+    def __init__(self, feed, client, poll_interval):
+        self.feed = feed
+        self.client = client
+        self.poll_interval = poll_interval
+
+    @classmethod
+    def from_args(cls, args, environ, warn):
+        """Raise SourceError naming the argument or variable to fix, before any request."""
+        args = dict(args or {})
+        unknown = sorted(set(args) - _CONNECTION_ARGS - _FEED_ARGS)
+        try:
+            if unknown:
+                raise ValidationError(
+                    "unknown argument(s) %s; the source takes %s"
+                    % (", ".join(unknown), ", ".join(sorted(_CONNECTION_ARGS | _FEED_ARGS)))
+                )
+            filters = feed_filters(args)
+            poll_interval = seconds_arg(args, "poll_interval", 60, 5)
+            backlog = seconds_arg(args, "backlog", 3600, 0)
+            overlap = seconds_arg(args, "overlap", 600, 0)
+            notices = []
+            # One poll at a time, so the source holds back no more than one request of the shared budget.
+            settings = resolve_connection(dict(args, concurrency=1), environ, notices)
+            path = args.get("checkpoint") or os.path.join(
+                settings["state_dir"], "eda-quarantine-%s.json" % settings["account_id"]
+            )
+            checkpoint = Checkpoint(os.path.abspath(os.path.expanduser(path))).load()
+        except ValidationError as exc:
+            raise SourceError("mailsec.cloudflare.email_security_quarantine: %s" % exc) from None
+        for notice in notices:
+            warn(notice)
+        try:
+            client = connect(settings, warn)
+        except OSError as exc:
+            raise SourceError(
+                "state_dir %s cannot hold the shared request budget (%s); set state_dir or "
+                "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc)
+            ) from None
+        feed = QuarantineFeed(client, settings["account_id"], filters, checkpoint, backlog, overlap)
+        return cls(feed, client, poll_interval)
+
+    def event(self, message):
+        """The event of one message: no credential, even one a server or proxy echoed into the answer."""
+        sender = (message.get("from") or "").strip().lower()
+        event = {
+            "message": message,
+            "sender": sender,
+            "sender_domain": sender.rpartition("@")[2],
+            "account_id": self.feed.account_id,
+        }
+        return self.client.redact(event)
+
+    def close(self):
+        self.client.close()

