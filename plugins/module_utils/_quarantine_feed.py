@@ -77,31 +77,53 @@ def seconds_arg(args, name, default, low):
 
 
 class Checkpoint:
-    """Where the feed is: the start of its next window, and the ids emitted that a search could still return."""
+    """Where the feed is: the start of its next window, and the ids emitted that a search could still return.
+
+    The state is a JSON file, rewritten whole once per poll; each id emitted in between is appended to a journal
+    beside it (``<path>.emitted``, one line each, synced before the event leaves), so that an outbreak of thousands of
+    messages costs a line per message, not a rewrite of the whole file per message.
+    """
 
     def __init__(self, path):
         self.path = path
+        self.journal_path = path + ".emitted"
         self.since = None
         self.emitted = {}
+        self._journal = None
 
     def load(self):
-        """Read the file if there is one; a file this version cannot read is refused, never silently reset."""
-        if not os.path.exists(self.path):
-            return self
+        """Read the files if there are; a file this version cannot read is refused, never silently reset."""
         try:
-            with open(self.path, encoding="utf-8") as source:
-                data = json.load(source)
-            if data.get("version") != CHECKPOINT_VERSION:
-                raise ValueError("version %r" % data.get("version"))
-            self.since = date_time("since", data["since"])[1]
-            self.emitted = {str(k): str(v) for k, v in data["emitted"].items()}
+            if os.path.exists(self.path):
+                with open(self.path, encoding="utf-8") as source:
+                    data = json.load(source)
+                if data.get("version") != CHECKPOINT_VERSION:
+                    raise ValueError("version %r" % data.get("version"))
+                self.since = date_time("since", data["since"])[1]
+                self.emitted = {str(k): str(v) for k, v in data["emitted"].items()}
+            if os.path.exists(self.journal_path):
+                with open(self.journal_path, encoding="utf-8") as journal:
+                    # A line cut short by a crash has no line break: its id was never emitted.
+                    lines = [line[:-1].split("\t") for line in journal if line.endswith("\n")]
+                self.emitted.update((fields[0], fields[-1] if len(fields) > 1 else "") for fields in lines)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
             raise ValidationError(
                 "the checkpoint %s cannot be read (%s); move it away to start again from the backlog" % (self.path, exc)
             ) from None
         return self
 
+    def record(self, message_id, sent_date):
+        """Add one emitted id, on disk before this returns."""
+        if self._journal is None:
+            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+            self._journal = open(self.journal_path, "a", encoding="utf-8")
+        self._journal.write("%s\t%s\n" % (message_id, sent_date))
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        self.emitted[message_id] = sent_date
+
     def save(self):
+        """Write the whole state, then empty the journal it now holds."""
         directory = os.path.dirname(self.path) or "."
         os.makedirs(directory, mode=0o700, exist_ok=True)
         data = {"version": CHECKPOINT_VERSION, "since": _utc_text(self.since), "emitted": self.emitted}
@@ -111,6 +133,14 @@ class Checkpoint:
             target.flush()
             os.fsync(target.fileno())
         os.replace(temporary, self.path)
+        self.close()
+        if os.path.exists(self.journal_path):
+            os.remove(self.journal_path)
+
+    def close(self):
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
 
 class QuarantineFeed:
@@ -161,8 +191,7 @@ class QuarantineFeed:
 
     def emitting(self, message):
         """Record the message as emitted, in the checkpoint on disk, before its event leaves."""
-        self.checkpoint.emitted[message["id"]] = message.get("sent_date") or ""
-        self.checkpoint.save()
+        self.checkpoint.record(message["id"], message.get("sent_date") or "")
 
 
 def _sent_at(text):
@@ -251,4 +280,5 @@ class QuarantineSource:
         return self.client.redact(event)
 
     def close(self):
+        self.feed.checkpoint.close()
         self.client.close()

@@ -22,9 +22,10 @@ description:
     event carries a credential.'
   - The search is paged by cursor, slow searches (HTTP 202) are waited for, and every request is paced inside
     Cloudflare's rate limit with the budget the collection's modules share on this machine (C(state_dir)).
-  - 'Once-only delivery: a message id is written to the checkpoint file before its event is put on the queue, so a
-    restarted source never emits it again; a source killed between the two loses that one event (the message stays
-    in quarantine). The checkpoint keeps the window''s start and the ids a later search could still return.'
+  - 'Once-only delivery: a message id is written to the checkpoint (its journal, C(<checkpoint>.emitted), one synced
+    line per message) before its event is put on the queue, so a restarted source never emits it again; a source
+    killed between the two loses that one event (the message stays in quarantine). The checkpoint keeps the
+    window''s start and the ids a later search could still return.'
   - Credentials come from the arguments or, as in the modules, from C(CLOUDFLARE_API_TOKEN) (or
     C(CLOUDFLARE_EMAIL) and C(CLOUDFLARE_API_KEY)), C(CLOUDFLARE_ACCOUNT_ID) and C(CLOUDFLARE_BASE_URL).
 options:

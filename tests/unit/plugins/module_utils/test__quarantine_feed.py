@@ -135,6 +135,24 @@ def test_a_restart_reads_the_checkpoint_and_emits_nothing_again(api, tmp_path):
     assert sorted(saved["emitted"]) == ["m1", "m2"] and saved["since"] == "2026-11-25T12:00:30Z"
 
 
+def test_a_source_stopped_in_the_middle_of_a_poll_emits_only_the_rest_after_a_restart(api, tmp_path):
+    clock = Clock()
+    api.get(SEARCH, json=page([message("m1", 3), message("m2", 2), message("m3", 1)]))
+    api.get(SEARCH, json=page([message("m1", 3), message("m2", 2), message("m3", 1)]))
+    stopped = feed(tmp_path, clock)
+    found = stopped.poll()
+    stopped.emitting(found[0])  # stopped here: m1 was emitted, m2 and m3 were not, the window did not move on
+    stopped.checkpoint.close()
+    with open(str(tmp_path / "checkpoint.json.emitted"), "a", encoding="utf-8") as journal:
+        journal.write("m2")  # a line a crash cut short: m2's event never left
+
+    restarted = feed(tmp_path, clock)
+
+    assert emit_all(restarted) == ["m2", "m3"]
+    assert not (tmp_path / "checkpoint.json.emitted").exists()
+    assert sorted(json.loads((tmp_path / "checkpoint.json").read_text())["emitted"]) == ["m1", "m2", "m3"]
+
+
 def test_a_source_stopped_before_emitting_searches_the_same_window_again(api, tmp_path):
     clock = Clock()
     api.get(SEARCH, json=page([message("m1", 50)]))
