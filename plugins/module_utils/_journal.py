@@ -162,13 +162,18 @@ class ReleaseJournal:
         )
 
     def _save(self, entries, durable=True):
-        temporary = "%s.%d.tmp" % (self.path, os.getpid())
-        with open(temporary, "w", encoding="utf-8") as target:
-            json.dump(entries, target)
-            if durable:
-                target.flush()
-                os.fsync(target.fileno())
-        os.replace(temporary, self.path)
+        write_json(self.path, entries, durable)
+
+
+def write_json(path, data, durable=True):
+    """Replace the JSON file at path whole: a reader sees the old content or the new, never a torn file."""
+    temporary = "%s.%d.tmp" % (path, os.getpid())
+    with open(temporary, "w", encoding="utf-8") as target:
+        json.dump(data, target, sort_keys=True)
+        if durable:
+            target.flush()
+            os.fsync(target.fileno())
+    os.replace(temporary, path)
 
 
 def _process_facts(pid):

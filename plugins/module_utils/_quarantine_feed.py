@@ -19,8 +19,8 @@ import datetime
 import json
 import math
 import os
-import tempfile
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import write_json
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     SEARCH_DISPOSITIONS,
     date_time,
@@ -124,15 +124,8 @@ class Checkpoint:
 
     def save(self):
         """Write the whole state, then empty the journal it now holds."""
-        directory = os.path.dirname(self.path) or "."
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        data = {"version": CHECKPOINT_VERSION, "since": _utc_text(self.since), "emitted": self.emitted}
-        handle, temporary = tempfile.mkstemp(prefix=".checkpoint-", dir=directory)
-        with os.fdopen(handle, "w", encoding="utf-8") as target:
-            json.dump(data, target, sort_keys=True)
-            target.flush()
-            os.fsync(target.fileno())
-        os.replace(temporary, self.path)
+        os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+        write_json(self.path, {"version": CHECKPOINT_VERSION, "since": _utc_text(self.since), "emitted": self.emitted})
         self.close()
         if os.path.exists(self.journal_path):
             os.remove(self.journal_path)
