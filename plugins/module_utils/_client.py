@@ -15,8 +15,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import email.utils
+import heapq
+import itertools
 import json
 import random
+import socket
 import threading
 import time
 import traceback
@@ -270,6 +273,79 @@ _wire = threading.local()
 NOT_STARTED, CONNECTING, CONNECTED, WRITTEN = "not started", "connecting", "connected", "written"
 
 
+class _Cutoff:
+    """The deadline of one request: once it passes, the request's connection is shut, whatever it is doing.
+
+    requests' timeout bounds each socket read, so a server sending a byte a second would keep a request
+    alive for ever; shutting the socket makes the blocked read return at once.
+    """
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+        self.fired = False
+        self._connection = None
+        self._lock = threading.Lock()
+
+    def watch(self, connection):
+        with self._lock:
+            self._connection = connection
+            fired = self.fired
+        # A deadline that passed while connecting: the request is cut as it starts to send.
+        if fired:
+            _shut(connection)
+
+    def fire(self):
+        with self._lock:
+            self.fired = self._connection is not False
+            connection = self._connection
+        if connection:
+            _shut(connection)
+
+    def release(self):
+        """The request is over: its connection may serve the next request and must never be shut by this cutoff."""
+        with self._lock:
+            self._connection = False
+
+
+def _shut(connection):
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            # The plain socket's shutdown, also for TLS: ssl's own would drop its state under a reading thread.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _Watchdog:
+    """One thread that fires every armed cutoff when its deadline passes, for all the threads of the process."""
+
+    def __init__(self):
+        self._armed = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._thread = None
+
+    def arm(self, cutoff):
+        with self._changed:
+            heapq.heappush(self._armed, (cutoff.deadline, next(self._order), cutoff))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="mailsec-cloudflare-cutoffs", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self):
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                while self._armed and self._armed[0][0] <= now:
+                    heapq.heappop(self._armed)[2].fire()
+                self._changed.wait(self._armed[0][0] - now if self._armed else None)
+
+
+_WATCHDOG = _Watchdog()
+
+
 class _WireTracking:
     def connect(self):
         _wire.phase = CONNECTING
@@ -281,6 +357,9 @@ class _WireTracking:
         # connect is not mistaken for a failure after writing.
         if self.sock is None:
             self.connect()
+        cutoff = getattr(_wire, "cutoff", None)
+        if cutoff is not None:
+            cutoff.watch(self)
         _wire.phase = WRITTEN
         super(_WireTracking, self).send(data)
 
@@ -463,17 +542,8 @@ class CloudflareClient:
             self._take_budget(method, path)
             if on_send is not None:
                 on_send()
-            _wire.phase = NOT_STARTED
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=body,
-                    timeout=self._timeouts(),
-                    allow_redirects=False,
-                    verify=self._verify,
-                )
+                response = self._send_by_deadline(method, url, params, body)
             except requests.exceptions.RequestException as exc:
                 self._after_transport_error(exc, method, path, write, backoff)
                 continue
@@ -490,6 +560,33 @@ class CloudflareClient:
             else:
                 raise error_from_response(method, path, response.status_code, envelope or {})
 
+    def _send_by_deadline(self, method, url, params, body):
+        """One attempt, ended by its deadline (timeout, or task_timeout when sooner) however the server answers."""
+        connect_timeout, read_timeout = self._timeouts()
+        cutoff = _Cutoff(time.monotonic() + read_timeout)
+        _wire.phase, _wire.cutoff = NOT_STARTED, cutoff
+        _WATCHDOG.arm(cutoff)
+        try:
+            return self.session.request(
+                method,
+                url,
+                params=params,
+                json=body,
+                timeout=(connect_timeout, read_timeout),
+                allow_redirects=False,
+                verify=self._verify,
+            )
+        except requests.exceptions.RequestException as exc:
+            if cutoff.fired:
+                raise requests.exceptions.Timeout(
+                    "no complete answer within %.1f s (timeout%s)"
+                    % (read_timeout, "" if read_timeout == self.timeout else ", shortened by task_timeout")
+                ) from exc
+            raise
+        finally:
+            _wire.cutoff = None
+            cutoff.release()
+
     def _after_transport_error(self, exc, method, path, write, backoff):
         reason = str(exc)
         if write and may_have_reached_server(exc, getattr(_wire, "phase", None)):
@@ -499,12 +596,14 @@ class CloudflareClient:
                 method=method,
                 path=path,
             )
-        failure = CloudflareError(
-            "%s %s: could not reach %s: %s. Check base_url (CLOUDFLARE_BASE_URL), "
-            "the network and any proxy (HTTPS_PROXY)" % (method, path, self.base_url, reason),
-            method=method,
-            path=path,
-        )
+        if isinstance(exc, requests.exceptions.Timeout) and not isinstance(exc, requests.exceptions.ConnectTimeout):
+            what = "%s %s: %s from %s; raise timeout if the server is slow" % (method, path, reason, self.base_url)
+        else:
+            what = (
+                "%s %s: could not reach %s: %s. Check base_url (CLOUDFLARE_BASE_URL), the network and any proxy "
+                "(HTTPS_PROXY)" % (method, path, self.base_url, reason)
+            )
+        failure = CloudflareError(what, method=method, path=path)
         self._retry_or_raise(backoff, failure, None, "connection failed: %s" % reason)
 
     def _after_server_failure(self, method, path, status, envelope, backoff):

@@ -206,3 +206,36 @@ def test_a_proxy_echoing_the_token_back_cannot_leak_it(sim, release):
     assert "Invalid request headers: " in run.result["msg"] and "********" in run.result["msg"]
     assert sim.state.api_token not in run.output
     assert sim.state.api_token not in str(run.result)
+
+
+def test_a_trickled_release_answer_is_cut_at_timeout_and_settled_by_reading(sim, release):
+    sim.state.inject("trickle", "release", count=1, delay=1.0)
+    ids = quarantined_ids(sim)[:3]
+
+    run = release({"message_ids": ids, "timeout": 2, "task_timeout": 30, "settle_timeout": 5})
+
+    assert run.returncode == 0, run.output
+    # Out of quarantine by the read-back; the recipient lists were in the answer that never ended.
+    assert [r["status"] for r in run.result["results"]] == ["released_unconfirmed"] * 3
+    assert len(sim.state.requests(method="POST")) == 1
+    assert_nothing_delivered_twice(sim)
+
+
+def test_a_server_that_trickles_every_answer_ends_the_task_by_task_timeout(sim, release):
+    """Headers at once, then a byte a second, on every request: the task ends by task_timeout, every id accounted."""
+    import time
+
+    sim.state.inject("trickle", "any", count=1000, delay=1.0)
+    ids = quarantined_ids(sim)[:3]
+
+    started = time.monotonic()
+    run = release({"message_ids": ids, "timeout": 5, "task_timeout": 30, "fail_on_incomplete": False})
+    took = time.monotonic() - started
+
+    print("task against a trickling server ended after %.1f s (task_timeout 30)" % took)
+    # The module's own 30 s plus the start of ansible-playbook and of the module.
+    assert took < 45, run.output
+    assert sorted(r["id"] for r in run.result["results"]) == sorted(ids)
+    assert {r["status"] for r in run.result["results"]} == {"unknown"}
+    assert all("no complete answer within 5.0 s (timeout)" in r["detail"] for r in run.result["results"])
+    assert sim.state.deliveries() == {}

@@ -12,7 +12,8 @@ from .api import _error
 # Before processing: rate_limit, status, drop_before, echo_headers, slow_before (then processed and answered).
 # After processing: drop_after, reset_after, tls_garbage_after (TLS mode), slow_after, malformed, status_after
 # (an error status), failed_with_items (200, success false, the real items), item_shapes (odd item shapes),
-# echo_in_answer (a 200 quoting the credential headers as an item key and, escaped, in notices).
+# echo_in_answer (a 200 quoting the credential headers as an item key and, escaped, in notices), trickle (the
+# status line and headers at once, then the body one byte every ``delay`` seconds: an answer that never ends).
 FAULT_KINDS = (
     "rate_limit",
     "status",
@@ -28,6 +29,7 @@ FAULT_KINDS = (
     "failed_with_items",
     "item_shapes",
     "echo_in_answer",
+    "trickle",
 )
 ITEM_SHAPES = ("id_list", "postfix_int", "no_lists", "not_dict", "conflicting", "odd_messages", "result_object")
 ENDPOINTS = (

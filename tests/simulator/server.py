@@ -120,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.record("request", **entry)
             time.sleep(fault.delay)
             return self._answer(None, status, body, headers)
+        if fault.kind == "trickle":
+            return self._trickle(entry, status, body, headers, fault.delay)
         if fault.kind == "malformed":
             return self._answer(entry, 200, None, headers, raw=b"<html><body>502 upstream glitch</body></html>")
         # Faults that change the answer's body break the contract on purpose.
@@ -387,6 +389,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _trickle(self, entry, status, body, headers, delay):
+        """Headers at once, then the body a byte at a time, until the client hangs up or the server stops."""
+        entry["status"] = status
+        entry["fault"] = "answer trickled"
+        self.state.record("request", **entry)
+        self.close_connection = True
+        payload = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            for offset in range(len(payload)):
+                self.wfile.write(payload[offset : offset + 1])
+                self.wfile.flush()
+                if self.server.stopping.wait(delay):
+                    return
+        except OSError:
+            return
+
     def _check_answer(self, status, body, headers):
         """Record every departure of a normal answer from the contract: the fake must never drift silently."""
         operation, dummy = self._contract_operation(self.command, urlsplit(self.path))
@@ -522,6 +546,7 @@ class Simulator:
         self.state = state or SimulatorState()
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.state = self.state
+        self._server.stopping = threading.Event()
         self._scheme = "http"
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -544,6 +569,7 @@ class Simulator:
         return self
 
     def stop(self):
+        self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

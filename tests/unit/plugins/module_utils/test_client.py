@@ -116,3 +116,108 @@ def test_the_user_agent_version_is_the_collection_version():
     galaxy = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "galaxy.yml")
     with open(galaxy) as source:
         assert yaml.safe_load(source)["version"] == COLLECTION_VERSION
+
+
+class _TricklingServer:
+    """A server on 127.0.0.1 that answers every request one byte every 0.2 s: headers too, or the body only."""
+
+    def __init__(self, headers_too):
+        import socket
+        import threading
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(8)
+        self._headers_too = headers_too
+        self._stop = threading.Event()
+        self.requests = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d/client/v4" % self._socket.getsockname()[1]
+
+    def _serve(self):
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                connection, dummy = self._socket.accept()
+            except OSError:
+                return
+            self.requests += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection):
+        body = b'{"success": true, "errors": [], "messages": [], "result": {"id": "' + b"x" * 400 + b'"}}'
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        try:
+            connection.recv(65536)
+            if not self._headers_too:
+                connection.sendall(head)
+            for byte in (head if self._headers_too else b"") + body:
+                connection.sendall(bytes([byte]))
+                if self._stop.wait(0.2):
+                    break
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def close(self):
+        self._stop.set()
+        self._socket.close()
+
+
+@pytest.fixture(params=["body", "headers and body"])
+def trickling(request):
+    server = _TricklingServer(headers_too=request.param != "body")
+    yield server
+    server.close()
+
+
+def _timed(call):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(CloudflareError) as raised:
+        call()
+    return raised.value, time.monotonic() - started
+
+
+def test_a_trickling_read_ends_by_its_timeout(trickling):
+    client = CloudflareClient(api_token="secret-token-000000000000", base_url=trickling.base_url, timeout=1, retries=0)
+
+    error, took = _timed(lambda: client.get(PATH))
+
+    assert took < 2.5
+    assert "no complete answer within 1.0 s (timeout)" in error.message
+
+
+def test_a_trickling_write_ends_by_its_timeout_as_an_unsure_outcome(trickling):
+    client = CloudflareClient(api_token="secret-token-000000000000", base_url=trickling.base_url, timeout=1, retries=0)
+
+    error, took = _timed(lambda: client.post(PATH, {"ids": ["a"]}))
+
+    assert took < 2.5
+    assert isinstance(error, OutcomeUnknownError) and not error.answered
+    assert trickling.requests == 1
+
+
+def test_retried_trickling_reads_end_by_the_task_deadline(trickling):
+    import time
+
+    client = CloudflareClient(
+        api_token="secret-token-000000000000",
+        base_url=trickling.base_url,
+        timeout=1.5,
+        retries=10,
+        deadline=time.monotonic() + 4,
+    )
+
+    error, took = _timed(lambda: client.get(PATH))
+
+    assert took < 5.5
+    assert trickling.requests >= 2
+    assert "task_timeout" in error.message
