@@ -180,17 +180,42 @@ def read_message_part(client, account_id, message_id, part):
 
 
 def numbered_pages(client, path, params, per_page, max_pages=None):
-    """Every object of a page-numbered listing (page=1, 2...), until a page holds fewer than per_page items or
-    max_pages pages were read. Cursor-paged searches use search_pages instead."""
-    items, page = [], 1
+    """Every object of a page-numbered listing (page=1, 2...), until its answers say the list ended, or max_pages
+    pages were read. Cursor-paged searches use search_pages instead.
+
+    The end is what the answer says, never a page shorter than the per_page asked for: a server may serve fewer
+    per page (and a list that looked ended would hide, say, the bulk job a re-run must adopt instead of creating
+    another). See _listing_ended.
+    """
+    items, seen, page = [], 0, 1
     while max_pages is None or page <= max_pages:
-        result = client.get(path, params=dict(params, page=page, per_page=per_page)).result
-        found = [item for item in result if isinstance(item, dict)] if isinstance(result, list) else []
-        items.extend(found)
-        if len(found) < per_page:
+        response = client.get(path, params=dict(params, page=page, per_page=per_page))
+        listed = response.result if isinstance(response.result, list) else []
+        items.extend(item for item in listed if isinstance(item, dict))
+        seen += len(listed)
+        if _listing_ended(response.envelope.get("result_info"), len(listed), seen):
             break
         page += 1
     return items
+
+
+def _listing_ended(info, on_page, seen):
+    """True when a page-numbered answer says no page follows: it is empty, the total it announces was read, or it
+    holds fewer items than the page size the server itself announces. Without such a word the next page is read.
+
+    ``total_count`` counts only when above 0: the bulk listings' CursorResultInfo always sends 0 (deprecated).
+    """
+    if on_page == 0:
+        return True
+    info = info if isinstance(info, dict) else {}
+    total, served_per_page = info.get("total_count"), info.get("per_page")
+    if _is_count(total) and total > 0 and seen >= total:
+        return True
+    return _is_count(served_per_page) and on_page < served_per_page
+
+
+def _is_count(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _same_origin(url, base_url):

@@ -348,3 +348,21 @@ def test_one_release_across_three_accounts_in_parallel(tmp_path):
     finally:
         for sim in sims:
             sim.stop()
+
+
+def test_a_server_serving_fifty_jobs_a_page_does_not_hide_the_job_a_rerun_must_adopt(outbreak, tmp_path):
+    """Issue 23: with per_page capped at 50, the intent's job sat on page 2 and a re-run created a second one."""
+    args = {"search": SEARCH, "ticket": "INC-23", "poll_interval": 1}
+    first = run_module(outbreak, tmp_path, BULK, args, "first").result
+    jobs = outbreak.state.bulk_jobs()
+    for number in range(60):
+        search = {"sender": "nobody-%d@elsewhere.example" % number, "start": SEARCH["start"]}
+        jobs.create({"action": "RELEASE", "search_params": search, "comment": "another team's job %d" % number})
+    outbreak.state.configure({"max_per_page": 50})
+
+    second = run_module(outbreak, tmp_path, BULK, args, "second").result
+
+    assert second["adopted"] is True and second["job_id"] == first["job_id"], second
+    assert len(outbreak.state.ledger("bulk_job_created")) == 1
+    assert_each_delivered_once(outbreak, from_sender(outbreak))
+    assert len(outbreak.state.requests(method="GET", endpoint="bulk_list")) >= 3

@@ -225,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 if endpoint == "settings_list":
                     query = parse_qs(url.query)
-                    return _collection_page(settings.listed(query), query)
+                    return _collection_page(settings.listed(query), query, self.state.max_per_page)
                 if endpoint == "settings_create":
                     return 201, envelope(settings.create(body)), {}
                 if endpoint == "settings_batch":
@@ -247,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return 400, envelope(errors=[_error(1001, "Invalid request: only reclassification is simulated")]), {}
             return 202, envelope({"results": self.state.submit(body["messages"])}), {}
         query = parse_qs(url.query)
-        return _collection_page(self.state.listed_submissions(query), query)
+        return _collection_page(self.state.listed_submissions(query), query, self.state.max_per_page)
 
     def _check_request(self, method, url, raw_body, endpoint):
         """The 4XX Cloudflare would send for a request outside its contract, or None; violations go to the ledger."""
@@ -314,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
                 for job in jobs.listed(query.get("status", [None])[0])
                 if query.get("action_type", ["RELEASE"])[0] == "RELEASE"
             ]
-            return _paged(listed, query, lambda job: job.as_api())
+            return _paged(listed, query, lambda job: job.as_api(), self.state.max_per_page)
         job = jobs.jobs.get(route.group(2))
         if job is None:
             return 404, envelope(errors=[_error(1404, "Bulk job not found")]), {}
@@ -331,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, envelope(job.as_api()), {}
         status = query.get("status", [None])[0]
         rows = job.rows if status is None else [row for row in job.rows if row.status == status]
-        return _paged(rows, query, job.row_as_api)
+        return _paged(rows, query, job.row_as_api, self.state.max_per_page)
 
     def _message_part(self, route, url):
         """GET .../investigate/{id}/trace, /action_log (page-numbered) or /detections."""
@@ -343,7 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, envelope(message.trace()), {}
         if part == "detections":
             return 200, envelope(message.detections()), {}
-        return _collection_page([dict(entry) for entry in message.action_log], parse_qs(url.query))
+        return _collection_page(
+            [dict(entry) for entry in message.action_log], parse_qs(url.query), self.state.max_per_page
+        )
 
     def _search(self, url):
         query = parse_qs(url.query)
@@ -494,23 +496,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _page_of(items, query):
-    """(the items of the page the query asks for, page, per_page) of a page-numbered listing."""
+def _page_of(items, query, max_per_page):
+    """(the items of the page the query asks for, page, per_page) of a page-numbered listing; a server that serves
+    at most max_per_page a page announces the page size it served."""
     page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
+    per_page = min(per_page, max_per_page or per_page)
     return items[(page - 1) * per_page : page * per_page], page, per_page
 
 
-def _paged(items, query, as_api):
+def _paged(items, query, as_api, max_per_page):
     """One page of a bulk listing: result_info as CursorResultInfo, whose page field is always 0."""
-    shown, dummy, per_page = _page_of(items, query)
+    shown, dummy, per_page = _page_of(items, query, max_per_page)
     shown = [as_api(item) for item in shown]
     info = {"count": len(shown), "per_page": per_page, "next": None, "previous": None, "page": 0, "total_count": 0}
     return 200, envelope(shown, result_info=info), {}
 
 
-def _collection_page(items, query):
+def _collection_page(items, query, max_per_page):
     """One page of a listing whose result_info is the collection's: count, page, per_page, total_count."""
-    shown, page, per_page = _page_of(items, query)
+    shown, page, per_page = _page_of(items, query, max_per_page)
     info = {"count": len(shown), "page": page, "per_page": per_page, "total_count": len(items)}
     return 200, envelope(shown, result_info=info), {}
 

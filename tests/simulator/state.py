@@ -56,6 +56,8 @@ class SimulatorState:
         self.latency = 0.0
         # How long a released message shows delivery_status queued before delivered (or bounced).
         self.transit_seconds = 0.0
+        # Page-numbered listings serve at most this many a page (None: what per_page asks, up to the contract's 1000).
+        self.max_per_page = None
         self.faults = []
         self.ledger_book = Ledger(ledger_path)
         self.quota = Quota(lambda seconds: self.record("lockout", seconds=seconds))
@@ -128,6 +130,7 @@ class SimulatorState:
                 "search_location",
                 "check_answers",
                 "transit_seconds",
+                "max_per_page",
             ):
                 if name in settings:
                     setattr(self, name, settings[name])

@@ -339,3 +339,29 @@ def test_check_mode_leaves_an_unsettled_create_alone(api, run_module):
     api.get(BULK_URL, json=listing([]))
     api.get(BULK_URL, json=listing([job("COMPLETED", successful=1)]))
     assert run_module(MAIN, args()).result["adopted"] is True
+
+
+def test_a_server_serving_fewer_jobs_per_page_than_asked_has_its_next_page_read_before_creating(api, run_module):
+    """Issue 23: a server capping per_page at 50 put the intent's job on page 2; a re-run created a second job."""
+    others = [job("COMPLETED", job_id="0b5c2a1e-7d3f-4e9a-8c6b-%012d" % n, intent="0" * 32) for n in range(50)]
+    capped = {"count": 50, "per_page": 50, "next": None, "page": 0, "total_count": 0}
+    api.get(BULK_URL, json=envelope(others, result_info=capped))
+    api.get(BULK_URL, json=envelope([job("COMPLETED", successful=5)], result_info=dict(capped, count=1)))
+
+    outcome = run_module(MAIN, args())
+
+    assert calls(api) == ["GET /bulk", "GET /bulk"]
+    assert [query_of(call)["page"] for call in api.calls] == ["1", "2"]
+    assert outcome.result["adopted"] is True and outcome.result["changed"] is False
+    assert outcome.result["job_id"] == JOB_ID and not outcome.failed
+
+
+def test_a_listing_answer_without_a_page_size_is_read_until_an_empty_page(api, run_module):
+    api.get(BULK_URL, json=envelope([job("COMPLETED", job_id=OTHER_JOB_ID, intent="0" * 32)], result_info={}))
+    api.get(BULK_URL, json=envelope([], result_info={}))
+    api.post(BULK_URL, status=201, json=envelope(job("COMPLETED", successful=1)))
+
+    outcome = run_module(MAIN, args(wait=False))
+
+    assert calls(api) == ["GET /bulk", "GET /bulk", "POST /bulk"]
+    assert outcome.result["created"] is True

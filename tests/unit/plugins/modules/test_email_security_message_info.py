@@ -215,8 +215,12 @@ def test_include_reads_each_part_of_each_message_and_every_page_of_the_action_lo
     trace = {"inbound": {"lines": []}, "outbound": {"lines": [{"lineno": 1, "message": "delivered to a@corp.example"}]}}
     api.get(base + "/trace", json=envelope(trace))
     first_page = [{"operation": "PREVIEW"}] * 100
-    api.get(base + "/action_log", json=envelope(first_page, result_info={"page": 1, "per_page": 100}))
-    api.get(base + "/action_log", json=envelope([{"operation": "QUARANTINE_RELEASE"}], result_info={"page": 2}))
+    api.get(
+        base + "/action_log",
+        json=envelope(first_page, result_info={"count": 100, "page": 1, "per_page": 100, "total_count": 101}),
+    )
+    last_page = {"count": 1, "page": 2, "per_page": 100, "total_count": 101}
+    api.get(base + "/action_log", json=envelope([{"operation": "QUARANTINE_RELEASE"}], result_info=last_page))
     api.get(base + "/detections", json=envelope({"final_disposition": "SPAM", "findings": []}))
 
     outcome = run_module(

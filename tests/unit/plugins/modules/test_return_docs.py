@@ -244,7 +244,7 @@ def test_every_key_of_a_bulk_job_info_result_is_documented(api, run_module):
 def test_every_key_of_a_submission_result_is_documented(api, run_module):
     url = "%s/%s" % (SEARCH_URL, IDS[0])
     api.get(url, json=envelope(dict(message(IDS[0]), alert_id="a-1")))
-    api.get(url + "/action_log", json=envelope([], result_info={"page": 1}))
+    api.get(url + "/action_log", json=envelope([], result_info=dict(ONE_ENTRY_PAGE, count=0, total_count=0)))
     api.post(
         "%s/accounts/%s/email-security/submissions" % (BASE, ACCOUNT),
         status=403,
@@ -263,6 +263,8 @@ def test_every_key_of_a_submission_result_is_documented(api, run_module):
 
 
 SETTINGS = "%s/accounts/%s/email-security/settings" % (BASE, ACCOUNT)
+# A collection page of one entry, result_info as Cloudflare sends it.
+ONE_ENTRY_PAGE = {"count": 1, "page": 1, "per_page": 1000, "total_count": 1}
 POLICY = {
     "id": "p-1",
     "pattern": "a@partner.example",
@@ -296,7 +298,7 @@ DOMAIN = {
     ],
 )
 def test_every_key_of_a_settings_list_result_is_documented(api, run_module, module, segment, entry, extra):
-    api.get("%s/%s" % (SETTINGS, segment), json=envelope([entry], result_info={"page": 1}))
+    api.get("%s/%s" % (SETTINGS, segment), json=envelope([entry], result_info=ONE_ENTRY_PAGE))
     api.patch("%s/%s/%s" % (SETTINGS, segment, entry["id"]), json=envelope(entry))
 
     outcome = run_module(module.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, **extra), diff=True)
@@ -315,7 +317,7 @@ def test_every_key_of_a_settings_list_result_is_documented(api, run_module, modu
     ],
 )
 def test_every_key_of_a_settings_list_info_result_is_documented(api, run_module, module, segment, entry):
-    api.get("%s/%s" % (SETTINGS, segment), json=envelope([entry], result_info={"page": 1}))
+    api.get("%s/%s" % (SETTINGS, segment), json=envelope([entry], result_info=ONE_ENTRY_PAGE))
 
     outcome = run_module(module.main, dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE))
 
