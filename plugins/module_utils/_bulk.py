@@ -337,17 +337,22 @@ class BulkReleaseRun:
             self._journal.settle(key)
 
     def _after_unsure_create(self, error, sent_at, attempts):
-        """The job the unsure create made, or None to create again; raise when no further create is safe."""
+        """The job the unsure create made, or None to create again; raise when no further create is safe.
+
+        An answered failure (a 409, a 2xx with success false) is settled like a lost answer, by listing until
+        settle_timeout: the job may exist all the same and show in the list only later.
+        """
         self._warn("%s. Looking for a job with this task's intent instead of creating another" % error.message)
-        job = self.jobs.with_intent(self.intent) if error.answered else self._look_until(sent_at + self._settle())
+        job = self._look_until(sent_at + self._settle())
         if job is not None:
             self.adopted = True
             self._warn("the job was created all the same (%s); adopted it" % job["job_id"])
             return job
         if error.answered or attempts > self.jobs.client.retries:
             raise CloudflareError(
-                "creating the bulk job failed (%s) and no job with this intent exists; nothing was created. Run the "
-                "task again" % error.message,
+                "creating the bulk job failed (%s), and no job with this intent showed in the job list within "
+                "settle_timeout (%.0f s) after the create was sent, so none was made. Run the task again once the "
+                "cause is fixed" % (error.message, self._settle()),
                 status=error.status,
                 errors=error.errors,
                 method="POST",

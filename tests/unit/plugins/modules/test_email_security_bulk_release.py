@@ -365,3 +365,41 @@ def test_a_listing_answer_without_a_page_size_is_read_until_an_empty_page(api, r
 
     assert calls(api) == ["GET /bulk", "GET /bulk", "POST /bulk"]
     assert outcome.result["created"] is True
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        dict(status=409, json=envelope(None, success=False, errors=[{"code": 1409, "message": "Conflict"}])),
+        dict(status=200, json=envelope(job("PENDING"), success=False, errors=[{"code": 1100, "message": "failed"}])),
+    ],
+    ids=["409", "2xx with success false"],
+)
+def test_an_answered_failed_create_is_settled_by_listing_until_the_job_shows(api, run_module, answer):
+    """Issue 23: a failed answer while the job existed (listed 4 s later) was reported as "nothing was created"."""
+    api.get(BULK_URL, json=listing([]))
+    api.post(BULK_URL, **answer)
+    api.get(BULK_URL, json=listing([]))
+    api.get(BULK_URL, json=listing([]))
+    api.get(BULK_URL, json=listing([job("PROCESSING")]))
+    api.get(BULK_URL + "/" + JOB_ID, json=envelope(job("COMPLETED", successful=5)))
+
+    outcome = run_module(MAIN, args(settle_timeout=30))
+
+    assert calls(api).count("POST /bulk") == 1
+    assert outcome.result["adopted"] is True and outcome.result["job_id"] == JOB_ID
+    assert not outcome.failed and "nothing was created" not in str(outcome.result)
+
+
+def test_an_answered_failed_create_with_no_job_in_the_window_says_what_is_known(api, run_module):
+    api.get(BULK_URL, json=listing([]))
+    api.post(BULK_URL, status=409, json=envelope(None, success=False, errors=[{"code": 1409, "message": "Conflict"}]))
+    # Listed at once, then after 2, 4 and (the window closing) 4 more seconds.
+    for dummy in range(4):
+        api.get(BULK_URL, json=listing([]))
+
+    outcome = run_module(MAIN, args(settle_timeout=10))
+
+    assert outcome.failed and calls(api).count("POST /bulk") == 1
+    assert "HTTP 409" in outcome.result["msg"] and "[1409] Conflict" in outcome.result["msg"]
+    assert "no job with this intent showed in the job list within settle_timeout (10 s)" in outcome.result["msg"]
