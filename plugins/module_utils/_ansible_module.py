@@ -12,7 +12,7 @@ import copy
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, heuristic_log_sanitize, missing_required_lib
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
     HAS_REQUESTS,
@@ -25,11 +25,14 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import
     CONNECTION_REQUIRED_TOGETHER,
     ENV_API_KEY,
     ENV_API_TOKEN,
-    MIN_CREDENTIAL_LENGTH,
     ValidationError,
     connect,
     resolve_connection,
 )
+
+
+# What Ansible itself shows for a no_log option's value.
+NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
 class CloudflareModule(AnsibleModule):
@@ -66,12 +69,7 @@ class CloudflareModule(AnsibleModule):
         try:
             settings = resolve_connection(self.params, os.environ, notices)
         except ValidationError as exc:
-            # A value too short to be a credential is refused, never sent and never quoted; masking it would
-            # only mangle the error that explains the refusal (a token "e" masks every letter e).
-            too_short = {v for v in self._secrets if len(v.strip()) < MIN_CREDENTIAL_LENGTH}
-            self._secrets = [v for v in self._secrets if v not in too_short]
-            self.no_log_values.difference_update(too_short)
-            self.fail_json(msg=str(exc))
+            self._refuse(str(exc))
         # Credentials read from the environment are not module parameters, so Ansible's no_log does
         # not know them: register them for masking like the parameters.
         self._secrets.extend(value for value in (settings["api_token"], settings["api_key"]) if value)
@@ -79,6 +77,26 @@ class CloudflareModule(AnsibleModule):
         for notice in notices:
             self.warn(notice)
         return settings
+
+    def _refuse(self, message):
+        """Fail on refused connection settings, every credential given still masked wherever Ansible prints.
+
+        The refusal never quotes a credential. Only a value that the refusal's own words happen to contain (a
+        token "e") is left out of the masking, which would garble the message while hiding nothing; the
+        invocation is then masked by option name instead of by value.
+        """
+        spelled_by_chance = {value for value in self._secrets if value in message}
+        self._secrets = [value for value in self._secrets if value not in spelled_by_chance]
+        self.no_log_values.difference_update(spelled_by_chance)
+        masked = {
+            name: NO_LOG_PLACEHOLDER if spec.get("no_log") and value is not None else value
+            for name, value in self.params.items()
+            for spec in [self.argument_spec.get(name) or {}]
+        }
+        # A base_url holding user:password@ is refused; the refusal must not print the password it refuses.
+        if isinstance(masked.get("base_url"), str):
+            masked["base_url"] = heuristic_log_sanitize(masked["base_url"])
+        self.fail_json(msg=message, invocation={"module_args": masked})
 
     def client(self, settings):
         try:

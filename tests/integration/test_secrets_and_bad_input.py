@@ -258,7 +258,10 @@ def test_bad_input_is_refused_clearly_with_no_request(sim, tmp_path):
         yaml.safe_dump([{"name": "Bad input", "hosts": "localhost", "gather_facts": False, "tasks": tasks}])
     )
 
-    run = run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path), {"result_file": str(tmp_path / "out.json")})
+    # At -vvv Ansible prints each task's invocation.module_args, the refused base_url among them.
+    run = run_playbook(
+        playbook, tmp_path, ansible_env(sim, tmp_path), {"result_file": str(tmp_path / "out.json")}, ["-vvv"]
+    )
 
     assert run.returncode == 0, run.output
     results = run.result
@@ -268,4 +271,83 @@ def test_bad_input_is_refused_clearly_with_no_request(sim, tmp_path):
         assert message in outcome["msg"], (bad, outcome["msg"])
     assert "no credentials" in results["no_token"]["msg"] and "CLOUDFLARE_API_TOKEN" in results["no_token"]["msg"]
     assert "hunter2-password" not in run.output
+    assert sim.state.requests() == []
+
+
+# Issue 23: values no Cloudflare credential has (too short, a line break inside, non-ASCII) are refused before any
+# request; they were then taken out of Ansible's masking so that the refusal read well, and -vvv printed them in
+# invocation.module_args.
+REFUSED_SECRETS = ["NlTokSecret42\n", "InTokA81\nInTokB93", "Tok\u20acSecret9"]
+ENV_TOKEN = "CLOUDFLARE_API_TOKEN"
+REFUSAL_OUTPUTS = {
+    "verbose": ({}, ["-vvv"]),
+    "yaml": ({"ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"}, ["-vvv"]),
+    "json": ({"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}, ["-vvv"]),
+    "debug": ({"ANSIBLE_DEBUG": "1"}, []),
+}
+
+
+def _refusal_playbook(tmp_path, secrets, name):
+    """One task per secret given as api_token (none: the token comes from the environment), and a task saving all."""
+    tasks = []
+    for number, secret in enumerate(secrets or [None]):
+        module_args = {"message_ids": ["a-1"]}
+        if secret is not None:
+            module_args["api_token"] = secret
+        tasks.append(
+            {
+                "name": "Refused %d" % number,
+                "mailsec.cloudflare.email_security_release": module_args,
+                "register": "refused%d" % number,
+                "ignore_errors": True,
+            }
+        )
+    saved = ", ".join("'refused%d': refused%d" % (n, n) for n in range(len(tasks)))
+    tasks.append(
+        {
+            "name": "Save",
+            "ansible.builtin.copy": {"content": "{{ {%s} | to_nice_json }}" % saved, "dest": "{{ result_file }}"},
+        }
+    )
+    playbook = tmp_path / ("%s.yml" % name)
+    playbook.write_text(
+        yaml.safe_dump([{"name": "Refused", "hosts": "localhost", "gather_facts": False, "tasks": tasks}])
+    )
+    return playbook
+
+
+def _assert_refused_and_masked(run, saved, secret, number):
+    outcome = run.result["refused%d" % number]
+    assert outcome["failed"] is True
+    assert "api_token" in outcome["msg"] or "CLOUDFLARE_API_TOKEN" in outcome["msg"]
+    assert "the value is not shown" in outcome["msg"]
+    found = leaks(secret, saved, [("output", run.output)])
+    found += [
+        (where, form) for line in secret.splitlines() for where, form in leaks(line, saved, [("output", run.output)])
+    ]
+    assert found == [], (secret, found)
+
+
+@pytest.mark.parametrize("output", sorted(REFUSAL_OUTPUTS))
+def test_a_refused_secret_is_masked_in_every_output(sim, tmp_path, output):
+    environment, options = REFUSAL_OUTPUTS[output]
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    # ANSIBLE_DEBUG prints every module argument, no_log ones included, and a task's environment (Ansible's own
+    # behaviour): there the secret comes from the controller's environment, as the connection options' notes advise.
+    runs = (
+        [(secret, [None], {ENV_TOKEN: secret}) for secret in REFUSED_SECRETS]
+        if output == "debug"
+        else [(None, REFUSED_SECRETS, {ENV_TOKEN: None})]
+    )
+    for number, (secret, given, token_env) in enumerate(runs):
+        playbook = _refusal_playbook(tmp_path, [s for s in given if s is not None], "refused%d" % number)
+        env = ansible_env(sim, tmp_path, **dict(environment, **token_env))
+        result_file = str(saved / ("out%d.json" % number))
+
+        run = run_playbook(playbook, tmp_path, env, {"result_file": result_file}, options)
+
+        assert run.returncode == 0, run.output
+        for index, value in enumerate(REFUSED_SECRETS if secret is None else [secret]):
+            _assert_refused_and_masked(run, saved, value, index)
     assert sim.state.requests() == []
