@@ -50,6 +50,7 @@ class InfoReport:
         self.not_found_ids = list(not_found_ids)
         self.pages = pages
         self.truncated = truncated
+        self.unavailable_parts = 0
 
     def result(self, requests_sent):
         return dict(
@@ -63,6 +64,7 @@ class InfoReport:
                 quarantined=sum(1 for m in self.messages if m["is_quarantined"]),
                 not_found=len(self.not_found_ids),
                 pages=self.pages,
+                unavailable_parts=self.unavailable_parts,
                 requests_sent=requests_sent,
             ),
         )
@@ -70,22 +72,44 @@ class InfoReport:
 
 def find_messages(client, account_id, params, message_ids, concurrency):
     """Read message_ids, or search with the filters in params, then the parts ``include`` asks for; raise
-    CloudflareError for what stops the task."""
+    CloudflareError for what stops the task. A part that cannot be read stops nothing (see PartReader)."""
     report = _find(client, account_id, params, message_ids, concurrency)
     include = params.get("include") or []
     if include and report.messages:
-        run_in_order(lambda message: _add_parts(client, account_id, message, include), report.messages, concurrency)
+        parts = PartReader(client, account_id, include)
+        run_in_order(parts.add_to, report.messages, concurrency)
+        report.unavailable_parts = parts.unavailable
     return report
 
 
-def _add_parts(client, account_id, message, include):
-    """Put the trace, action log or detections into the message, each under its own name."""
-    for part in include:
-        try:
-            message[part] = read_message_part(client, account_id, message["id"], part)
-        except CloudflareError as exc:
-            exc.amend(" (reading the %s of message %s)" % (part, message["id"]))
-            raise
+class PartReader:
+    """Puts the trace, action log or detections into each message, each under its own name.
+
+    They only enrich what the task reports, so one that cannot be read is noted in the message's ``unavailable``
+    (part: why) and counted, never a stop. After an error every further request would meet (credentials,
+    permission, rate limit, task_timeout), no more parts are read.
+    """
+
+    def __init__(self, client, account_id, include):
+        self._client = client
+        self._account_id = account_id
+        self._include = include
+        self._stopped_by = None
+        self.unavailable = 0
+
+    def add_to(self, message):
+        for part in self._include:
+            why = self._stopped_by
+            if why is None:
+                try:
+                    message[part] = read_message_part(self._client, self._account_id, message["id"], part)
+                    continue
+                except CloudflareError as exc:
+                    why = exc.message
+                    if exc.is_fatal:
+                        self._stopped_by = "not read after an earlier failure: %s" % why
+            message.setdefault("unavailable", {})[part] = why
+            self.unavailable += 1
 
 
 def _find(client, account_id, params, message_ids, concurrency):

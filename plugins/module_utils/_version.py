@@ -7,4 +7,4 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 # Kept equal to galaxy.yml's version (a unit test checks it); sent in the User-Agent.
-COLLECTION_VERSION = "1.1.0"
+COLLECTION_VERSION = "1.2.0"

@@ -247,6 +247,15 @@ messages:
       type: dict
       returned: when O(include) has V(detections)
       sample: {final_disposition: SPAM, findings: [{name: Sender reputation, detection: SPAM}]}
+    unavailable:
+      description:
+        - The parts O(include) asked for that could not be read, each with why (the HTTP status and Cloudflare's
+          errors); such a part is missing from the message. A part that cannot be read is a warning, never a
+          failure of the task, since it only adds to what the message says.
+      type: dict
+      returned: when a part O(include) asked for could not be read
+      version_added: 1.2.0
+      sample: {detections: "GET .../detections failed: HTTP 503 (after 3 retries)"}
   sample:
     - id: 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
       is_quarantined: true
@@ -281,7 +290,7 @@ summary:
   description: Counts, and the requests the task sent.
   returned: always
   type: dict
-  sample: {found: 12, quarantined: 11, not_found: 0, pages: 1, requests_sent: 1}
+  sample: {found: 12, quarantined: 11, not_found: 0, pages: 1, unavailable_parts: 0, requests_sent: 1}
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
@@ -328,6 +337,19 @@ def main():
         client.close()
 
     result = report.result(client.requests_sent)
+    if report.unavailable_parts:
+        first = next(message for message in report.messages if message.get("unavailable"))
+        module.warn(
+            "%d part(s) of %d message(s) asked for by include could not be read and are missing from the "
+            "messages (each message's unavailable says why); the first: %s of %s: %s"
+            % (
+                report.unavailable_parts,
+                sum(1 for message in report.messages if message.get("unavailable")),
+                ", ".join(sorted(first["unavailable"])),
+                first["id"],
+                first["unavailable"][sorted(first["unavailable"])[0]],
+            )
+        )
     if report.truncated:
         module.warn(
             "the search matched more than limit=%d messages; only the first %d are returned"

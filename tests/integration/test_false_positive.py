@@ -212,3 +212,42 @@ def test_the_expiry_job_removes_only_what_has_expired(sim, tmp_path):
     remaining = sorted(e["pattern"] for e in sim.state.settings["allow_policies"].entries.values())
     assert remaining == ["manual@partner.example", "running@partner.example"]
     assert stats_data(runner)["expired_trusted_domains"] == ["old-partner.example"]
+
+
+def test_a_failing_read_of_why_each_message_was_quarantined_warns_and_the_release_goes_on(sim, tmp_path):
+    """Issue 23: a 5xx on .../detections failed the whole job before anything was released."""
+    ids = northwind_ids(sim)
+    sim.state.inject("status", "message_part", count=1000, status=503)
+
+    runner = run_job(
+        sim,
+        tmp_path,
+        "release_messages.yml",
+        {"message_ids": "\n".join(ids), "ticket": "INC-2301", "reason": "Detections API down"},
+    )
+
+    output = runner.stdout.read()
+    assert runner.status == "successful", output
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)
+    report, markdown = load_report(tmp_path)
+    assert report["steps"]["release"] == "done"
+    assert sorted(why["id"] for why in report["why_quarantined"]) == sorted(ids)
+    assert {why["final_disposition"] for why in report["why_quarantined"]} == {"unavailable"}
+    assert all("HTTP 503" in " ".join(why["findings"]) for why in report["why_quarantined"])
+    assert "unavailable" in markdown
+    assert "why it was quarantined could not be read" in " ".join(output.split())
+
+
+def test_a_message_whose_quarantine_state_cannot_be_read_still_stops_the_release(sim, tmp_path):
+    ids = northwind_ids(sim)
+    sim.state.inject("status", "get", count=1000, status=503)
+
+    runner = run_job(
+        sim,
+        tmp_path,
+        "release_messages.yml",
+        {"message_ids": "\n".join(ids), "ticket": "INC-2302", "reason": "Messages API down"},
+    )
+
+    assert runner.status == "failed"
+    assert sim.state.deliveries() == {}

@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils import _ansible_module
+
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_message_info
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import ACCOUNT, BASE, TOKEN, envelope
 
@@ -235,7 +237,9 @@ def test_include_reads_each_part_of_each_message_and_every_page_of_the_action_lo
     assert outcome.result["summary"]["requests_sent"] == 5
 
 
-def test_a_part_that_cannot_be_read_fails_naming_the_message_and_the_part(api, run_module):
+def test_a_part_that_cannot_be_read_is_a_warning_and_says_why_in_the_message(api, run_module, mocker):
+    """Issue 23: a part only enriches the message; a 404 on .../trace failed the task."""
+    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
     message_id = "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678"
     api.get("%s/%s" % (SEARCH_URL, message_id), json=envelope(raw(message_id)))
     api.get(
@@ -243,14 +247,39 @@ def test_a_part_that_cannot_be_read_fails_naming_the_message_and_the_part(api, r
         status=404,
         json=envelope(None, success=False, errors=[{"code": 1002, "message": "Message not found"}]),
     )
+    api.get("%s/%s/detections" % (SEARCH_URL, message_id), json=envelope({"final_disposition": "SPAM"}))
 
-    outcome = run_module(MAIN, args(message_ids=[message_id], include=["trace"]))
+    outcome = run_module(MAIN, args(message_ids=[message_id], include=["trace", "detections"]))
 
-    assert outcome.failed
+    assert not outcome.failed
+    message = outcome.result["messages"][0]
+    assert "trace" not in message and message["detections"] == {"final_disposition": "SPAM"}
     assert (
-        "HTTP 404" in outcome.result["msg"]
-        and "(reading the trace of message %s)" % message_id in outcome.result["msg"]
+        "HTTP 404" in message["unavailable"]["trace"] and "[1002] Message not found" in message["unavailable"]["trace"]
     )
+    assert outcome.result["summary"]["unavailable_parts"] == 1
+    warning = " ".join(call.args[1] for call in warn.call_args_list)
+    assert "1 part(s) of 1 message(s) asked for by include could not be read" in warning
+    assert "trace of %s" % message_id in warning
+
+
+def test_after_a_part_refused_for_permission_no_further_part_is_read(api, run_module):
+    first, second = "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321"
+    for message_id in (first, second):
+        api.get("%s/%s" % (SEARCH_URL, message_id), json=envelope(raw(message_id)))
+    api.get(
+        "%s/%s/detections" % (SEARCH_URL, first),
+        status=403,
+        json=envelope(None, success=False, errors=[{"code": 10000, "message": "Authentication error"}]),
+    )
+
+    outcome = run_module(MAIN, args(message_ids=[first, second], include=["detections"], concurrency=1))
+
+    assert not outcome.failed
+    assert [c.request.url.rsplit("/", 1)[-1] for c in api.calls][-1] == "detections"
+    assert len(api.calls) == 3
+    reasons = [m["unavailable"]["detections"] for m in outcome.result["messages"]]
+    assert "HTTP 403" in reasons[0] and reasons[1].startswith("not read after an earlier failure: ")
 
 
 def test_an_unknown_part_is_refused_before_any_request(api, run_module):
