@@ -16,6 +16,8 @@ options:
       - The Cloudflare account identifier, 32 hexadecimal characters.
       - If not set, the environment variable E(CLOUDFLARE_ACCOUNT_ID) is used.
       - Required, through this option or the environment.
+      - Whitespace or a line break around the value (as a copy from a console or a file read leaves) is removed
+        with a warning. An all-digit id must be quoted in YAML, which would read it as a number.
     type: str
   api_token:
     description:
@@ -45,12 +47,15 @@ options:
       - The API base URL. If not set, the environment variable E(CLOUDFLARE_BASE_URL) is used, then
         C(https://api.cloudflare.com/client/v4).
       - Point it at the collection's simulator to rehearse a runbook offline.
+      - Whitespace or a line break around the value is removed with a warning.
       - A user name or password in the URL is refused. Plain C(http://) is refused unless the host is the
         loopback (C(localhost), C(127.0.0.0/8), C(::1)) or O(allow_insecure=true).
     type: str
   timeout:
     description:
-      - Seconds to wait for each HTTP request (connecting takes at most 5 seconds of it).
+      - Seconds each HTTP request may take, from sending it to the last byte of the answer, however slowly a server
+        sends it (connecting takes at most 5 seconds of it). A write cut off at this deadline may still have been
+        processed, and is settled by reading, never resent blindly.
     type: float
     default: 30
   task_timeout:

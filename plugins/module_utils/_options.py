@@ -190,9 +190,9 @@ def resolve_connection(params, environ, notices=None):
     }
     settings.update(_credentials(params, environ, notices))
     settings.update(
-        account_id=_account_id(params.get("account_id") or environ.get(ENV_ACCOUNT_ID)),
+        account_id=_account_id(_trimmed(params, environ, "account_id", ENV_ACCOUNT_ID, notices)),
         base_url=check_base_url(
-            (params.get("base_url") or environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip(),
+            _trimmed(params, environ, "base_url", ENV_BASE_URL, notices) or DEFAULT_BASE_URL,
             params.get("validate_certs", True),
             params.get("allow_insecure", False),
             notices,
@@ -204,16 +204,31 @@ def resolve_connection(params, environ, notices=None):
     return settings
 
 
+def _trimmed(params, environ, name, env_name, notices):
+    """The option's value (else its environment variable's), whitespace around it removed with a notice.
+
+    A value pasted from a console or read from a file often carries a line break; it is not part of the value.
+    """
+    value, where = params.get(name), name
+    if not value:
+        value, where = environ.get(env_name), env_name
+    if value and value != value.strip():
+        notices.append("%s had whitespace or a line break around it, which was removed; store it without" % where)
+        value = value.strip()
+    return value
+
+
 def _account_id(value):
     if not value:
         raise ValidationError(
             "no account id: set the account_id option or the %s environment variable" % ENV_ACCOUNT_ID
         )
-    value = value.strip()
     if not _ACCOUNT_ID.fullmatch(value):
+        # YAML reads an unquoted all-digit id as a number and drops its leading zeros.
+        number = "; it was read as a number (YAML drops leading zeros): quote it" if value.isdigit() else ""
         raise ValidationError(
             "account_id must be the 32-character hexadecimal Cloudflare account identifier "
-            "(got %d characters); check the account_id option or %s" % (len(value), ENV_ACCOUNT_ID)
+            "(got %d characters%s); check the account_id option or %s" % (len(value), number, ENV_ACCOUNT_ID)
         )
     return value.lower()
 

@@ -122,3 +122,29 @@ def test_check_range_refuses_none_nan_and_out_of_range():
     for value in (None, 0, 11, float("inf")):
         with pytest.raises(ValidationError):
             check_range("x", value, 1, 10)
+
+
+@pytest.mark.parametrize(
+    "given, environ, where",
+    [
+        ({"account_id": " %s\n" % ACCOUNT}, {}, "account_id"),
+        ({"account_id": None}, {"CLOUDFLARE_ACCOUNT_ID": ACCOUNT + " "}, "CLOUDFLARE_ACCOUNT_ID"),
+        ({"base_url": " https://proxy.example/client/v4\n"}, {}, "base_url"),
+        ({}, {"CLOUDFLARE_BASE_URL": "\thttps://proxy.example/client/v4"}, "CLOUDFLARE_BASE_URL"),
+    ],
+)
+def test_whitespace_around_an_account_id_or_base_url_is_removed_with_a_warning(given, environ, where):
+    """Issue 23: it was stripped and the request sent without a word."""
+    notices = []
+
+    settings = resolve_connection(params(**given), environ, notices)
+
+    assert settings["account_id"] == ACCOUNT.lower()
+    assert settings["base_url"] in ("https://api.cloudflare.com/client/v4", "https://proxy.example/client/v4")
+    assert notices == ["%s had whitespace or a line break around it, which was removed; store it without" % where]
+
+
+def test_an_account_id_yaml_read_as_a_number_says_to_quote_it():
+    with pytest.raises(ValidationError) as raised:
+        resolve_connection(params(account_id="0"), {})
+    assert "read as a number" in str(raised.value) and "quote it" in str(raised.value)
