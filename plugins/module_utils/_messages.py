@@ -297,15 +297,17 @@ def wanted(message, quarantined_only):
 
 def search_messages(client, account_id, params, limit=1000, quarantined_only=False, poll_timeout=120.0):
     """(messages, pages read, truncated): normalized messages of every page, filtered, at most ``limit``."""
-    messages, pages = [], 0
+    messages, seen, pages = [], set(), 0
     for response in search_pages(client, account_id, params, poll_timeout):
         pages += 1
         for raw in response.result or []:
             if not isinstance(raw, dict):
                 continue
             message = normalize_message(raw)
-            if not wanted(message, quarantined_only):
+            # A search over a changing index may serve a message on two pages.
+            if not wanted(message, quarantined_only) or (message["id"] and message["id"] in seen):
                 continue
+            seen.add(message["id"])
             if len(messages) >= limit:
                 return messages, pages, True
             messages.append(message)

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import email.utils
 import json
 import math
 import os
@@ -157,17 +158,20 @@ class QuarantineFeed:
         started = self._clock()
         start = min(self.checkpoint.since - self.overlap, started)
         params = search_params(dict(self.filters, start=_utc_text(start)), per_page=PAGE_SIZE)
-        found = []
+        found, server_time = {}, None
         for response in search_pages(self.client, self.account_id, params):
+            server_time = server_time or _server_time(response.headers)
             for raw in response.result or []:
                 if not isinstance(raw, dict):
                     continue
                 message = normalize_message(raw)
+                # A search over a changing index may serve a message on two pages: it is one event.
                 if message["id"] and message["is_quarantined"] is True and message["id"] not in self.checkpoint.emitted:
-                    found.append(message)
-        self._polled_at = started
-        found.sort(key=lambda m: (m.get("sent_date") or "", m["id"]))
-        return found
+                    found.setdefault(message["id"], message)
+        # The window moves on by the server's clock when it tells it: a local clock set ahead and then corrected
+        # would otherwise start the next window after messages that arrived meanwhile.
+        self._polled_at = server_time or started
+        return sorted(found.values(), key=lambda m: (m.get("sent_date") or "", m["id"]))
 
     def done(self):
         """Move the window on past the last poll, and forget the ids no later search can return."""
@@ -185,6 +189,17 @@ class QuarantineFeed:
     def emitting(self, message):
         """Record the message as emitted, in the checkpoint on disk, before its event leaves."""
         self.checkpoint.record(message["id"], message.get("sent_date") or "")
+
+
+def _server_time(headers):
+    """The moment of the answer by the server's clock (its Date header), or None."""
+    try:
+        moment = email.utils.parsedate_to_datetime((headers or {}).get("Date") or "")
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(datetime.timezone.utc)
 
 
 def _sent_at(text):

@@ -58,6 +58,8 @@ class SimulatorState:
         self.transit_seconds = 0.0
         # Page-numbered listings serve at most this many a page (None: what per_page asks, up to the contract's 1000).
         self.max_per_page = None
+        # How many items of a search page the next page repeats (0: none), as a search over a changing index may.
+        self.search_page_overlap = 0
         self.faults = []
         self.ledger_book = Ledger(ledger_path)
         self.quota = Quota(lambda seconds: self.record("lockout", seconds=seconds))
@@ -131,6 +133,7 @@ class SimulatorState:
                 "check_answers",
                 "transit_seconds",
                 "max_per_page",
+                "search_page_overlap",
             ):
                 if name in settings:
                     setattr(self, name, settings[name])
@@ -298,15 +301,17 @@ class SimulatorState:
             raise SearchRefused("start must not be in the future")
         if start > end:
             raise SearchRefused("start must not be after end")
-        per_page = int(first("per_page", "20"))
+        per_page = min(int(first("per_page", "20")), self.max_per_page or 1000)
         offset = _cursor_offset(first("cursor")) if first("cursor") else 0
         detections_only = first("detections_only", "true").lower() != "false"
         matches_search = _matcher(query, detections_only)
         with self.lock:
             matches = [m for m in self.messages.values() if start <= m.sent_at < end and matches_search(m)]
         page = matches[offset : offset + per_page]
-        following = offset + per_page
-        next_cursor = base64.urlsafe_b64encode(str(following).encode()).decode() if following < len(matches) else None
+        # A drifting index serves the last items of a page again at the top of the next one.
+        following = offset + per_page - min(self.search_page_overlap, per_page - 1)
+        more = offset + per_page < len(matches)
+        next_cursor = base64.urlsafe_b64encode(str(following).encode()).decode() if more else None
         previous = base64.urlsafe_b64encode(str(max(0, offset - per_page)).encode()).decode() if offset else None
         return [m.as_api() for m in page], {
             "count": len(page),

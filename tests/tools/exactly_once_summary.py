@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Print the totals the exactly-once property suite left in tests/output (nothing when it did not run)."""
+"""Print the totals the property suites left in tests/output (nothing for a suite that did not run).
+
+The release suite writes one file per shard (exactly-once-shard*.json); every other suite one file of its own
+(property-<name>.json), printed as it counts.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -25,6 +29,11 @@ def main(directory):
             "exactly-once property suite: %d schedules, %d faults injected, %d double deliveries, "
             "%d status contradictions (%.0f s over %d shards)" % tuple(totals + [len(shards)])
         )
+    for path in sorted(glob.glob(os.path.join(directory, "property-*.json"))):
+        with open(path, encoding="utf-8") as source:
+            counts = json.load(source)
+        name = os.path.basename(path)[len("property-") : -len(".json")].replace("-", " ")
+        print("%s property suite: %s" % (name, ", ".join("%s %s" % (key, counts[key]) for key in sorted(counts))))
     return 0
 
 

@@ -287,3 +287,12 @@ def test_an_unknown_part_is_refused_before_any_request(api, run_module):
 
     assert outcome.failed and "include" in outcome.result["msg"]
     assert len(api.calls) == 0
+
+
+def test_a_message_a_search_serves_on_two_pages_is_returned_once(api, run_module):
+    api.get(SEARCH_URL, json=envelope([raw("m1"), raw("m2")], result_info={"next": "c2"}))
+    api.get(SEARCH_URL, json=envelope([raw("m2"), raw("m3")], result_info={"next": None}))
+
+    outcome = run_module(MAIN, args(sender="a@sender.example", start="2026-11-01T00:00:00Z"))
+
+    assert outcome.result["ids"] == ["m1", "m2", "m3"] and outcome.result["summary"]["found"] == 3
