@@ -45,6 +45,13 @@ ENDPOINTS = (
     "message_part",
     "submit",
     "submissions",
+    "settings_list",
+    "settings_create",
+    "settings_batch",
+    "settings_get",
+    "settings_replace",
+    "settings_patch",
+    "settings_delete",
     "any",
 )
 
@@ -69,6 +76,7 @@ class Fault:
             raise ValueError("item shape must be one of %s" % ", ".join(ITEM_SHAPES))
         self.kind = kind
         self.endpoint = endpoint
+        self.count = count
         self.remaining = count
         self.status = status
         self.retry_after = retry_after
@@ -84,7 +92,11 @@ def fault_error(fault):
 
 def reshape(body, shape):
     """A release answer's items in a shape the contract does not promise, as a drifting or buggy server might."""
-    items = list(body.get("result") or [])
+    result = body.get("result")
+    if isinstance(result, dict) and isinstance(result.get("results"), list):
+        # A submission's answer holds its items one level down.
+        return dict(body, result=dict(result, results=reshape(dict(body, result=result["results"]), shape)["result"]))
+    items = list(result or [])
     first = dict(items[0]) if items else {}
     if shape == "id_list":
         items = [dict(item, id=[item.get("id")]) for item in items]

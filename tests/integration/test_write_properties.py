@@ -1,0 +1,379 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Random fault schedules against the other writes: submissions and the settings lists (allow policies).
+
+Like the release suite, each engine runs in this process against a real HTTP simulator, with lost answers, slow
+processing, server errors, rate limits and odd answer shapes on its routes. What must hold:
+- submissions: no message submitted twice (a run, then a run again once processing has landed), and no status
+  that the simulator's ledger contradicts;
+- settings lists: no entry created twice, no entry the task did not name changed or deleted, no expiry lost, and
+  no result that the list as it ends up contradicts; a run that stops leaves each named entry as it was or as
+  declared, nothing in between.
+Bounded by max_examples and by the client's deadline per schedule.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import datetime
+import json
+import os
+import time
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tests.simulator import ITEM_SHAPES, Simulator, SimulatorState, generate_messages
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
+    ALLOW_POLICY,
+    Declared,
+    SettingsListRun,
+    split_comments,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._submission import (
+    ALREADY_SUBMITTED,
+    NOT_FOUND,
+    NOT_SUBMITTED,
+    SUBMITTED,
+    SubmissionRun,
+)
+
+SCHEDULES = 60
+TIMEOUT = 0.3
+MAX_PROCESSING_DELAY = 0.5
+STATS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output")
+DISPOSITION = "NONE"
+
+
+def _write_fault(shapes=True):
+    faults = [
+        st.builds(
+            dict, kind=st.sampled_from(["drop_before", "drop_after", "reset_after", "malformed", "failed_with_items"])
+        ),
+        st.builds(dict, kind=st.just("status"), status=st.sampled_from([500, 502, 503])),
+        st.builds(dict, kind=st.just("rate_limit"), retry_after=st.just(0)),
+        st.builds(
+            dict, kind=st.sampled_from(["slow_before", "slow_after"]), delay=st.floats(0.05, MAX_PROCESSING_DELAY)
+        ),
+        st.builds(dict, kind=st.just("status_after"), status=st.sampled_from([400, 409, 422, 500, 502])),
+    ]
+    if shapes:
+        faults.append(st.builds(dict, kind=st.just("item_shapes"), shape=st.sampled_from(ITEM_SHAPES)))
+    return st.one_of(faults)
+
+
+READ_FAULT = st.one_of(
+    st.builds(dict, kind=st.sampled_from(["drop_after", "malformed"])),
+    st.builds(dict, kind=st.just("status"), status=st.sampled_from([500, 503])),
+    st.builds(dict, kind=st.just("slow_after"), delay=st.floats(0.05, 0.2)),
+)
+
+
+def _client(sim, state, concurrency=1):
+    return CloudflareClient(
+        api_token=state.api_token,
+        base_url=sim.base_url,
+        timeout=TIMEOUT,
+        retries=2,
+        max_retry_wait=0.5,
+        deadline=time.monotonic() + 30,
+        pool_size=concurrency,
+    )
+
+
+SETTINGS_WRITES = ("settings_create", "settings_patch", "settings_delete", "settings_batch")
+
+
+def _inject(state, faults):
+    for endpoint, fault, count in faults:
+        for route in SETTINGS_WRITES if endpoint == "writes" else [endpoint]:
+            options = dict(fault)
+            state.inject(options.pop("kind"), route, count, **options)
+    return sum(count for dummy, dummy, count in faults)
+
+
+def _faults_met(state):
+    """How many injected faults requests met (a fault set on a route the run never took is not counted)."""
+    return sum(fault.count - fault.remaining for fault in state.faults)
+
+
+def _let_slow_requests_land(faults):
+    """What a slow request still processes lands before the ledger is read (and before a run again)."""
+    if any(fault["kind"].startswith("slow") for dummy, fault, dummy in faults):
+        time.sleep(MAX_PROCESSING_DELAY)
+
+
+def _save_stats(name, stats, started):
+    stats["seconds"] = round(time.monotonic() - started, 1)
+    os.makedirs(STATS_DIR, exist_ok=True)
+    with open(os.path.join(STATS_DIR, "property-%s.json" % name), "w") as target:
+        json.dump(dict(stats), target)
+
+
+def _check_bounded(check, name, stats):
+    started = time.monotonic()
+    try:
+        check()
+    finally:
+        _save_stats(name, stats, started)
+    assert stats["schedules"] >= SCHEDULES
+
+
+SETTINGS = dict(
+    max_examples=SCHEDULES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+# Submissions ---------------------------------------------------------------------------------------------------
+
+SUBMISSION_SCHEDULE = st.fixed_dictionaries(
+    {
+        "messages": st.integers(1, 8),
+        "submitted_before": st.integers(0, 2),
+        "unknown_ids": st.integers(0, 2),
+        "concurrency": st.integers(1, 3),
+        "faults": st.lists(
+            st.one_of(
+                st.tuples(st.just("submit"), _write_fault(), st.integers(1, 2)),
+                st.tuples(st.sampled_from(["get", "message_part"]), READ_FAULT, st.integers(1, 2)),
+            ),
+            max_size=4,
+        ),
+    }
+)
+
+
+def _submission_contradictions(results, state, requested, before, ledger_start):
+    """What the statuses of one run claim that the submissions this run made (the ledger from ledger_start) deny."""
+    submitted = collections.Counter(event["id"] for event in state.ledger("submission")[ledger_start:])
+    found = []
+    if [entry["id"] for entry in results] != requested:
+        found.append("results are not one per requested id, in order")
+    for entry in results:
+        status, count = entry["status"], submitted[entry["id"]]
+        if status == SUBMITTED and not count:
+            found.append("%s is %s but the ledger has no submission" % (entry["id"], status))
+        if status in (NOT_SUBMITTED, NOT_FOUND) and count:
+            found.append("%s is %s but the ledger submitted it" % (entry["id"], status))
+        if status == ALREADY_SUBMITTED and entry["id"] not in before:
+            found.append("%s is already_submitted but nothing submitted it before this run" % entry["id"])
+    return found
+
+
+def _run_submissions(schedule, stats):
+    messages = generate_messages(schedule["messages"], seed=len(schedule["faults"]))
+    state = SimulatorState(messages)
+    before = {m.id for m in messages[: schedule["submitted_before"]]}
+    state.submit([{"alert_id": m.alert_id, "expected_disposition": DISPOSITION} for m in messages if m.id in before])
+    requested = [m.id for m in messages] + [
+        "zzUnknown%02d-2026-11-01T00:00:00-0" % n for n in range(schedule["unknown_ids"])
+    ]
+    found = []
+    with Simulator(state) as sim:
+        _inject(state, schedule["faults"])
+        for attempt in ("first run", "run again"):
+            ledger_start = len(state.ledger("submission"))
+            client = _client(sim, state, schedule["concurrency"])
+            try:
+                results = SubmissionRun(client, state.account_id, DISPOSITION, concurrency=schedule["concurrency"]).run(
+                    requested
+                )
+            finally:
+                client.close()
+            _let_slow_requests_land(schedule["faults"])
+            found += [
+                "%s: %s" % (attempt, c)
+                for c in _submission_contradictions(results, state, requested, before, ledger_start)
+            ]
+            before = before | {e["id"] for e in state.ledger("submission")}
+            met = _faults_met(state)
+            for fault in state.faults:
+                fault.remaining = 0
+        twice = [i for i, n in collections.Counter(e["id"] for e in state.ledger("submission")).items() if n > 1]
+    stats["schedules"] += 1
+    stats["faults_met"] += met
+    stats["submitted_twice"] += len(twice)
+    stats["status_contradictions"] += len(found)
+    return twice, found, state
+
+
+def test_no_fault_schedule_submits_twice_or_misreports():
+    stats = collections.Counter()
+
+    @settings(**SETTINGS)
+    @given(schedule=SUBMISSION_SCHEDULE)
+    def check(schedule):
+        twice, contradictions, state = _run_submissions(schedule, stats)
+        assert twice == [], schedule
+        assert contradictions == [], schedule
+        assert state.ledger("response_violation") == []
+
+    _check_bounded(check, "submissions", stats)
+
+
+# Settings lists --------------------------------------------------------------------------------------------------
+
+EXISTING_OPERATIONS = ("untouched", "present", "present_flag", "present_ttl", "absent", "absent_only_expired")
+EXPIRIES = ("none", "running", "expired")
+SETTINGS_SCHEDULE = st.fixed_dictionaries(
+    {
+        "existing": st.lists(st.tuples(st.sampled_from(EXISTING_OPERATIONS), st.sampled_from(EXPIRIES)), max_size=5),
+        "new": st.lists(st.booleans(), max_size=3),
+        # A write fault is set on every write route, so that it meets whichever one the run's changes take.
+        "faults": st.lists(
+            st.one_of(
+                st.tuples(st.just("writes"), _write_fault(shapes=False), st.integers(1, 2)),
+                st.tuples(st.just("settings_list"), READ_FAULT, st.integers(1, 2)),
+            ),
+            max_size=3,
+        ),
+    }
+)
+
+
+def _marker(days):
+    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    return " [mailsec.cloudflare expires_at=%s]" % moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seed(state, existing):
+    """The list before the run: one allow policy per existing row; {pattern: entry}."""
+    entries = {}
+    for number, (dummy, expiry) in enumerate(existing):
+        comments = "kept %d" % number + {"none": "", "running": _marker(10), "expired": _marker(-1)}[expiry]
+        body = {
+            "pattern": "keep%d@partner.example" % number,
+            "pattern_type": "EMAIL",
+            "is_acceptable_sender": True,
+            "is_exempt_recipient": False,
+            "is_regex": False,
+            "is_trusted_sender": False,
+            "verify_sender": True,
+            "comments": comments,
+        }
+        entries[body["pattern"]] = state.settings["allow_policies"].create(body)
+    return entries
+
+
+def _declared(schedule):
+    specs = []
+    for number, (operation, dummy) in enumerate(schedule["existing"]):
+        pattern = "keep%d@partner.example" % number
+        if operation == "present":
+            specs.append({"pattern": pattern})
+        elif operation == "present_flag":
+            specs.append({"pattern": pattern, "is_trusted_sender": True})
+        elif operation == "present_ttl":
+            specs.append({"pattern": pattern, "ttl": "30d"})
+        elif operation == "absent":
+            specs.append({"pattern": pattern, "state": "absent"})
+        elif operation == "absent_only_expired":
+            specs.append({"pattern": pattern, "state": "absent", "only_expired": True})
+    for number, with_ttl in enumerate(schedule["new"]):
+        specs.append(dict({"pattern": "new%d@partner.example" % number}, **({"ttl": "30d"} if with_ttl else {})))
+    return specs or [{"pattern": "new-only@partner.example"}]
+
+
+def _as_declared(before, spec, now):
+    """What the entry named by spec is once the task is done: None when it should not exist."""
+    current = before.get(spec["pattern"])
+    if spec.get("state") == "absent":
+        if current is None:
+            return None
+        expired = (split_comments(current["comments"])[1] or now + datetime.timedelta(days=1)) <= now
+        return current if spec.get("only_expired") and not expired else None
+    return "present"
+
+
+def _settings_problems(schedule, before, after, results, failed):
+    """Every way the list as it ends up, and the results, break what the task promised."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    specs = {spec["pattern"]: spec for spec in _declared(schedule)}
+    problems = [
+        "%s was not named but changed or went" % pattern
+        for pattern, entry in before.items()
+        if pattern not in specs and after.get(pattern) != entry
+    ]
+    for pattern, spec in specs.items():
+        problems += _named_entry_problems(pattern, spec, before.get(pattern), after.get(pattern), failed, now)
+    return problems + _result_problems(results or [], before, after)
+
+
+def _named_entry_problems(pattern, spec, current, now_entry, failed, now):
+    wanted = _as_declared({pattern: current} if current else {}, spec, now)
+    problems = []
+    if wanted is None and now_entry is not None and not (failed and now_entry == current):
+        problems.append("%s should be gone" % pattern)
+    if wanted == "present" and now_entry is None and not (failed and current is None):
+        problems.append("%s should exist" % pattern)
+    if wanted not in (None, "present") and now_entry != wanted:
+        problems.append("%s (not expired) should be kept as it was" % pattern)
+    if current is not None and now_entry is not None and spec.get("state") != "absent":
+        kept = split_comments(current["comments"])[1]
+        if kept is not None and kept > now and split_comments(now_entry["comments"])[1] != kept:
+            problems.append("%s lost or moved its running expiry" % pattern)
+    return problems
+
+
+def _result_problems(results, before, after):
+    problems = []
+    for result in results:
+        now_entry, action = after.get(result["pattern"]), result["action"]
+        if action == "created" and (now_entry is None or before.get(result["pattern"]) is not None):
+            problems.append("%s is created but the list does not show a new entry" % result["pattern"])
+        if action == "deleted" and now_entry is not None:
+            problems.append("%s is deleted but still listed" % result["pattern"])
+        if action == "unchanged" and now_entry != before.get(result["pattern"]):
+            problems.append("%s is unchanged but changed" % result["pattern"])
+    return problems
+
+
+def _run_settings(schedule, stats):
+    state = SimulatorState([])
+    before = _seed(state, schedule["existing"])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    declared = [Declared(ALLOW_POLICY, spec, now) for spec in _declared(schedule)]
+    failed, results = False, None
+    with Simulator(state) as sim:
+        _inject(state, schedule["faults"])
+        client = _client(sim, state)
+        try:
+            results = SettingsListRun(client, state.account_id, ALLOW_POLICY, now=now).run(declared)[0]
+        except CloudflareError:
+            failed = True
+        finally:
+            client.close()
+        _let_slow_requests_land(schedule["faults"])
+        after = {e["pattern"]: e for e in state.settings["allow_policies"].entries.values()}
+        patterns = collections.Counter(e["pattern"] for e in state.settings["allow_policies"].entries.values())
+    # A create sent twice would make a second entry, or be refused by the list as a duplicate (409).
+    twice = [p for p, n in patterns.items() if n > 1] + [
+        r for r in state.requests(endpoint="settings_create") if r.get("status") == 409
+    ]
+    problems = _settings_problems(schedule, before, after, results, failed)
+    stats["schedules"] += 1
+    stats["faults_met"] += _faults_met(state)
+    stats["runs_stopped"] += int(failed)
+    stats["created_twice"] += len(twice)
+    stats["contradictions"] += len(problems)
+    return twice, problems, state
+
+
+def test_no_fault_schedule_duplicates_deletes_the_wrong_entry_or_loses_an_expiry():
+    stats = collections.Counter()
+
+    @settings(**SETTINGS)
+    @given(schedule=SETTINGS_SCHEDULE)
+    def check(schedule):
+        twice, problems, state = _run_settings(schedule, stats)
+        assert twice == [], schedule
+        assert problems == [], (schedule, problems)
+        assert state.ledger("contract_violation") == []
+
+    _check_bounded(check, "settings-lists", stats)
