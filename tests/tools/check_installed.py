@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 
 # What must never be in the tarball: test output, virtualenvs, build trees, benchmark results, caches, tool debris.
 FORBIDDEN_PARTS = (
@@ -49,6 +50,8 @@ REQUIRED_FILES = (
     "extensions/awx/credential_type.yml",
     "docs/awx.md",
     "docs/eda.md",
+    ".ansible-lint",
+    "tests/simulator/requirements.txt",
 )
 
 
@@ -85,10 +88,55 @@ def main(collections_path, tarball):
             problems.append("ansible-doc -t %s %s: %s" % (plugin_type, name, process.stderr.strip()[:500]))
         else:
             print("ansible-doc -t %s %s: %d lines" % (plugin_type, name, len(process.stdout.splitlines())))
+    problems += _lint_problems(root) + _simulator_problems(root)
     for problem in problems:
         print("PROBLEM: " + problem)
     print("%d file(s) in the tarball, %d problem(s)" % (len(names), len(problems)))
     return 1 if problems else 0
+
+
+def _lint_problems(root):
+    """ansible-lint, as a checker of the artefact runs it: in the unpacked collection, with what it ships."""
+    ansible_lint = os.path.join(os.path.dirname(sys.executable), "ansible-lint")
+    process = subprocess.run(
+        [ansible_lint, "--offline", "--nocolor"], cwd=root, capture_output=True, text=True, check=False
+    )
+    if process.returncode != 0:
+        return ["ansible-lint in the installed collection: %s" % (process.stdout + process.stderr).strip()[-1500:]]
+    print("ansible-lint in the installed collection: clean")
+    return []
+
+
+def _simulator_problems(root):
+    """The simulator, as the README offers it for rehearsal: from the installed collection, in a virtualenv with
+    only what tests/simulator/requirements.txt names, answering an authenticated request."""
+    with tempfile.TemporaryDirectory() as venv:
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        python = os.path.join(venv, "bin", "python")
+        requirements = os.path.join(root, "tests", "simulator", "requirements.txt")
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements], check=True
+        )
+        probe = (
+            "import json, os, urllib.request; "
+            "request = urllib.request.Request(os.environ['CLOUDFLARE_BASE_URL'] + '/accounts/' + "
+            "os.environ['CLOUDFLARE_ACCOUNT_ID'] + '/email-security/investigate?detections_only=false', "
+            "headers={'Authorization': 'Bearer ' + os.environ['CLOUDFLARE_API_TOKEN']}); "
+            "print('simulator answered with', len(json.load(urllib.request.urlopen(request))['result']), 'messages')"
+        )
+        process = subprocess.run(
+            [python, "-m", "tests.simulator.with_simulator", "--seed", "tests/simulator/seeds/demo.json", "--"]
+            + [python, "-c", probe],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    if process.returncode != 0 or "simulator answered with" not in process.stdout:
+        return ["the simulator from the installed collection: %s" % (process.stdout + process.stderr)[-1500:]]
+    print("the simulator from the installed collection: %s" % process.stdout.splitlines()[1])
+    return []
 
 
 if __name__ == "__main__":
