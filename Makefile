@@ -102,14 +102,32 @@ docs: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/tools/docsite.py check
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/tools/docsite.py build $(CURDIR)/$(BUILD_DIR)/docsite
 
-demo: collection-copy
-	cd $(COLLECTION_ROOT) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD_DIR) ANSIBLE_PYTHON_INTERPRETER=$(CURDIR)/$(BIN)/python \
+# The demo has a small virtualenv of its own (ansible-core, requests, what the simulator needs), so that a first
+# make demo does not wait for the test tool chain, and a copy of the tree of its own.
+DEMO_VENV ?= .venv-demo
+DEMO_BIN := $(DEMO_VENV)/bin
+DEMO_DIR := build/demo
+DEMO_ROOT := $(DEMO_DIR)/ansible_collections/mailsec/cloudflare
+
+$(DEMO_VENV)/.installed: tests/requirements-demo.txt tests/simulator/requirements.txt
+	@echo "demo: installing ansible-core, requests and the simulator's requirements into $(DEMO_VENV) (first run only)"
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_BIN)/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-demo.txt
+	touch $@
+
+demo: $(DEMO_VENV)/.installed
+	@echo "demo: copying the collection to $(DEMO_ROOT)"
+	rm -rf $(DEMO_ROOT)
+	mkdir -p $(DEMO_ROOT)
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(DEMO_ROOT)
+	@echo "demo: starting the simulator, then releasing its seeded quarantine with playbooks/demo.yml"
+	cd $(DEMO_ROOT) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(DEMO_DIR) ANSIBLE_PYTHON_INTERPRETER=$(CURDIR)/$(DEMO_BIN)/python \
 	  ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
-	  $(CURDIR)/$(BIN)/python -m tests.simulator.with_simulator --seed tests/simulator/seeds/demo.json -- \
-	  $(CURDIR)/$(BIN)/ansible-playbook playbooks/demo.yml
+	  $(CURDIR)/$(DEMO_BIN)/python -m tests.simulator.with_simulator --seed tests/simulator/seeds/demo.json -- \
+	  $(CURDIR)/$(DEMO_BIN)/ansible-playbook playbooks/demo.yml
 
 bench: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/bench/bench.py --markdown $(CURDIR)/docs/performance.md
 
 clean:
-	rm -rf build $(VENV) tests/output
+	rm -rf build $(VENV) $(DEMO_VENV) tests/output

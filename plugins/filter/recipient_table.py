@@ -26,6 +26,7 @@ options:
   messages:
     description:
       - Messages as M(mailsec.cloudflare.email_security_message_info) returns them, to add sender and subject.
+      - The sender and subject columns are left out when no message given has them.
     type: list
     elements: dict
     default: []
@@ -57,6 +58,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 _COLUMNS = ("message", "status", "recipient", "outcome", "sender", "subject")
+_CONTEXT = ("sender", "subject")
 _OUTCOMES = (("delivered", "delivered"), ("failed", "failed"), ("undelivered", "not delivered"))
 
 
@@ -75,23 +77,29 @@ def _rows(results, messages):
             yield (entry["id"], entry.get("status", ""), address, label) + context
 
 
+def _known_columns(rows):
+    """The columns to show: sender and subject only when some row has them (unknown for every message otherwise)."""
+    shown = [i for i, name in enumerate(_COLUMNS) if name not in _CONTEXT or any(row[i] for row in rows)]
+    return tuple(_COLUMNS[i] for i in shown), [tuple(row[i] for i in shown) for row in rows]
+
+
 def recipient_table(results, messages=None, style="text"):
     if not isinstance(results, list):
         raise AnsibleFilterError("recipient_table expects a list, got %s" % type(results).__name__)
-    rows = list(_rows(results, messages))
+    columns, rows = _known_columns(list(_rows(results, messages)))
     if style == "markdown":
 
         def cell(value):
             return str(value).replace("|", "\\|")
 
-        lines = ["| %s |" % " | ".join(_COLUMNS), "|%s|" % "|".join("---" for dummy in _COLUMNS)]
+        lines = ["| %s |" % " | ".join(columns), "|%s|" % "|".join("---" for dummy in columns)]
         lines.extend("| %s |" % " | ".join(cell(v) for v in row) for row in rows)
         return "\n".join(lines)
     if style != "text":
         raise AnsibleFilterError("recipient_table style must be text or markdown, got %r" % style)
-    widths = [max([len(_COLUMNS[i])] + [len(str(row[i])) for row in rows]) for i in range(len(_COLUMNS))]
+    widths = [max([len(columns[i])] + [len(str(row[i])) for row in rows]) for i in range(len(columns))]
     layout = "  ".join("%%-%ds" % width for width in widths)
-    lines = [layout % _COLUMNS, layout % tuple("-" * width for width in widths)]
+    lines = [layout % columns, layout % tuple("-" * width for width in widths)]
     lines.extend(layout % row for row in rows)
     return "\n".join(line.rstrip() for line in lines)
 

@@ -47,3 +47,11 @@ def test_markdown_table_escapes_pipes():
 def test_wrong_input_is_a_filter_error(bad, kwargs):
     with pytest.raises(AnsibleFilterError):
         recipient_table(bad, **kwargs)
+
+
+@pytest.mark.parametrize("style", ["text", "markdown"])
+def test_sender_and_subject_are_left_out_when_no_message_has_them(style):
+    """Issue 26: a release result alone printed empty sender and subject columns."""
+    header = recipient_table(RESULTS, style=style).splitlines()[0]
+
+    assert header.replace("|", " ").split() == ["message", "status", "recipient", "outcome"]
