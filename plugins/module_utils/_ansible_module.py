@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: mailsec.cloudflare contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 """AnsibleModule glue shared by every module: options, credentials, client, redacted exit and fail."""
 

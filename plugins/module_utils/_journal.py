@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: mailsec.cloudflare contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 """What a release run leaves on the machine it runs on, so that the next run there is safe.
 

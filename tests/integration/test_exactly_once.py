@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Issue 11, one deterministic playbook run per fault: each delivered messages twice, or misreported, on 1.0.0."""
 
 from __future__ import absolute_import, division, print_function

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The whole false-positive incident (issue 16), as AWX runs it: ansible-runner, credentials in the environment.
 
 Preview (with why each message was quarantined) -> guard -> release -> report the false positive -> allow the

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Faults, drift and limits: none of them may deliver a message twice or leave an id without a status."""
 
 from __future__ import absolute_import, division, print_function

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Issue 15, outbreak scale in real playbooks: search-driven release, bulk jobs, the role's paths, many accounts."""
 
 from __future__ import absolute_import, division, print_function

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """email_security_release in real playbooks: what the ansible-test targets cannot see (the whole output at -vvvv,
 proxies from the environment). Outcomes, check mode, bad input and the ledger are in
 tests/integration/targets/email_security_release/."""

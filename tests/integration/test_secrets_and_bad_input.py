@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Issue 12: the token never appears in any byte of output or artifacts, whatever its shape, source, the
 server's echoes and the output settings; and no malformed input sends a request."""
 

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Random fault schedules against the other writes: submissions and the settings lists (allow policies).
 
 Like the release suite, each engine runs in this process against a real HTTP simulator, with lost answers, slow

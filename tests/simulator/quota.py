@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 """Cloudflare's rate limit as the simulator enforces it: a window per token, an optional burst policy, the
 Ratelimit and Ratelimit-Policy headers, and the lockout past the limit."""

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Run one command against a fresh simulator, then stop it: nothing is left running.
 
     python -m tests.simulator.with_simulator --seed tests/simulator/seeds/demo.json -- ansible-playbook ...

@@ -1,3 +1,5 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Give ansible-test a pip bootstrap script that needs no download.
 
 ansible-test builds each sanity virtualenv by running a get-pip script it fetches from a host

@@ -1,3 +1,5 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Check a collection installed from its tarball: every plugin documents itself, and nothing extra shipped.
 
 python tests/tools/check_installed.py <collections path> <tarball>

@@ -1,3 +1,5 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The docsite's guides: docs/*.md (what GitHub renders) converted to docs/docsite/rst/*.rst (what antsibull-docs
 builds), and the HTML docsite built from the installed collection.
 

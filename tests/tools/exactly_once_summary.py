@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Print the totals the property suites left in tests/output (nothing for a suite that did not run).
 
 The release suite writes one file per shard (exactly-once-shard*.json); every other suite one file of its own

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Delivery confirmation (issue 16): from the release's recipient lists and delivery_status, never trace text."""
 
 from __future__ import absolute_import, division, print_function
