@@ -252,3 +252,21 @@ def test_a_message_whose_quarantine_state_cannot_be_read_still_stops_the_release
 
     assert runner.status == "failed"
     assert sim.state.deliveries() == {}
+
+
+def test_the_optional_steps_that_are_off_print_no_task_of_theirs(sim, tmp_path):
+    """Issue 26: the role printed 45 task headers at default verbosity, 20 of them skipping."""
+    ids = northwind_ids(sim)
+
+    runner = run_job(
+        sim,
+        tmp_path,
+        "release_messages.yml",
+        {"message_ids": "\n".join(ids), "ticket": "INC-2601", "reason": "Rule too strict"},
+    )
+
+    output = runner.stdout.read()
+    assert runner.status == "successful", output
+    headers = [line for line in output.splitlines() if line.startswith("TASK [")]
+    assert [h for h in headers if any(step in h for step in ("False positive |", "Allow |", "Confirm |"))] == []
+    print("%d task headers, %d skipping" % (len(headers), output.count("skipping: [")))

@@ -90,18 +90,19 @@ def main(collections_path, tarball):
             problems.append("ansible-doc -t %s %s: %s" % (plugin_type, name, process.stderr.strip()[:500]))
         else:
             print("ansible-doc -t %s %s: %d lines" % (plugin_type, name, len(process.stdout.splitlines())))
-    problems += _lint_problems(root) + _simulator_problems(root)
+    problems += _lint_problems(root, env) + _simulator_problems(root)
     for problem in problems:
         print("PROBLEM: " + problem)
     print("%d file(s) in the tarball, %d problem(s)" % (len(names), len(problems)))
     return 1 if problems else 0
 
 
-def _lint_problems(root):
-    """ansible-lint, as a checker of the artefact runs it: in the unpacked collection, with what it ships."""
+def _lint_problems(root, env):
+    """ansible-lint, as a checker of the artefact runs it: in the unpacked collection, with what it ships, the
+    collection resolved from where it is installed."""
     ansible_lint = os.path.join(os.path.dirname(sys.executable), "ansible-lint")
     process = subprocess.run(
-        [ansible_lint, "--offline", "--nocolor"], cwd=root, capture_output=True, text=True, check=False
+        [ansible_lint, "--offline", "--nocolor"], cwd=root, env=env, capture_output=True, text=True, check=False
     )
     if process.returncode != 0:
         return ["ansible-lint in the installed collection: %s" % (process.stdout + process.stderr).strip()[-1500:]]
