@@ -17,11 +17,12 @@ __metaclass__ = type
 
 import collections
 import datetime
-import json
 import os
 import time
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
+
+from property_support import bounded, run_and_record
 
 from tests.simulator import Simulator, SimulatorState, generate_messages
 
@@ -35,7 +36,6 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._quarantine_fee
 SCHEDULES = 60
 BACKLOG = 40 * 86400.0
 OVERLAP = 5.0
-STATS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output")
 
 
 def _search_fault():
@@ -167,12 +167,7 @@ def test_the_event_source_emits_each_message_once_across_kills_restarts_and_faul
     stats = collections.Counter()
     numbers = iter(range(10**6))
 
-    @settings(
-        max_examples=SCHEDULES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
+    @bounded(SCHEDULES)
     @given(schedule=SCHEDULE)
     def check(schedule):
         number = next(numbers)
@@ -182,12 +177,5 @@ def test_the_event_source_emits_each_message_once_across_kills_restarts_and_faul
         assert lost == [], (schedule, lost)
         assert set(events) == quarantined, schedule
 
-    started = time.monotonic()
-    try:
-        check()
-    finally:
-        stats["seconds"] = round(time.monotonic() - started, 1)
-        os.makedirs(STATS_DIR, exist_ok=True)
-        with open(os.path.join(STATS_DIR, "property-event-source.json"), "w") as target:
-            json.dump(dict(stats), target)
+    run_and_record(check, "property-event-source.json", stats)
     assert stats["schedules"] >= SCHEDULES

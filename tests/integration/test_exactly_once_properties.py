@@ -12,14 +12,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import os
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
-from tests.simulator import ITEM_SHAPES, Simulator, SimulatorState, generate_messages
+from property_support import bounded, run_and_record, write_fault
+from tests.simulator import Simulator, SimulatorState, generate_messages
 
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient
@@ -36,27 +35,10 @@ SETTLE_TIMEOUT = 1.5
 MAX_PROCESSING_DELAY = 0.6
 CLAIMS_DELIVERY = {"released", "partially_released", "released_unconfirmed", "already_released"}
 CLAIMS_NO_DELIVERY = {"not_released", "would_release"}
-STATS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output")
 
 
 def _faults():
-    release_fault = st.one_of(
-        st.builds(
-            dict, kind=st.sampled_from(["drop_before", "drop_after", "reset_after", "malformed", "failed_with_items"])
-        ),
-        st.builds(dict, kind=st.just("status"), status=st.sampled_from([500, 502, 503])),
-        st.builds(dict, kind=st.just("rate_limit"), retry_after=st.just(0)),
-        st.builds(
-            dict, kind=st.sampled_from(["slow_before", "slow_after"]), delay=st.floats(0.05, MAX_PROCESSING_DELAY)
-        ),
-        st.builds(
-            dict,
-            kind=st.just("status_after"),
-            status=st.sampled_from([400, 409, 422, 500, 502]),
-            message=st.sampled_from(["Invalid request body", "Conflict", "Internal error"]),
-        ),
-        st.builds(dict, kind=st.just("item_shapes"), shape=st.sampled_from(ITEM_SHAPES)),
-    )
+    release_fault = write_fault(MAX_PROCESSING_DELAY)
     read_fault = st.one_of(
         st.builds(dict, kind=st.sampled_from(["drop_after", "malformed"])),
         st.builds(dict, kind=st.just("status"), status=st.sampled_from([500, 503])),
@@ -154,12 +136,7 @@ def _run_schedule(schedule, state_dir, stats):
 def test_no_fault_schedule_delivers_twice_or_misreports(shard, tmp_path):
     stats = {"schedules": 0, "faults_injected": 0, "double_deliveries": 0, "status_contradictions": 0}
 
-    @settings(
-        max_examples=SCHEDULES_PER_SHARD,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
+    @bounded(SCHEDULES_PER_SHARD)
     @given(schedule=SCHEDULE)
     def check(schedule):
         report, state, contradictions = _run_schedule(schedule, str(tmp_path / "state"), stats)
@@ -178,12 +155,5 @@ def test_no_fault_schedule_delivers_twice_or_misreports(shard, tmp_path):
             if not (probed and all(p.startswith("request body") for p in v["problems"]))
         ] == [], schedule
 
-    started = time.monotonic()
-    try:
-        check()
-    finally:
-        stats["seconds"] = round(time.monotonic() - started, 1)
-        os.makedirs(STATS_DIR, exist_ok=True)
-        with open(os.path.join(STATS_DIR, "exactly-once-shard%d.json" % shard), "w") as target:
-            json.dump(stats, target)
+    run_and_record(check, "exactly-once-shard%d.json" % shard, stats)
     assert stats["schedules"] >= SCHEDULES_PER_SHARD

@@ -19,13 +19,12 @@ __metaclass__ = type
 
 import collections
 import datetime
-import json
-import os
 import time
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
-from tests.simulator import ITEM_SHAPES, Simulator, SimulatorState, generate_messages
+from property_support import bounded, run_and_record, write_fault
+from tests.simulator import Simulator, SimulatorState, generate_messages
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
@@ -45,25 +44,11 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._submission imp
 SCHEDULES = 60
 TIMEOUT = 0.3
 MAX_PROCESSING_DELAY = 0.5
-STATS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output")
 DISPOSITION = "NONE"
 
 
 def _write_fault(shapes=True):
-    faults = [
-        st.builds(
-            dict, kind=st.sampled_from(["drop_before", "drop_after", "reset_after", "malformed", "failed_with_items"])
-        ),
-        st.builds(dict, kind=st.just("status"), status=st.sampled_from([500, 502, 503])),
-        st.builds(dict, kind=st.just("rate_limit"), retry_after=st.just(0)),
-        st.builds(
-            dict, kind=st.sampled_from(["slow_before", "slow_after"]), delay=st.floats(0.05, MAX_PROCESSING_DELAY)
-        ),
-        st.builds(dict, kind=st.just("status_after"), status=st.sampled_from([400, 409, 422, 500, 502])),
-    ]
-    if shapes:
-        faults.append(st.builds(dict, kind=st.just("item_shapes"), shape=st.sampled_from(ITEM_SHAPES)))
-    return st.one_of(faults)
+    return write_fault(MAX_PROCESSING_DELAY, shapes)
 
 
 READ_FAULT = st.one_of(
@@ -107,28 +92,9 @@ def _let_slow_requests_land(faults):
         time.sleep(MAX_PROCESSING_DELAY)
 
 
-def _save_stats(name, stats, started):
-    stats["seconds"] = round(time.monotonic() - started, 1)
-    os.makedirs(STATS_DIR, exist_ok=True)
-    with open(os.path.join(STATS_DIR, "property-%s.json" % name), "w") as target:
-        json.dump(dict(stats), target)
-
-
 def _check_bounded(check, name, stats):
-    started = time.monotonic()
-    try:
-        check()
-    finally:
-        _save_stats(name, stats, started)
+    run_and_record(check, "property-%s.json" % name, stats)
     assert stats["schedules"] >= SCHEDULES
-
-
-SETTINGS = dict(
-    max_examples=SCHEDULES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
 
 
 # Submissions ---------------------------------------------------------------------------------------------------
@@ -207,7 +173,7 @@ def _run_submissions(schedule, stats):
 def test_no_fault_schedule_submits_twice_or_misreports():
     stats = collections.Counter()
 
-    @settings(**SETTINGS)
+    @bounded(SCHEDULES)
     @given(schedule=SUBMISSION_SCHEDULE)
     def check(schedule):
         twice, contradictions, state = _run_submissions(schedule, stats)
@@ -369,7 +335,7 @@ def _run_settings(schedule, stats):
 def test_no_fault_schedule_duplicates_deletes_the_wrong_entry_or_loses_an_expiry():
     stats = collections.Counter()
 
-    @settings(**SETTINGS)
+    @bounded(SCHEDULES)
     @given(schedule=SETTINGS_SCHEDULE)
     def check(schedule):
         twice, problems, state = _run_settings(schedule, stats)

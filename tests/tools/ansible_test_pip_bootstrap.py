@@ -47,7 +47,10 @@ def unpin_archives():
             with open(path, "w", encoding="utf-8") as target:
                 target.write(replaced)
             for package in _ARCHIVE_PIN.findall(text):
-                print("ansible-test %s: %s pinned to a source archive, taken from the package index instead" % (name, package))
+                print(
+                    "ansible-test %s: %s pinned to a source archive, taken from the package index instead"
+                    % (name, package)
+                )
 
 
 def main():
