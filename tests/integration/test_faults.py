@@ -165,7 +165,8 @@ def test_a_lockout_caused_elsewhere_is_reported_with_its_length(sim, release):
     run = release({"message_ids": ids, "only_quarantined": False, "batch_size": 1, "concurrency": 1})
 
     assert run.result["failed"] is True
-    assert re.search(r"locked out for 29\d s \(Retry-After\)", run.result["msg"])
+    # 300 s when the request lands within a second of the lockout's start, less the later it lands.
+    assert re.search(r"locked out for (29\d|300) s \(Retry-After\)", run.result["msg"]), run.result["msg"]
     assert len(sim.state.requests()) == 1
     assert [r["status"] for r in run.result["results"]] == ["not_released", "not_released"]
     assert sim.state.deliveries() == {}
