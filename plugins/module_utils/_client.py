@@ -180,6 +180,15 @@ def _text_of(notice):
     return str(notice)
 
 
+def parse_http_date(value):
+    """The moment an HTTP date (a ``Date`` or ``Retry-After`` header) names, timezone-aware, or None."""
+    try:
+        when = email.utils.parsedate_to_datetime(value or "")
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when is not None and when.tzinfo is not None else None
+
+
 def parse_retry_after(value, now=None):
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
     if not value:
@@ -187,10 +196,7 @@ def parse_retry_after(value, now=None):
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
+    when = parse_http_date(value)
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))

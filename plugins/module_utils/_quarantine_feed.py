@@ -17,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import email.utils
 import json
 import math
 import os
@@ -30,7 +29,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     search_pages,
     search_params,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, parse_http_date
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import (
     OPTIONS,
     ValidationError,
@@ -194,13 +193,8 @@ class QuarantineFeed:
 
 def _server_time(headers):
     """The moment of the answer by the server's clock (its Date header), or None."""
-    try:
-        moment = email.utils.parsedate_to_datetime((headers or {}).get("Date") or "")
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None or moment.tzinfo is None:
-        return None
-    return moment.astimezone(datetime.timezone.utc)
+    moment = parse_http_date((headers or {}).get("Date"))
+    return moment.astimezone(datetime.timezone.utc) if moment is not None else None
 
 
 def _sent_at(text):

@@ -339,16 +339,17 @@ def main():
 
     result = report.result(client.requests_sent)
     if report.unavailable_parts:
-        first = next(message for message in report.messages if message.get("unavailable"))
+        lacking = [message for message in report.messages if message.get("unavailable")]
+        parts = sorted(lacking[0]["unavailable"])
         module.warn(
             "%d part(s) of %d message(s) asked for by include could not be read and are missing from the "
             "messages (each message's unavailable says why); the first: %s of %s: %s"
             % (
                 report.unavailable_parts,
-                sum(1 for message in report.messages if message.get("unavailable")),
-                ", ".join(sorted(first["unavailable"])),
-                first["id"],
-                first["unavailable"][sorted(first["unavailable"])[0]],
+                len(lacking),
+                ", ".join(parts),
+                lacking[0]["id"],
+                lacking[0]["unavailable"][parts[0]],
             )
         )
     if report.truncated:
