@@ -90,35 +90,35 @@ def _recipient_status(delivery_status):
     return "pending"
 
 
+def _recipient_rows(result, message):
+    """One row per recipient of a released message: failed ones from the release, the others by delivery status."""
+    delivery_status = list(message.get("delivery_status") or [])
+    failed = result.get("failed") or []
+    # A message released earlier, or whose release answer was lost, has no recipient lists: its own list stands in.
+    delivered = result.get("delivered") or ([] if failed else message.get("to") or [])
+    rows = [dict(id=result["id"], recipient=r, status="failed", delivery_status=delivery_status) for r in failed]
+    status = _recipient_status(delivery_status)
+    rows.extend(dict(id=result["id"], recipient=r, status=status, delivery_status=delivery_status) for r in delivered)
+    return rows
+
+
+def _released(result):
+    return isinstance(result, dict) and result.get("status") in RELEASED_STATUSES
+
+
+def _rows(results, messages):
+    by_id = {m.get("id"): m for m in messages if isinstance(m, dict)}
+    released = [result for result in results if _released(result)]
+    return [row for result in released for row in _recipient_rows(result, by_id.get(result.get("id")) or {})]
+
+
 def delivery_confirmation(results, messages, final=False):
     if not isinstance(results, list) or not isinstance(messages, list):
         raise AnsibleFilterError("delivery_confirmation takes a list of release results and messages=<list>")
-    by_id = {m.get("id"): m for m in messages if isinstance(m, dict)}
-    rows = []
-    for result in results:
-        if not isinstance(result, dict) or result.get("status") not in RELEASED_STATUSES:
-            continue
-        message = by_id.get(result.get("id")) or {}
-        delivery_status = list(message.get("delivery_status") or [])
-        failed = result.get("failed") or []
-        # A message released earlier, or whose release answer was lost, has no recipient lists: its own list stands in.
-        delivered = result.get("delivered") or ([] if failed else message.get("to") or [])
-        for recipient in failed:
-            rows.append(dict(id=result["id"], recipient=recipient, status="failed", delivery_status=delivery_status))
-        for recipient in delivered:
-            rows.append(
-                dict(
-                    id=result["id"],
-                    recipient=recipient,
-                    status=_recipient_status(delivery_status),
-                    delivery_status=delivery_status,
-                )
-            )
-    waiting = "pending"
-    if final:
-        waiting = "not_confirmed"
-        for row in rows:
-            row["status"] = waiting if row["status"] == "pending" else row["status"]
+    rows = _rows(results, messages)
+    waiting = "not_confirmed" if final else "pending"
+    for row in rows:
+        row["status"] = waiting if row["status"] == "pending" else row["status"]
     counts = {status: sum(1 for row in rows if row["status"] == status) for status in ("confirmed", "failed", waiting)}
     return dict(counts, recipients=rows)
 

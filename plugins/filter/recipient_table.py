@@ -63,19 +63,24 @@ _CONTEXT = ("sender", "subject")
 _OUTCOMES = (("delivered", "delivered"), ("failed", "failed"), ("undelivered", "not delivered"))
 
 
-# radon: 15 and 13 for _rows and recipient_table, from tolerating every shape a registered result may have.
+def _entry_rows(entry, message):
+    if not isinstance(entry, dict) or "id" not in entry:
+        raise AnsibleFilterError("recipient_table expects the results list of email_security_release")
+    head = (entry["id"], entry.get("status", ""))
+    context = (message.get("from") or "", message.get("subject") or "")
+    recipients = [(address, label) for key, label in _OUTCOMES for address in entry.get(key) or []]
+    if not recipients:
+        return [head + ("-", entry.get("detail") or "-") + context]
+    return [head + recipient + context for recipient in recipients]
+
+
 def _rows(results, messages):
     by_id = {m.get("id"): m for m in messages or [] if isinstance(m, dict)}
-    for entry in results:
-        if not isinstance(entry, dict) or "id" not in entry:
-            raise AnsibleFilterError("recipient_table expects the results list of email_security_release")
-        message = by_id.get(entry["id"], {})
-        context = (message.get("from") or "", message.get("subject") or "")
-        recipients = [(address, label) for key, label in _OUTCOMES for address in entry.get(key) or []]
-        if not recipients:
-            yield (entry["id"], entry.get("status", ""), "-", entry.get("detail") or "-") + context
-        for address, label in recipients:
-            yield (entry["id"], entry.get("status", ""), address, label) + context
+    return [row for entry in results for row in _entry_rows(entry, by_id.get(_entry_id(entry), {}))]
+
+
+def _entry_id(entry):
+    return entry.get("id") if isinstance(entry, dict) else None
 
 
 def _known_columns(rows):
@@ -84,25 +89,32 @@ def _known_columns(rows):
     return tuple(_COLUMNS[i] for i in shown), [tuple(row[i] for i in shown) for row in rows]
 
 
-def recipient_table(results, messages=None, style="text"):
-    if not isinstance(results, list):
-        raise AnsibleFilterError("recipient_table expects a list, got %s" % type(results).__name__)
-    columns, rows = _known_columns(list(_rows(results, messages)))
-    if style == "markdown":
+def _markdown(columns, rows):
+    def cell(value):
+        return str(value).replace("|", "\\|")
 
-        def cell(value):
-            return str(value).replace("|", "\\|")
+    lines = ["| %s |" % " | ".join(columns), "|%s|" % "|".join("---" for dummy in columns)]
+    lines.extend("| %s |" % " | ".join(cell(v) for v in row) for row in rows)
+    return "\n".join(lines)
 
-        lines = ["| %s |" % " | ".join(columns), "|%s|" % "|".join("---" for dummy in columns)]
-        lines.extend("| %s |" % " | ".join(cell(v) for v in row) for row in rows)
-        return "\n".join(lines)
-    if style != "text":
-        raise AnsibleFilterError("recipient_table style must be text or markdown, got %r" % style)
+
+def _text(columns, rows):
     widths = [max([len(columns[i])] + [len(str(row[i])) for row in rows]) for i in range(len(columns))]
     layout = "  ".join("%%-%ds" % width for width in widths)
     lines = [layout % columns, layout % tuple("-" * width for width in widths)]
     lines.extend(layout % row for row in rows)
     return "\n".join(line.rstrip() for line in lines)
+
+
+_STYLES = {"markdown": _markdown, "text": _text}
+
+
+def recipient_table(results, messages=None, style="text"):
+    if not isinstance(results, list):
+        raise AnsibleFilterError("recipient_table expects a list, got %s" % type(results).__name__)
+    if style not in _STYLES:
+        raise AnsibleFilterError("recipient_table style must be text or markdown, got %r" % style)
+    return _STYLES[style](*_known_columns(_rows(results, messages)))
 
 
 class FilterModule(object):

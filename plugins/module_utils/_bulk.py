@@ -22,17 +22,22 @@ import json
 import re
 import time
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import numbered_pages
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
     NOT_RELEASED,
-    Departure,
     PARTIALLY_RELEASED,
     RELEASE_PENDING,
     RELEASED,
     result_entry,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+    DONE,
+    NOT_DONE,
+    Seen,
+    WriteEngine,
+    WritePolicy,
 )
 
 JOB_STATUSES = ("PENDING", "DISCOVERING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED")
@@ -49,7 +54,6 @@ LIST_PAGE_SIZE = 100
 # How far back a job with the same intent is looked for: the newest jobs, this many pages of them.
 MAX_LIST_PAGES = 10
 RESULT_PAGE_SIZE = 1000
-_SETTLE_INTERVAL = 2.0
 
 
 def bulk_path(account_id, job_id=None, tail=None):
@@ -194,39 +198,48 @@ def results_from_rows(rows):
     return [_message_result(message_id, message_rows) for message_id, message_rows in grouped.items()]
 
 
-def _message_result(message_id, rows):
+# Where a recipient's row status puts the recipient; PENDING and PROCESSING put it nowhere yet.
+_ROW_LISTS = {"COMPLETED": "delivered", "FAILED": "failed", "PENDING": None, "PROCESSING": None}
+
+
+def _row_note(recipient, row):
+    note = "%s: %s" % (recipient, row.get("status"))
+    return "%s %s" % (note, row["status_message"]) if row.get("status_message") else note
+
+
+def _folded_rows(rows):
+    """(recipient lists, whether any recipient is still pending, notes on the recipients not released)."""
     lists = {"delivered": [], "failed": [], "undelivered": []}
     pending, notes = False, []
     for row in rows:
         params = row.get("action_params") if isinstance(row.get("action_params"), dict) else {}
         recipient = params.get("client_recipient") or "(recipient not named)"
-        status = row.get("status")
-        if status == "COMPLETED":
-            lists["delivered"].append(recipient)
-        elif status == "FAILED":
-            lists["failed"].append(recipient)
-        elif status in ("PENDING", "PROCESSING"):
-            pending = True
-        else:
-            lists["undelivered"].append(recipient)
-        if status != "COMPLETED" and row.get("status_message"):
-            notes.append("%s: %s %s" % (recipient, status, row["status_message"]))
-        elif status != "COMPLETED":
-            notes.append("%s: %s" % (recipient, status))
+        target = _ROW_LISTS.get(row.get("status"), "undelivered")
+        pending = pending or target is None
+        if target is not None:
+            lists[target].append(recipient)
+        if row.get("status") != "COMPLETED":
+            notes.append(_row_note(recipient, row))
+    return lists, pending, notes
+
+
+def _message_status(lists, pending):
+    if pending:
+        return RELEASE_PENDING
+    if lists["delivered"]:
+        return PARTIALLY_RELEASED if lists["failed"] or lists["undelivered"] else RELEASED
+    return NOT_RELEASED
+
+
+def _message_result(message_id, rows):
+    lists, pending, notes = _folded_rows(rows)
     detail = "; ".join(notes) or None
     if pending:
-        status = RELEASE_PENDING
         detail = "the job had not processed every recipient yet (%s)" % detail
-    elif lists["delivered"] and not (lists["failed"] or lists["undelivered"]):
-        status = RELEASED
-    elif lists["delivered"]:
-        status = PARTIALLY_RELEASED
-    else:
-        status = NOT_RELEASED
     postfix_ids = [row.get("postfix_id") for row in rows if isinstance(row.get("postfix_id"), str)]
     return result_entry(
         message_id,
-        status,
+        _message_status(lists, pending),
         "bulk job: %s" % detail if detail else None,
         lists["delivered"],
         lists["failed"],
@@ -235,8 +248,14 @@ def _message_result(message_id, rows):
     )
 
 
-class BulkReleaseRun:
-    """One task's bulk release: find or create the job of its intent, wait, and report."""
+class BulkReleaseRun(WritePolicy):
+    """One task's bulk release: find or create the job of its intent, wait, and report. The create is the bulk
+    policy of the write engine: its one key is the intent's marker, observed in the job list."""
+
+    operation = "bulk"
+    noun = "bulk job create"
+    # A 409 or a failed 2xx may come after the job was made: it shows in the list only later.
+    settles_answered_failures = True
 
     def __init__(self, jobs, spec, intent, comment, options, journal=None, lock=None, warn=None, clock=None):
         self.jobs = jobs
@@ -247,16 +266,26 @@ class BulkReleaseRun:
         self._journal = journal
         self._lock = lock
         self._warn = warn or (lambda text: None)
-        self._clock = clock or time.monotonic
+        self._clock = clock
+        self.engine = None
         self.created = False
         self.adopted = False
         self.changed = False
 
     def run(self, check_mode):
         """The job as it ended up (None in check mode when none exists yet)."""
-        self._take_lock(check_mode)
-        try:
-            job = self._existing(check_mode)
+        self.engine = WriteEngine(
+            self.jobs.client,
+            self._journal,
+            self._lock,
+            settle_timeout=self.options["settle_timeout"],
+            check_mode=check_mode,
+            warn=self._warn,
+            clock=self._clock,
+            sleep=self.jobs.pause,
+        )
+        with self.engine.exclusive("no job was created"):
+            job = self._existing()
             if job is not None and job.get("status") in _ENDED_UNFINISHED:
                 self._warn(
                     "the last job with this intent (%s) ended %s; %s"
@@ -270,117 +299,69 @@ class BulkReleaseRun:
                 self.changed = True
                 return None
             else:
-                job = self._create()
+                job = self.engine.write(self, [self._marker()])[self._marker()]
                 self.changed = True
-        finally:
-            if self._lock is not None and not check_mode:
-                self._lock.release()
         if self.options["wait"] and not check_mode:
             job = self._wait(job)
         return job
 
-    def _take_lock(self, check_mode):
-        if self._lock is None or check_mode:
-            return
-        left = self.jobs.client.time_left()
-        try:
-            self._lock.acquire(float("inf") if left is None else max(0.0, left), on_wait=self._warn)
-        except LockTimeoutError as exc:
-            self._lock = None
-            raise CloudflareError(
-                "%s, longer than task_timeout allows; no job was created" % exc, stops_task=True
-            ) from exc
+    def _existing(self):
+        """The job of this intent; a create an earlier run left unsettled is looked for until its window closes
+        first (not in check mode, which neither waits for nor edits what a live run may still be settling)."""
+        settled, dummy = self.engine.settle_earlier(self, [self._marker()])
+        return settled.get(self._marker()) or self.jobs.with_intent(self.intent)
 
-    def _existing(self, check_mode):
-        """The job of this intent; a create an earlier run left unsettled is waited for first (not in check mode,
-        which neither waits for nor edits what a live run may still be settling)."""
+    # The bulk create policy: what the write engine asks of a create ----------------------------------------
+
+    def send(self, keys, on_send):
+        return self.jobs.create(self.spec.as_search_params(), self.comment, on_send=on_send)
+
+    def answered(self, keys, response):
+        self.created = True
+        return {self._marker(): response}, []
+
+    def refused(self, keys, error):
+        raise error
+
+    def observe(self, keys):
         job = self.jobs.with_intent(self.intent)
-        if self._journal is None or check_mode:
-            return job
-        marker = self._marker()
-        for key, entry in self._journal.unsettled().items():
-            if marker not in entry["ids"]:
-                continue
-            if job is None:
-                sent_ago = time.time() - float(entry.get("sent_at") or 0)
-                window_end = self._clock() - sent_ago + max(float(entry.get("settle_timeout") or 0), self._settle())
-                self._warn(
-                    "an earlier run on this machine (pid %s) sent a create for this job %.0f s ago and did not learn "
-                    "the outcome; looking for the job before creating one" % (entry.get("pid", "unknown"), sent_ago)
-                )
-                job = self._look_until(window_end)
-            # Found, or certain not to appear any more: either way that create is settled.
-            self._journal.settle(key)
-        return job
+        return [Seen(NOT_DONE) if job is None else Seen(DONE, job)]
 
-    def _create(self):
-        attempts = 0
-        while True:
-            attempts += 1
-            departure = Departure(self._clock, self._journal, [self._marker()], self._settle())
-            try:
-                job = self.jobs.create(self.spec.as_search_params(), self.comment, on_send=departure.leaving)
-            except OutcomeUnknownError as exc:
-                job = self._after_unsure_create(exc, departure.sent_at, attempts)
-                self._settle_entry(departure.key)
-                if job is not None:
-                    return job
-                continue
-            except CloudflareError:
-                self._settle_entry(departure.key)
-                raise
-            self._settle_entry(departure.key)
-            self.created = True
-            return job
-
-    def _settle_entry(self, key):
-        if key is not None:
-            self._journal.settle(key)
-
-    def _after_unsure_create(self, error, sent_at, attempts):
-        """The job the unsure create made, or None to create again; raise when no further create is safe.
-
-        An answered failure (a 409, a 2xx with success false) is settled like a lost answer, by listing until
-        settle_timeout: the job may exist all the same and show in the list only later.
-        """
-        self._warn("%s. Looking for a job with this task's intent instead of creating another" % error.message)
-        job = self._look_until(sent_at + self._settle())
-        if job is not None:
+    def done(self, key, seen, cause, earlier):
+        if not earlier:
             self.adopted = True
-            self._warn("the job was created all the same (%s); adopted it" % job["job_id"])
-            return job
-        if error.answered or attempts > self.jobs.client.retries:
-            raise CloudflareError(
-                "creating the bulk job failed (%s), and no job with this intent showed in the job list within "
-                "settle_timeout (%.0f s) after the create was sent, so none was made. Run the task again once the "
-                "cause is fixed" % (error.message, self._settle()),
-                status=error.status,
-                errors=error.errors,
-                method="POST",
-                stops_task=True,
-            )
-        return None
+            self._warn("the job was created all the same (%s); adopted it" % seen.evidence["job_id"])
+        return seen.evidence
 
-    def _look_until(self, window_end):
-        """List jobs until one with this intent shows or window_end has passed."""
-        interval = _SETTLE_INTERVAL
-        while True:
-            # As with reading a release back: only a listing sent after the window closed proves no job will appear.
-            listed_at = self._clock()
-            job = self.jobs.with_intent(self.intent)
-            now = self._clock()
-            if job is not None or listed_at >= window_end:
-                return job
-            left = self.jobs.client.time_left()
-            wait = max(0.0, min(interval, window_end - now))
-            if left is not None and wait >= left:
-                raise CloudflareError(
-                    "a create whose answer was lost may still make a job, and the task has no time left to wait "
-                    "for it (task_timeout); nothing further was created. Run the task again",
-                    stops_task=True,
-                )
-            self.jobs.pause(wait)
-            interval = min(interval * 2, 10.0)
+    def pending(self, keys, cause):
+        raise CloudflareError(
+            "a create whose answer was lost may still make a job, and the task has no time left to wait "
+            "for it (task_timeout); nothing further was created. Run the task again",
+            stops_task=True,
+        )
+
+    def gave_up(self, keys, error, attempts):
+        raise CloudflareError(
+            "creating the bulk job failed (%s), and no job with this intent showed in the job list within "
+            "settle_timeout (%.0f s) after the create was sent, so none was made. Run the task again once the "
+            "cause is fixed" % (error.message, self.options["settle_timeout"]),
+            status=error.status,
+            errors=error.errors,
+            method="POST",
+            stops_task=True,
+        )
+
+    def settling_warning(self, keys, error):
+        return "%s. Looking for a job with this task's intent instead of creating another" % error.message
+
+    def earlier_cause(self, pid, sent_ago):
+        return (
+            "an earlier run on this machine (pid %s) sent a create for this job %.0f s ago and did not learn the "
+            "outcome" % (pid, sent_ago)
+        )
+
+    def earlier_warning(self, keys, cause):
+        return "%s; looking for the job before creating one" % cause
 
     def _wait(self, job):
         job = self.jobs.wait(job, self.options["wait_timeout"], self.options["poll_interval"])
@@ -398,9 +379,6 @@ class BulkReleaseRun:
     def _marker(self):
         # A space and a slash: never a message id, so the release journal's settling never takes it for one.
         return "bulk job/%s" % self.intent
-
-    def _settle(self):
-        return self.options["settle_timeout"]
 
 
 class BulkReport:

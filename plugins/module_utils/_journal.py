@@ -3,18 +3,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What a release run leaves on the machine it runs on, so that the next run there is safe.
+"""What a write run leaves on the machine it runs on, so that the next run there is safe.
 
-- ``ReleaseJournal``: the release requests in flight (ids, time sent), written before each
+- ``WriteJournal``: the write requests in flight (operation, keys, time sent), written before each
   request leaves and removed once its outcome is settled. A run killed half-way leaves its
   unsettled requests here, and the next run settles them by reading before it sends anything.
-- ``AccountLock``: one release run per account at a time on this machine, so two runs for the
-  same ids never interleave.
+- ``AccountLock``: one writing run per account at a time on this machine, so two runs for the
+  same messages or entries never interleave.
 - ``Lifeline``: whether the Ansible process that started this module is still there. Ansible's
   worker and the module outlive a ``kill -9`` of ``ansible-playbook``; a module that kept
   sending would race the run that replaces it.
+- ``LocalState``: the journal and the lock of one account, as files in ``state_dir``: the state
+  store the write engine (``_write.py``) is given.
 
-All three are local to one machine (the controller, or the execution environment's container).
+All of them are local to one machine (the controller, or the execution environment's container).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -50,6 +52,7 @@ class AccountLock:
 
     def __init__(self, directory, account_id):
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        # The name of 1.0 and 1.1, when only releases took it: a run of those on the same machine takes turns too.
         self.path = os.path.join(directory, "release-%s.lock" % account_id)
         self._file = None
 
@@ -66,13 +69,13 @@ class AccountLock:
                     self._file.close()
                     self._file = None
                     raise LockTimeoutError(
-                        "another release run for this account on this machine (%s) held the lock "
+                        "another run writing to this account on this machine (%s) held the lock "
                         "for %.0f s" % (holder, waited)
                     ) from None
                 if waited == 0.0 and on_wait is not None:
                     on_wait(
-                        "waiting for another release run for this account on this machine (%s) to finish, so "
-                        "that the two never send the same messages at once" % self._holder()
+                        "waiting for another run writing to this account on this machine (%s) to finish, so "
+                        "that the two never send the same writes at once" % self._holder()
                     )
                 sleep(_LOCK_POLL_SECONDS)
                 waited += _LOCK_POLL_SECONDS
@@ -96,26 +99,28 @@ class AccountLock:
             self._file = None
 
 
-class ReleaseJournal:
-    """Release requests sent from this machine whose outcome is not settled yet, per account."""
+class WriteJournal:
+    """Write requests sent from this machine whose outcome is not settled yet, per account and operation."""
 
     def __init__(self, directory, account_id):
         os.makedirs(directory, mode=0o700, exist_ok=True)
         self.path = os.path.join(directory, "journal-%s.json" % account_id)
         self._lock = threading.Lock()
 
-    def unsettled(self):
-        """{entry key: {"ids": [...], "sent_at": epoch seconds, "settle_timeout": seconds}} left by earlier runs."""
+    def unsettled(self, operation):
+        """{entry key: {"ids": [...], "sent_at": epoch seconds, "settle_timeout": seconds, "pid": ...}} of
+        ``operation`` left by earlier runs."""
         with self._lock:
-            return self._load()
+            return {key: entry for key, entry in self._load().items() if _operation(entry) == operation}
 
-    def record(self, message_ids, settle_timeout):
+    def record(self, operation, keys, settle_timeout):
         """Note a request about to leave; durable before it is sent. Returns the entry's key."""
         key = uuid.uuid4().hex
         with self._lock:
             entries = self._load()
             entries[key] = {
-                "ids": list(message_ids),
+                "operation": operation,
+                "ids": list(keys),
                 "sent_at": time.time(),
                 "settle_timeout": settle_timeout,
                 "pid": os.getpid(),
@@ -131,19 +136,19 @@ class ReleaseJournal:
                 entries[key]["sent_at"] = time.time()
                 self._save(entries)
 
-    def settle(self, key, message_ids=None):
-        """Drop settled ids from an entry (all of them when message_ids is None)."""
+    def settle(self, key, keys=None):
+        """Drop settled keys from an entry (all of them when keys is None)."""
         with self._lock:
             entries = self._load()
             entry = entries.get(key)
             if entry is None:
                 return
-            if message_ids is not None:
-                settled = set(message_ids)
+            if keys is not None:
+                settled = set(keys)
                 entry["ids"] = [i for i in entry["ids"] if i not in settled]
-            if message_ids is None or not entry["ids"]:
+            if keys is None or not entry["ids"]:
                 del entries[key]
-            # Not made durable: a removal lost in a crash only makes the next run read those messages back.
+            # Not made durable: a removal lost in a crash only makes the next run read those keys back.
             self._save(entries, durable=False)
 
     def _load(self):
@@ -164,6 +169,26 @@ class ReleaseJournal:
 
     def _save(self, entries, durable=True):
         write_json(self.path, entries, durable)
+
+
+def _operation(entry):
+    """The operation of a journal entry; entries written by 1.1 name none: bulk creates by their marker."""
+    if "operation" in entry:
+        return entry["operation"]
+    return "bulk" if any(str(i).startswith("bulk job/") for i in entry["ids"]) else "release"
+
+
+class LocalState:
+    """The state store on this machine: an account's journal and lock as files in ``state_dir``."""
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def journal(self, account_id):
+        return WriteJournal(self.directory, account_id)
+
+    def lock(self, account_id):
+        return AccountLock(self.directory, account_id)
 
 
 def write_json(path, data, durable=True):

@@ -106,20 +106,21 @@ def normalize_message(raw):
     return message
 
 
-def quarantine_state(message):  # radon: 15, from boolean operators
-    # One decision table over the answer's three fields; split, the contradictions between them would be hidden.
+def _contradicted(flag, statuses):
+    """True when is_quarantined is not a boolean, or delivery_status says otherwise."""
+    if not isinstance(flag, bool):
+        return True
+    return ("quarantined" not in statuses) if flag and statuses else (not flag and "quarantined" in statuses)
+
+
+def quarantine_state(message):
     """Quarantined; released (a release is on record); not quarantined (never was, or was moved); or undetermined.
 
     Undetermined when the answer does not establish the state: no boolean ``is_quarantined``, or a
     ``delivery_status`` that contradicts it.
     """
     flag = message.get("is_quarantined")
-    statuses = message.get("delivery_status") or []
-    if (
-        not isinstance(flag, bool)
-        or (flag and statuses and "quarantined" not in statuses)
-        or (not flag and "quarantined" in statuses)
-    ):
+    if _contradicted(flag, message.get("delivery_status") or []):
         return STATE_UNDETERMINED
     if flag:
         return STATE_QUARANTINED

@@ -234,17 +234,22 @@ def _account_id(value):
     return value.lower()
 
 
-def _credentials(params, environ, notices):  # radon: 14
-    # Where credentials come from and which combinations are refused is one rule; read it in one place.
-    """api_token, or api_email + api_key, from one source as a whole: the task (and module_defaults), else the
-    environment, so a token in the environment never collides with a key pair given in the task."""
+def _credential_source(params, environ):
+    """(token, email, key, where the token came from, where the key came from): the task (and module_defaults) as
+    a whole, else the environment, so a token in the environment never collides with a key pair given in the task."""
     token, email, key = params.get("api_token"), params.get("api_email"), params.get("api_key")
-    token_source, key_source = "api_token", "api_key"
-    if not (token or email or key):
-        token, token_source = environ.get(ENV_API_TOKEN), "the %s environment variable" % ENV_API_TOKEN
-        if not token:
-            email, key = environ.get(ENV_API_EMAIL), environ.get(ENV_API_KEY)
-            key_source = "the %s environment variable" % ENV_API_KEY
+    if token or email or key:
+        return token, email, key, "api_token", "api_key"
+    token = environ.get(ENV_API_TOKEN)
+    from_environment = "the %s environment variable"
+    if token:
+        return token, None, None, from_environment % ENV_API_TOKEN, None
+    return None, environ.get(ENV_API_EMAIL), environ.get(ENV_API_KEY), None, from_environment % ENV_API_KEY
+
+
+def _credentials(params, environ, notices):
+    """api_token, or api_email + api_key, from one source; which combinations are refused is one rule."""
+    token, email, key, token_source, key_source = _credential_source(params, environ)
     if token and (email or key):
         raise ValidationError("give either api_token or api_email + api_key, not both")
     if token:

@@ -22,16 +22,10 @@ __metaclass__ = type
 
 import re
 import threading
-import time
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
-    AccountLock,
-    Lifeline,
-    LockTimeoutError,
-    ReleaseJournal,
-)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline, LocalState
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     STATE_NOT_FOUND,
     STATE_NOT_QUARANTINED,
@@ -40,6 +34,15 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     read_messages,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+    DEFAULT_SETTLE_TIMEOUT,
+    DONE,
+    NOT_DONE,
+    UNREADABLE,
+    Seen,
+    WriteEngine,
+    WritePolicy,
+)
 
 RELEASED = "released"
 PARTIALLY_RELEASED = "partially_released"
@@ -74,12 +77,6 @@ BODY_OBJECT = "object"
 BODY_ARRAY = "array"
 BODY_FORMATS = ("auto", BODY_OBJECT, BODY_ARRAY)
 MAX_BATCH_SIZE = 1000
-DEFAULT_SETTLE_TIMEOUT = 120.0
-# Reads while settling: the first at once, then after 1, 2, 4... seconds, never more than this apart.
-_SETTLE_FIRST_INTERVAL = 1.0
-_SETTLE_MAX_INTERVAL = 10.0
-# How late a request may leave after its journal entry was written before the entry's time is moved.
-_JOURNAL_TIME_PRECISION = 1.0
 # An error that names the request body as the problem: the only 4XX that justifies the other body form.
 _BODY_SHAPE_ERROR = re.compile(r"(?i)\b(body|json|array|payload|schema)\b")
 _RECIPIENT_LISTS = ("delivered", "failed", "undelivered")
@@ -263,7 +260,8 @@ def _state_after(status, before):
 
 def release_engine(client, settings, params, check_mode, warn, reader=None):
     """The engine a module run uses: its options, and the journal, lock and lifeline on this machine."""
-    account_id, state_dir = settings["account_id"], settings["state_dir"]
+    account_id = settings["account_id"]
+    state = LocalState(settings["state_dir"])
     return ReleaseEngine(
         client,
         account_id,
@@ -274,46 +272,19 @@ def release_engine(client, settings, params, check_mode, warn, reader=None):
         check_mode=check_mode,
         warn=warn,
         settle_timeout=params["settle_timeout"],
-        journal=ReleaseJournal(state_dir, account_id),
-        lock=AccountLock(state_dir, account_id),
+        journal=state.journal(account_id),
+        lock=state.lock(account_id),
         lifeline=Lifeline(),
         reader=reader,
     )
 
 
-class _Settled:
-    """What reading back messages after an unsure outcome established."""
+class ReleaseEngine(WritePolicy):
+    """Releases a list of unique, valid message ids through a CloudflareClient: the release policy of the write
+    engine, with the pre-check, the batches and the body form of the release."""
 
-    def __init__(self):
-        self.entries = []  # ids whose outcome is now known (or known to be unknowable)
-        self.quarantined = []  # ids still quarantined when the settle window closed: safe to send again
-        self.pending = []  # ids still quarantined when the wait had to stop before the window closed
-
-
-class Departure:
-    """One write request: its journal entry, and the moment it last left.
-
-    The settle window runs from the moment the request is written, not from before a wait for the
-    budget or a 429's Retry-After; the journal keeps the same moment for the next run.
-    """
-
-    def __init__(self, clock, journal, message_ids, settle_timeout):
-        self._clock = clock
-        self._journal = journal
-        self.key = journal.record(message_ids, settle_timeout) if journal is not None else None
-        self.sent_at = clock()
-
-    def leaving(self):
-        now = self._clock()
-        # Recorded just before: only a request that left noticeably later (after a budget wait or a 429's
-        # Retry-After) needs its journal time moved, and paying an fsync per request for less would slow releases.
-        if self.key is not None and now - self.sent_at >= _JOURNAL_TIME_PRECISION:
-            self._journal.touch(self.key)
-        self.sent_at = now
-
-
-class ReleaseEngine:
-    """Releases a list of unique, valid message ids through a CloudflareClient."""
+    operation = "release"
+    noun = "release"
 
     def __init__(
         self,
@@ -342,21 +313,16 @@ class ReleaseEngine:
         self.only_quarantined = only_quarantined
         self.check_mode = check_mode
         self.settle_timeout = settle_timeout
-        self._journal = journal
-        self._lock_file = lock
-        self._lifeline = lifeline
+        self.engine = WriteEngine(
+            client, journal, lock, lifeline, settle_timeout, check_mode, warn, clock, wall_clock, sleep
+        )
         self._reader = reader or (lambda message_ids: read_messages(client, account_id, message_ids, 1))
-        self._clock = clock or time.monotonic
-        self._wall_clock = wall_clock or time.time
-        self._sleep = sleep or time.sleep
-        self._warn_callback = warn
         self._lock = threading.Lock()
+        self._sent_form = threading.local()
         self._body_format = BODY_OBJECT if body_format == "auto" else body_format
         self._body_format_confirmed = body_format != "auto"
-        self._warned = set()
         self._before = {}
         self._unexpected = []
-        self._fatal = None
 
     @property
     def body_format(self):
@@ -371,26 +337,19 @@ class ReleaseEngine:
         """
         entries, message_ids = {}, list(message_ids)
         try:
-            self._take_account_lock()
-            try:
+            with self.engine.exclusive("nothing was sent. Run again once it has finished"):
                 known = None
                 if find is not None:
                     message_ids, known = find()
                 self._run_steps(message_ids, known, entries)
-            finally:
-                if self._lock_file is not None:
-                    self._lock_file.release()
         except CloudflareError as exc:
-            self._stop(exc)
+            self.engine.stop(exc)
         results = [entries.get(i) or self._unsent_entry(i) for i in message_ids]
-        return ReleaseReport(results, self._unexpected, self._before, self._fatal, self.check_mode)
+        return ReleaseReport(results, self._unexpected, self._before, self.engine.fatal, self.check_mode)
 
     def _run_steps(self, message_ids, known, entries):
-        remaining = list(message_ids)
-        # Check mode neither waits for nor edits what a live run may still be settling.
-        if self._journal is not None and not self.check_mode:
-            settled, remaining = self._settle_journal(remaining)
-            entries.update((e["id"], e) for e in settled)
+        settled, remaining = self.engine.settle_earlier(self, message_ids)
+        entries.update(settled)
         if self.only_quarantined or known is not None:
             checked, remaining = self._pre_check(remaining, known)
             entries.update((e["id"], e) for e in checked)
@@ -399,56 +358,14 @@ class ReleaseEngine:
             return
         batches = in_batches(remaining, self.batch_size)
         for batch_entries in run_in_order(self._release_batch, batches, self.concurrency):
-            entries.update((e["id"], e) for e in batch_entries)
+            entries.update(batch_entries)
 
     def _unsent_entry(self, message_id):
-        if self._fatal is None:
+        if self.engine.fatal is None:
             return result_entry(
                 message_id, UNKNOWN, "no outcome was recorded for this id; check it before releasing again"
             )
-        return result_entry(message_id, NOT_RELEASED, "not sent: " + self._fatal.message)
-
-    def _take_account_lock(self):
-        if self._lock_file is None or self.check_mode:
-            return
-        try:
-            left = self.client.time_left()
-            self._lock_file.acquire(
-                float("inf") if left is None else max(0.0, left), on_wait=self._warn, sleep=self._sleep
-            )
-        except LockTimeoutError as exc:
-            self._lock_file = None
-            raise CloudflareError(
-                "%s, longer than task_timeout allows; nothing was sent. Run again once it has finished" % exc,
-                stops_task=True,
-            ) from exc
-
-    def _settle_journal(self, message_ids):
-        """Settle what earlier runs on this machine sent for these ids without learning the outcome."""
-        requested = set(message_ids)
-        entries = []
-        for key, unsettled in self._journal.unsettled().items():
-            ids = [i for i in unsettled["ids"] if i in requested]
-            if not ids:
-                continue
-            requested.difference_update(ids)
-            settle_timeout = max(float(unsettled.get("settle_timeout") or 0), self.settle_timeout)
-            sent_ago = self._wall_clock() - float(unsettled.get("sent_at") or 0)
-            window_end = self._clock() - sent_ago + settle_timeout
-            cause = (
-                "an earlier run on this machine (pid %s) sent a release for it %.0f s ago and did not learn the "
-                "outcome" % (unsettled.get("pid", "unknown"), sent_ago)
-            )
-            self._warn(
-                "%d message(s) of this task were in flight when an earlier run stopped; reading them back "
-                "before anything is sent" % len(ids)
-            )
-            settled = self._settle(ids, window_end, ALREADY_RELEASED, cause)
-            entries.extend(settled.entries)
-            entries.extend(self._pending_entries(settled.pending, cause))
-            self._journal.settle(key, [i for i in ids if i not in settled.pending])
-        decided = {entry["id"] for entry in entries}
-        return entries, [i for i in message_ids if i not in decided]
+        return self.unsent(message_id, self.engine.fatal.message)
 
     def _pre_check(self, message_ids, known=None):
         """Read every message (or take its state from ``known``); return entries for those settled without a
@@ -485,98 +402,108 @@ class ReleaseEngine:
 
     def _release_batch(self, batch):
         try:
-            return self._release_until_settled(batch)
+            return self.engine.write(self, batch)
         except Exception as exc:  # pylint: disable=broad-except
             # Once a request may have been sent, no fault of ours may hide what became of it: the
             # batch ends unknown (never released) and the task stops before sending anything else.
-            self._stop(
+            self.engine.stop(
                 CloudflareError(
                     "unexpected error while handling a release answer (%s: %s); the "
                     "messages of that request may or may not have been released" % (type(exc).__name__, exc),
                     stops_task=True,
                 )
             )
-            return [result_entry(i, UNKNOWN, "outcome unknown: %s" % self._fatal.message) for i in batch]
+            return {i: result_entry(i, UNKNOWN, "outcome unknown: %s" % self.engine.fatal.message) for i in batch}
 
-    def _release_until_settled(self, batch):
-        entries, pending, attempts = [], list(batch), 0
-        while pending:
-            if self._lifeline is not None and self._lifeline.gone():
-                self._stop(
-                    CloudflareError(
-                        "the Ansible process that started this task is gone; no further release request is sent",
-                        stops_task=True,
-                    )
-                )
-            if self._fatal is not None:
-                entries.extend(self._unsent_entry(i) for i in pending)
-                return entries
-            attempts += 1
-            departure = Departure(self._clock, self._journal, pending, self.settle_timeout)
-            body_format = self._body_format
-            try:
-                response = self.client.post(self.path, release_body(body_format, pending), on_send=departure.leaving)
-            except OutcomeUnknownError as exc:
-                decided, pending = self._after_unsure_outcome(
-                    pending, exc, departure.sent_at, departure.key, attempts, body_format
-                )
-                entries.extend(decided)
-                continue
-            except CloudflareError as exc:
-                self._settle_journal_entry(departure.key)
-                if exc.is_fatal:
-                    self._stop(exc)
-                entries.extend(result_entry(i, NOT_RELEASED, exc.message) for i in pending)
-                return entries
-            self._body_format_confirmed = True
-            decided, dummy = self._decide_from_answer(
-                pending, response.result, response.notices, "the release answer (HTTP %s)" % response.status
-            )
-            entries.extend(decided)
-            self._settle_journal_entry(departure.key)
-            return entries
-        return entries
+    # The release policy: what the write engine asks of a release ---------------------------------------
 
-    def _settle_journal_entry(self, key, message_ids=None):
-        if key is not None:
-            self._journal.settle(key, message_ids)
+    def send(self, keys, on_send):
+        self._sent_form.value = self._body_format
+        return self.client.post(self.path, release_body(self._sent_form.value, keys), on_send=on_send)
 
-    def _after_unsure_outcome(self, message_ids, error, sent_at, key, attempts, body_format):
-        """Decide what a request that may have been processed did; return (entries, ids to send again)."""
-        if error.answered:
-            # The server answered, so it is done with the request; whatever result it carried is evidence.
-            self._warn("%s. Reading its %d message(s) back instead of resending it" % (error.message, len(message_ids)))
-            entries, resend = self._decide_from_answer(
-                message_ids,
-                error.result,
-                [],
-                "the failed answer (%s)" % error.message,
-                still_quarantined=self._still_quarantined_after_error(error, body_format),
-            )
-            self._settle_journal_entry(key)
-            return entries, resend
-        self._warn(
-            "%s. Reading its %d message(s) back until they leave quarantine or settle_timeout (%.0f s) has "
-            "passed since it was sent; it is not resent before then"
-            % (error.message, len(message_ids), self.settle_timeout)
+    def answered(self, keys, response):
+        self._body_format_confirmed = True
+        return self._decide_from_answer(
+            keys, response.result, response.notices, "the release answer (HTTP %s)" % response.status
         )
-        cause = "the release answer was lost (%s)" % error.message
-        settled = self._settle(message_ids, sent_at + self.settle_timeout, RELEASED_UNCONFIRMED, cause)
-        entries = settled.entries + self._pending_entries(settled.pending, cause)
-        self._settle_journal_entry(key, [i for i in message_ids if i not in settled.pending])
-        if settled.quarantined and attempts > self.client.retries:
-            entries.extend(
-                result_entry(
-                    i,
-                    NOT_RELEASED,
-                    "still quarantined %.0f s after each of %d release requests "
-                    "whose answers were lost, so none of them was processed: %s"
-                    % (self.settle_timeout, attempts, error.message),
-                )
-                for i in settled.quarantined
+
+    def refused(self, keys, error):
+        return {i: result_entry(i, NOT_RELEASED, error.message) for i in keys}
+
+    def failed(self, keys, error):
+        # The server answered, so it is done with the request; whatever result it carried is evidence.
+        self.engine.warn("%s. Reading its %d message(s) back instead of resending it" % (error.message, len(keys)))
+        return self._decide_from_answer(
+            keys,
+            error.result,
+            [],
+            "the failed answer (%s)" % error.message,
+            still_quarantined=self._still_quarantined_after_error(error, self._sent_form.value),
+        )
+
+    def observe(self, keys):
+        seen = []
+        for state in self._read(keys):
+            if state is None:
+                seen.append(Seen(UNREADABLE, error=self.engine.fatal.message))
+            elif state.state == STATE_QUARANTINED:
+                seen.append(Seen(NOT_DONE))
+            elif state.state in _LEFT_QUARANTINE:
+                seen.append(Seen(DONE, state))
+            else:
+                seen.append(Seen(UNREADABLE, error=state.error))
+        return seen
+
+    def done(self, key, seen, cause, earlier):
+        return result_entry(
+            key,
+            ALREADY_RELEASED if earlier else RELEASED_UNCONFIRMED,
+            "%s; a read shows it left quarantine, so it was not sent again. Recipients not confirmed" % cause,
+        )
+
+    def unreadable(self, key, why, cause):
+        return result_entry(key, UNKNOWN, "%s and the message could not be read back: %s" % (cause, why))
+
+    def pending(self, keys, cause):
+        return {
+            i: result_entry(
+                i,
+                RELEASE_PENDING,
+                "%s and the message was still quarantined at the last read, before "
+                "settle_timeout (%.0f s) had passed: it may still be released by that request. Run the "
+                "task again on this machine; it settles this first" % (cause, self.settle_timeout),
             )
-            return entries, []
-        return entries, settled.quarantined
+            for i in keys
+        }
+
+    def gave_up(self, keys, error, attempts):
+        return {
+            i: result_entry(
+                i,
+                NOT_RELEASED,
+                "still quarantined %.0f s after each of %d release requests "
+                "whose answers were lost, so none of them was processed: %s"
+                % (self.settle_timeout, attempts, error.message),
+            )
+            for i in keys
+        }
+
+    def unsent(self, key, why):
+        return result_entry(key, NOT_RELEASED, "not sent: " + why)
+
+    def settling_warning(self, keys, error):
+        return (
+            "%s. Reading its %d message(s) back until they leave quarantine or settle_timeout (%.0f s) has "
+            "passed since it was sent; it is not resent before then" % (error.message, len(keys), self.settle_timeout)
+        )
+
+    def earlier_warning(self, keys, cause):
+        return (
+            "%d message(s) of this task were in flight when an earlier run stopped; reading them back "
+            "before anything is sent" % len(keys)
+        )
+
+    # Reading an answer -----------------------------------------------------------------------------------
 
     def _still_quarantined_after_error(self, error, body_format):
         """What becomes of a message the failed answer left in quarantine: None to resend it, else its entry."""
@@ -600,7 +527,7 @@ class ReleaseEngine:
                 return False  # this form worked before, or both forms have now been refused
             self._body_format = other
             self._body_format_confirmed = True
-        self._warn(
+        self.engine.warn(
             "the server rejected the %s request body (HTTP %s%s). Its messages were read back first; those "
             "still quarantined are sent in the %s form, kept for the rest of this run (set body_format: %s "
             "to skip the probe)"
@@ -616,158 +543,74 @@ class ReleaseEngine:
         return True
 
     def _decide_from_answer(self, message_ids, result, notices, source, still_quarantined=False):
-        """(entries, ids to send again) from an answer's items; ids without recipient evidence are read back once.
+        """({id: entry}, ids to send again) from an answer's items; ids without recipient evidence are read back
+        once.
 
         ``still_quarantined``: for ids read back as still quarantined, False to end them ``unknown``,
         None to mark them for sending again, or a function making their entry.
         """
         for notice in notices:
-            self._warn("Cloudflare: %s" % notice, once_key="notice:" + notice)
+            self.engine.warn("Cloudflare: %s" % notice, once_key="notice:" + notice)
         items, unexpected, conflicting = self._match_items(message_ids, result)
         if unexpected:
             with self._lock:
                 self._unexpected.extend(unexpected)
-            self._warn(
+            self.engine.warn(
                 "%s held %d item(s) that match no requested id, are malformed, or contradict another item; "
                 "see unexpected_items" % (source, len(unexpected)),
                 once_key="unexpected",
             )
-        entries, unsure = [], []
+        entries, unsure = {}, []
         for message_id in message_ids:
             if message_id in conflicting:
-                entries.append(
-                    result_entry(
-                        message_id,
-                        UNKNOWN,
-                        "%s held conflicting items for this id (see "
-                        "unexpected_items); check it before releasing again" % source,
-                    )
+                entries[message_id] = result_entry(
+                    message_id,
+                    UNKNOWN,
+                    "%s held conflicting items for this id (see unexpected_items); check it before releasing again"
+                    % source,
                 )
             elif message_id in items:
-                entries.append(entry_from_item(message_id, items[message_id], recipient_lists(items[message_id])))
+                entries[message_id] = entry_from_item(message_id, items[message_id], recipient_lists(items[message_id]))
             else:
                 unsure.append(message_id)
         resend = []
-        if unsure:
-            read_back, resend = self._read_back_once(unsure, source, still_quarantined)
-            entries.extend(read_back)
+        cause = "%s gave no recipient lists for it" % source
+        for message_id, state in zip(unsure, self._read(unsure) if unsure else []):
+            entry = self._read_back_entry(message_id, state, cause, still_quarantined)
+            if entry is None:
+                resend.append(message_id)
+            else:
+                entries[message_id] = entry
         return entries, resend
 
-    def _read_back_once(self, message_ids, source, still_quarantined):
-        cause = "%s gave no recipient lists for it" % source
-        states = self._read(message_ids)
-        entries, resend = [], []
-        for message_id, state in zip(message_ids, states):
-            if state is None:
-                continue
-            if state.state in _LEFT_QUARANTINE:
-                entries.append(
-                    result_entry(
-                        message_id,
-                        RELEASED_UNCONFIRMED,
-                        "%s; a read shows it left quarantine. Recipients not confirmed" % cause,
-                    )
-                )
-            elif state.state == STATE_QUARANTINED and still_quarantined is None:
-                resend.append(message_id)
-            elif state.state == STATE_QUARANTINED and still_quarantined:
-                entries.append(still_quarantined(message_id))
-            else:
-                entries.append(
-                    result_entry(
-                        message_id,
-                        UNKNOWN,
-                        "%s, and %s; check it before releasing again"
-                        % (
-                            cause,
-                            "it is still quarantined"
-                            if state.state == STATE_QUARANTINED
-                            else "it could not be read: %s" % state.error,
-                        ),
-                    )
-                )
-        entries.extend(
-            result_entry(i, UNKNOWN, "%s, and it could not be read: %s" % (cause, self._fatal.message))
-            for i, state in zip(message_ids, states)
-            if state is None
+    def _read_back_entry(self, message_id, state, cause, still_quarantined):
+        """The entry of a message read back once after an answer without recipient lists; None to send it again."""
+        if state is None:
+            return result_entry(
+                message_id, UNKNOWN, "%s, and it could not be read: %s" % (cause, self.engine.fatal.message)
+            )
+        if state.state in _LEFT_QUARANTINE:
+            return result_entry(
+                message_id,
+                RELEASED_UNCONFIRMED,
+                "%s; a read shows it left quarantine. Recipients not confirmed" % cause,
+            )
+        if state.state == STATE_QUARANTINED and still_quarantined is None:
+            return None
+        if state.state == STATE_QUARANTINED and still_quarantined:
+            return still_quarantined(message_id)
+        why = (
+            "it is still quarantined" if state.state == STATE_QUARANTINED else "it could not be read: %s" % state.error
         )
-        return entries, resend
+        return result_entry(message_id, UNKNOWN, "%s, and %s; check it before releasing again" % (cause, why))
 
     def _read(self, message_ids):
         """MessageStates in order, or Nones when a read error stops the task."""
         try:
             return self._reader(message_ids)
         except CloudflareError as exc:
-            self._stop(exc)
+            self.engine.stop(exc)
             return [None] * len(message_ids)
-
-    def _settle(self, message_ids, window_end, left_status, cause):  # radon: 13
-        # The settle rule in one loop: every way out of it (left, unreadable, window closed, no time) stays visible.
-        """Read messages back until each has left quarantine or the settle window has closed."""
-        settled = _Settled()
-        waiting = list(message_ids)
-        interval = _SETTLE_FIRST_INTERVAL
-        while waiting:
-            # Only a read that leaves after the window has closed proves a release will not land: one sent earlier
-            # may have been answered late, from a state taken before a slow release was processed.
-            read_sent = self._clock()
-            states = self._read(waiting)
-            still = []
-            for message_id, state in zip(waiting, states):
-                if state is None:
-                    settled.entries.append(
-                        result_entry(
-                            message_id,
-                            UNKNOWN,
-                            "%s and the message could not be read back: %s" % (cause, self._fatal.message),
-                        )
-                    )
-                elif state.state == STATE_QUARANTINED:
-                    still.append(message_id)
-                elif state.state in _LEFT_QUARANTINE:
-                    settled.entries.append(
-                        result_entry(
-                            message_id,
-                            left_status,
-                            "%s; a read shows it left quarantine, "
-                            "so it was not sent again. Recipients not confirmed" % cause,
-                        )
-                    )
-                else:
-                    settled.entries.append(
-                        result_entry(
-                            message_id, UNKNOWN, "%s and the message could not be read back: %s" % (cause, state.error)
-                        )
-                    )
-            waiting = still
-            now = self._clock()
-            if not waiting or read_sent >= window_end:
-                settled.quarantined = waiting
-                return settled
-            wait = max(0.0, min(interval, window_end - now))
-            left = self.client.time_left()
-            if (
-                (left is not None and wait >= left)
-                or self._fatal is not None
-                or (self._lifeline is not None and self._lifeline.gone())
-            ):
-                settled.pending = waiting
-                return settled
-            self._sleep(wait)
-            interval = min(interval * 2, _SETTLE_MAX_INTERVAL)
-        return settled
-
-    def _pending_entries(self, message_ids, cause):
-        return [
-            result_entry(
-                i,
-                RELEASE_PENDING,
-                "%s and the message was still quarantined at the last read, before "
-                "settle_timeout (%.0f s) had passed: it may still be released by that request. Run the "
-                "task again on this machine; it settles this first" % (cause, self.settle_timeout),
-            )
-            for i in message_ids
-        ]
 
     def _match_items(self, message_ids, result):
         """({requested id: its item}, unexpected items, ids with conflicting items) from a release result."""
@@ -804,23 +647,9 @@ class ReleaseEngine:
         candidates = [m for m in message_ids if m == postfix_id or m.startswith(postfix_id + "-")]
         if len(candidates) != 1:
             return None
-        self._warn(
+        self.engine.warn(
             "the release answer identified messages by postfix_id only, which Cloudflare deprecated "
             "(end of life 2026-11-01); they were matched to the requested ids by prefix",
             once_key="postfix_id",
         )
         return candidates[0]
-
-    def _warn(self, text, once_key=None):
-        with self._lock:
-            if once_key is not None:
-                if once_key in self._warned:
-                    return
-                self._warned.add(once_key)
-        if self._warn_callback is not None:
-            self._warn_callback(text)
-
-    def _stop(self, error):
-        with self._lock:
-            if self._fatal is None:
-                self._fatal = error

@@ -12,7 +12,8 @@ goes to the entry's own endpoint; more go in atomic batch requests. Fields past 
 
 Expiry lives in the entry's ``comments``, after the person's text, as ``[mailsec.cloudflare expires_at=<RFC 3339
 UTC>]``: machine-readable, visible in the dashboard, and kept by Cloudflare within the 1024 characters comments
-may hold. A change whose answer was lost is settled by reading the list again, never by sending it again.
+may hold. Every change goes through the write engine (``_write.py``): journalled, and after a lost answer settled by
+reading the list again until it shows or ``settle_timeout`` has passed, never by sending it again meanwhile.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,12 +22,22 @@ __metaclass__ = type
 
 import datetime
 import ipaddress
+import json
 import re
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import date_time, numbered_pages
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+    DEFAULT_SETTLE_TIMEOUT,
+    DONE,
+    NOT_DONE,
+    Seen,
+    WriteEngine,
+    WritePolicy,
+    outcome_summary,
+)
 
 COMMENTS_MAX_LENGTH = 1024
 PATTERN_MAX_LENGTH = 1024
@@ -203,6 +214,34 @@ def _pattern_problem(pattern, pattern_type):
     return None
 
 
+def _checked_pattern_text(pattern):
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise ValidationError("pattern is required and must be a non-empty string")
+    pattern = pattern.strip()
+    if len(pattern) > PATTERN_MAX_LENGTH:
+        raise ValidationError("pattern %r is longer than %d characters" % (pattern[:40], PATTERN_MAX_LENGTH))
+    return pattern
+
+
+def _checked_pattern_type(pattern_type, pattern):
+    pattern_type = pattern_type or _inferred_pattern_type(pattern)
+    if pattern_type not in PATTERN_TYPES:
+        raise ValidationError("pattern_type must be one of %s (got %r)" % (", ".join(PATTERN_TYPES), pattern_type))
+    return pattern_type
+
+
+def _check_pattern_form(pattern, pattern_type, is_regex):
+    if is_regex:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValidationError("pattern %r is not a valid regular expression: %s" % (pattern, exc)) from None
+        return
+    problem = _pattern_problem(pattern, pattern_type or "DOMAIN")
+    if problem:
+        raise ValidationError("pattern %r %s" % (pattern, problem))
+
+
 class Declared:
     """One entry as the task declares it, checked before any request."""
 
@@ -212,31 +251,10 @@ class Declared:
         self.only_expired = bool(spec.get("only_expired"))
         if self.only_expired and self.state != "absent":
             raise ValidationError("only_expired applies to state: absent only")
-        pattern = spec.get("pattern")
-        if not isinstance(pattern, str) or not pattern.strip():
-            raise ValidationError("pattern is required and must be a non-empty string")
-        self.pattern = pattern.strip()
-        if len(self.pattern) > PATTERN_MAX_LENGTH:
-            raise ValidationError("pattern %r is longer than %d characters" % (self.pattern[:40], PATTERN_MAX_LENGTH))
+        self.pattern = _checked_pattern_text(spec.get("pattern"))
         self.flags = {name: spec.get(name) for name in kind.flags if spec.get(name) is not None}
-        self.pattern_type = None
-        if kind.typed:
-            self.pattern_type = spec.get("pattern_type") or _inferred_pattern_type(self.pattern)
-            if self.pattern_type not in PATTERN_TYPES:
-                raise ValidationError(
-                    "pattern_type must be one of %s (got %r)" % (", ".join(PATTERN_TYPES), self.pattern_type)
-                )
-        if self.flags.get("is_regex"):
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValidationError(
-                    "pattern %r is not a valid regular expression: %s" % (self.pattern, exc)
-                ) from None
-        else:
-            problem = _pattern_problem(self.pattern, self.pattern_type or "DOMAIN")
-            if problem:
-                raise ValidationError("pattern %r %s" % (self.pattern, problem))
+        self.pattern_type = _checked_pattern_type(spec.get("pattern_type"), self.pattern) if kind.typed else None
+        _check_pattern_form(self.pattern, self.pattern_type, self.flags.get("is_regex"))
         self.comments = spec.get("comments")
         self.expiry = Expiry(spec.get("expires_at"), spec.get("ttl"), now)
         if (
@@ -247,6 +265,11 @@ class Declared:
                 "comments of %s %r, with the expiry marker, exceed the %d characters Cloudflare keeps"
                 % (kind.name, self.pattern, COMMENTS_MAX_LENGTH)
             )
+
+    @property
+    def key(self):
+        """The entry's identity as the journal keeps it."""
+        return json.dumps([self.pattern, self.pattern_type])
 
     @property
     def identity(self):
@@ -348,23 +371,63 @@ class _Change:
         self.after = after
 
 
-class SettingsListRun:
-    """Bring declared entries of one list about, through a CloudflareClient."""
+def _batch_body(changes):
+    """One atomic batch request for several changes."""
+    by_action = {CREATED: [], UPDATED: [], DELETED: []}
+    for change in changes:
+        by_action[change.action].append(change)
+    return {
+        "deletes": [{"id": c.entry_id} for c in by_action[DELETED]],
+        "patches": [dict(c.body, id=c.entry_id) for c in by_action[UPDATED]],
+        "puts": [],
+        "posts": [c.body for c in by_action[CREATED]],
+    }
 
-    def __init__(self, client, account_id, kind, check_mode=False, now=None):
+
+class SettingsListRun(WritePolicy):
+    """Bring declared entries of one list about, through a CloudflareClient: the settings policy of the write
+    engine, whose keys are the declared entries' identities and whose observer is the list, read again."""
+
+    noun = "change"
+
+    def __init__(
+        self,
+        client,
+        account_id,
+        kind,
+        check_mode=False,
+        now=None,
+        journal=None,
+        lock=None,
+        lifeline=None,
+        settle_timeout=DEFAULT_SETTLE_TIMEOUT,
+        warn=None,
+        clock=None,
+        sleep=None,
+    ):
         self.client = client
         self.account_id = account_id
         self.kind = kind
+        self.operation = kind.segment
         self.check_mode = check_mode
         self.now = now or datetime.datetime.now(datetime.timezone.utc)
+        self.settle_timeout = settle_timeout
+        self.engine = WriteEngine(
+            client, journal, lock, lifeline, settle_timeout, check_mode, warn, clock=clock, sleep=sleep
+        )
+        self._declared = []
+        self._sending = []
 
     def run(self, declared):
         """(one result per declared entry, in order; the diff); raises CloudflareError when the list cannot be
         read or a change is refused or of unknown outcome."""
-        changes = self._plan(declared, self._read(declared))
-        sent = [change for change in changes if change.action != UNCHANGED]
-        if sent and not self.check_mode:
-            self._send(sent, declared)
+        self._declared = declared
+        with self.engine.exclusive("nothing was changed. Run again once it has finished"):
+            self.engine.settle_earlier(self, [item.key for item in declared])
+            changes = self._plan(declared, self._read(declared))
+            sent = [change for change in changes if change.action != UNCHANGED]
+            if sent and not self.check_mode:
+                self._send(sent)
         return [self._result(change) for change in changes], self._diff(changes)
 
     def _read(self, declared):
@@ -382,74 +445,126 @@ class SettingsListRun:
         changes = []
         for item in declared:
             matches = by_identity.get(item.identity, [])
-            current = matches[0] if matches else None
             if item.state == "absent":
-                doomed = [m for m in matches if not item.only_expired or is_expired(m, self.now)]
-                changes.extend(_Change(item, DELETED, m.get("id"), before=_managed(self.kind, m)) for m in doomed)
-                if not doomed:
-                    kept = _managed(self.kind, current)
-                    changes.append(_Change(item, UNCHANGED, (current or {}).get("id"), before=kept, after=kept))
-                continue
-            wanted = item.wanted(current)
-            if current is None:
-                body = {name: value for name, value in wanted.items() if value is not None}
-                changes.append(_Change(item, CREATED, body=body, after=wanted))
-                continue
-            before = _managed(self.kind, current)
-            differing = {name: value for name, value in wanted.items() if _differs(name, before.get(name), value)}
-            action = UPDATED if differing else UNCHANGED
-            changes.append(_Change(item, action, current.get("id"), differing or None, before, wanted))
+                changes.extend(self._plan_absent(item, matches))
+            else:
+                changes.append(self._plan_present(item, matches[0] if matches else None))
         return changes
 
-    def _send(self, changes, declared):
-        try:
-            if len(changes) == 1:
-                self._send_one(changes[0])
-            else:
-                for batch in in_batches(changes, BATCH_SIZE):
-                    self._send_batch(batch)
-        except OutcomeUnknownError as exc:
-            self._settle(exc, changes, declared)
+    def _plan_absent(self, item, matches):
+        doomed = [m for m in matches if not item.only_expired or is_expired(m, self.now)]
+        if doomed:
+            return [_Change(item, DELETED, m.get("id"), before=_managed(self.kind, m)) for m in doomed]
+        current = matches[0] if matches else None
+        kept = _managed(self.kind, current)
+        return [_Change(item, UNCHANGED, (current or {}).get("id"), before=kept, after=kept)]
 
-    def _send_one(self, change):
+    def _plan_present(self, item, current):
+        wanted = item.wanted(current)
+        if current is None:
+            body = {name: value for name, value in wanted.items() if value is not None}
+            return _Change(item, CREATED, body=body, after=wanted)
+        before = _managed(self.kind, current)
+        differing = {name: value for name, value in wanted.items() if _differs(name, before.get(name), value)}
+        return _Change(item, UPDATED if differing else UNCHANGED, current.get("id"), differing or None, before, wanted)
+
+    def _send(self, changes):
+        requests = [changes] if len(changes) == 1 else in_batches(changes, BATCH_SIZE)
+        for request in requests:
+            self._sending = request
+            self.engine.write(self, list(dict.fromkeys(change.declared.key for change in request)))
+
+    # The settings policy: what the write engine asks of a change ------------------------------------------
+
+    def _changes(self, keys):
+        wanted = set(keys)
+        return [change for change in self._sending if change.declared.key in wanted]
+
+    def send(self, keys, on_send):
+        changes = self._changes(keys)
+        if len(changes) > 1:
+            return self.client.post(self.kind.path(self.account_id) + "/batch", _batch_body(changes), on_send=on_send)
+        change = changes[0]
         if change.action == CREATED:
-            answer = self.client.post(self.kind.path(self.account_id), change.body)
-            change.entry_id = (answer.result or {}).get("id") if isinstance(answer.result, dict) else None
-        elif change.action == UPDATED:
-            self.client.request("PATCH", self.kind.path(self.account_id, change.entry_id), body=change.body, write=True)
+            return self.client.post(self.kind.path(self.account_id), change.body, on_send=on_send)
+        method, body = ("PATCH", change.body) if change.action == UPDATED else ("DELETE", None)
+        path = self.kind.path(self.account_id, change.entry_id)
+        return self.client.request(method, path, body=body, write=True, on_send=on_send)
+
+    def answered(self, keys, response):
+        changes = self._changes(keys)
+        result = response.result if isinstance(response.result, dict) else {}
+        if len(changes) > 1:
+            posted = {self.kind.identity(e): e.get("id") for e in result.get("posts") or [] if isinstance(e, dict)}
         else:
-            self.client.request("DELETE", self.kind.path(self.account_id, change.entry_id), write=True)
-
-    def _send_batch(self, changes):
-        body = {
-            "deletes": [{"id": c.entry_id} for c in changes if c.action == DELETED],
-            "patches": [dict(c.body, id=c.entry_id) for c in changes if c.action == UPDATED],
-            "puts": [],
-            "posts": [c.body for c in changes if c.action == CREATED],
-        }
-        answer = self.client.post(self.kind.path(self.account_id) + "/batch", body)
-        posted = (answer.result or {}).get("posts") if isinstance(answer.result, dict) else None
-        by_identity = {self.kind.identity(e): e.get("id") for e in posted or [] if isinstance(e, dict)}
+            posted = {changes[0].declared.identity: result.get("id")}
         for change in changes:
             if change.action == CREATED:
-                change.entry_id = by_identity.get(change.declared.identity)
+                change.entry_id = posted.get(change.declared.identity)
+        return dict.fromkeys(keys), []
 
-    def _settle(self, lost, changes, declared):
-        """After an answer was lost: done when the list now reads as declared, else an error saying so."""
-        listed = self._read(declared)
-        ids = {self.kind.identity(entry): entry.get("id") for entry in listed}
-        for change in changes:
-            if change.action == CREATED:
-                change.entry_id = ids.get(change.declared.identity)
-        if any(c.action != UNCHANGED for c in self._plan(declared, listed)):
+    def refused(self, keys, error):
+        raise error
+
+    def failed(self, keys, error):
+        # The server answered, so it is done with the request: one read of the list decides.
+        missing = [key for key, seen in zip(keys, self.observe(keys)) if seen.state != DONE]
+        if missing:
             raise CloudflareError(
-                "%s; the %s list does not show the change, so it was not sent again. Run the task again: it reads "
-                "the list first and changes only what is still missing" % (lost.message, self.kind.name),
-                status=lost.status,
-                errors=lost.errors,
-                method=lost.method,
-                path=lost.path,
+                "%s; the %s list does not show the change, so it was not sent again. Run the task again: it "
+                "reads the list first and changes only what is still missing" % (error.message, self.kind.name),
+                status=error.status,
+                errors=error.errors,
+                method=error.method,
+                path=error.path,
             )
+        return dict.fromkeys(keys), []
+
+    def observe(self, keys):
+        listed = self._read(self._declared)
+        ids = {self.kind.identity(entry): entry.get("id") for entry in listed}
+        still = {c.declared.key for c in self._plan(self._declared, listed) if c.action != UNCHANGED}
+        by_key = {item.key: item for item in self._declared}
+        return [Seen(NOT_DONE) if key in still else Seen(DONE, ids.get(by_key[key].identity)) for key in keys]
+
+    def done(self, key, seen, cause, earlier):
+        for change in self._changes([key]):
+            if change.action == CREATED:
+                change.entry_id = seen.evidence
+
+    def pending(self, keys, cause):
+        raise CloudflareError(
+            "%s, and the %s list did not show the change before settle_timeout (%.0f s) had passed: it may still "
+            "land. Run the task again on this machine; it settles this first"
+            % (cause, self.kind.name, self.settle_timeout),
+            stops_task=True,
+        )
+
+    def gave_up(self, keys, error, attempts):
+        raise CloudflareError(
+            "%s; the %s list did not show the change %.0f s after each of %d requests whose answers were lost, so "
+            "none of them was processed. Run the task again: it reads the list first and changes only what is "
+            "still missing" % (error.message, self.kind.name, self.settle_timeout, attempts),
+            status=error.status,
+            errors=error.errors,
+            method=error.method,
+            path=error.path,
+        )
+
+    def unsent(self, key, why):
+        raise self.engine.fatal
+
+    def settling_warning(self, keys, error):
+        return (
+            "%s. Reading the %s list until the change shows or settle_timeout (%.0f s) has passed since it was "
+            "sent; it is not resent before then" % (error.message, self.kind.name, self.settle_timeout)
+        )
+
+    def earlier_warning(self, keys, cause):
+        return (
+            "%d %s change(s) of this task were in flight when an earlier run stopped; reading the list until they "
+            "show or settle_timeout has passed, before anything is sent" % (len(keys), self.kind.name)
+        )
 
     def _result(self, change):
         declared = change.declared
@@ -475,8 +590,4 @@ class SettingsListRun:
 
 
 def settings_summary(results, requests_sent):
-    summary = dict.fromkeys(ACTIONS, 0)
-    for result in results:
-        summary[result["action"]] += 1
-    summary.update(total=len(results), requests_sent=requests_sent)
-    return summary
+    return outcome_summary(results, "action", ACTIONS, requests_sent)

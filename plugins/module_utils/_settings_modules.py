@@ -11,7 +11,8 @@ __metaclass__ = type
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline, LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
     PATTERN_TYPES,
     UNCHANGED,
@@ -20,6 +21,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list 
     read_list,
     settings_summary,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import DEFAULT_SETTLE_TIMEOUT
 
 _ENTRY_OPTIONS = dict(
     state=dict(type="str", choices=["present", "absent"]),
@@ -44,6 +46,7 @@ def run_settings_module(kind):
     spec = _entry_spec(kind)
     spec.update(state=dict(type="str", choices=["present", "absent"], default="present"))
     spec.update(only_expired=dict(type="bool", default=False))
+    spec.update(settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT))
     entry_spec = dict(_entry_spec(kind), pattern=dict(type="str", required=True))
     spec[kind.entries_option] = dict(type="list", elements="dict", options=entry_spec)
     module = CloudflareModule(
@@ -53,12 +56,25 @@ def run_settings_module(kind):
         supports_check_mode=True,
     )
     try:
+        check_range("settle_timeout", module.params["settle_timeout"], 1, 3600)
         declared = declared_entries(kind, module.params)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     client = module.client(settings)
-    run = SettingsListRun(client, settings["account_id"], kind, module.check_mode)
+    account_id = settings["account_id"]
+    state = LocalState(settings["state_dir"])
+    run = SettingsListRun(
+        client,
+        account_id,
+        kind,
+        module.check_mode,
+        journal=state.journal(account_id),
+        lock=state.lock(account_id),
+        lifeline=Lifeline(),
+        settle_timeout=module.params["settle_timeout"],
+        warn=module.warn,
+    )
     try:
         results, diff = run.run(declared)
     except CloudflareError as exc:

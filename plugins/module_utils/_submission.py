@@ -7,30 +7,43 @@
 
 A message's action log records every submission made for it (operation SUBMISSION, with the requested disposition
 and the submission id in its properties): that record decides whether a message was submitted already, before a
-request is sent, and whether a submission whose answer was lost or partly refused went in. The create answer's
-results carry no message reference, so they are never matched to messages by position.
+request is sent, and whether a submission whose answer was lost or partly refused went in: it is the observer of
+the submission policy of the write engine (``_write.py``), which journals each request and, after a lost answer,
+reads the action logs until the submission shows or ``settle_timeout`` has passed. The create answer's results
+carry no message reference, so they are never matched to messages by position.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     STATE_NOT_FOUND,
     read_message,
     read_message_part,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+    DEFAULT_SETTLE_TIMEOUT,
+    DONE,
+    NOT_DONE,
+    UNREADABLE,
+    Seen,
+    WriteEngine,
+    WritePolicy,
+    outcome_summary,
+)
 
 DISPOSITIONS = ("NONE", "BULK", "SPAM", "SPOOF", "SUSPICIOUS", "MALICIOUS")
 SUBMITTED = "submitted"
 ALREADY_SUBMITTED = "already_submitted"
 WOULD_SUBMIT = "would_submit"
+SUBMISSION_PENDING = "submission_pending"
 NOT_FOUND = "not_found"
 NOT_SUBMITTED = "not_submitted"
 UNKNOWN = "unknown"
-STATUSES = (SUBMITTED, ALREADY_SUBMITTED, WOULD_SUBMIT, NOT_FOUND, NOT_SUBMITTED, UNKNOWN)
+STATUSES = (SUBMITTED, ALREADY_SUBMITTED, WOULD_SUBMIT, SUBMISSION_PENDING, NOT_FOUND, NOT_SUBMITTED, UNKNOWN)
 COMPLETE_STATUSES = frozenset([SUBMITTED, ALREADY_SUBMITTED, WOULD_SUBMIT])
 BATCH_SIZE = 100
 
@@ -53,59 +66,93 @@ def recorded_submission(action_log, disposition):
     return None
 
 
-class SubmissionRun:
-    """Reclassify messages to one disposition, each at most once, through a CloudflareClient."""
+class SubmissionRun(WritePolicy):
+    """Reclassify messages to one disposition, each at most once, through a CloudflareClient: the submission
+    policy of the write engine."""
 
-    def __init__(self, client, account_id, disposition, check_mode=False, concurrency=4):
+    noun = "submission"
+
+    def __init__(
+        self,
+        client,
+        account_id,
+        disposition,
+        check_mode=False,
+        concurrency=4,
+        journal=None,
+        lock=None,
+        lifeline=None,
+        settle_timeout=DEFAULT_SETTLE_TIMEOUT,
+        warn=None,
+        clock=None,
+        sleep=None,
+    ):
         self.client = client
         self.account_id = account_id
         self.disposition = disposition
+        # A message submitted as one disposition may still be submitted as another: each is its own intent.
+        self.operation = "submission:%s" % disposition
         self.check_mode = check_mode
         self.concurrency = concurrency
-        self.fatal = None
+        self.settle_timeout = settle_timeout
+        self.engine = WriteEngine(
+            client, journal, lock, lifeline, settle_timeout, check_mode, warn, clock=clock, sleep=sleep
+        )
+        self._alert_ids = {}
+
+    @property
+    def fatal(self):
+        return self.engine.fatal
 
     def run(self, message_ids):
         """One entry per message id, in order."""
         entries = {}
         try:
-            candidates = self._candidates(message_ids, entries)
-            if self.check_mode:
-                entries.update((i, submission_entry(i, WOULD_SUBMIT, alert_id=a)) for i, a in candidates)
-            else:
-                for batch in in_batches(candidates, BATCH_SIZE):
-                    entries.update(self._submit(batch))
+            with self.engine.exclusive("nothing was submitted. Run again once it has finished"):
+                settled, remaining = self.engine.settle_earlier(self, message_ids)
+                entries.update(settled)
+                candidates = self._candidates(remaining, entries)
+                if self.check_mode:
+                    entries.update((i, self._entry(i, WOULD_SUBMIT)) for i in candidates)
+                else:
+                    for batch in in_batches(candidates, BATCH_SIZE):
+                        entries.update(self.engine.write(self, batch))
         except CloudflareError as exc:
-            self.fatal = exc
+            self.engine.stop(exc)
         return [entries.get(i) or self._unsent(i) for i in message_ids]
+
+    def _entry(self, message_id, status, detail=None, submission_id=None):
+        return submission_entry(message_id, status, detail, submission_id, self._alert_ids.get(message_id))
 
     def _unsent(self, message_id):
         why = self.fatal.message if self.fatal is not None else "no outcome was recorded for this id"
-        return submission_entry(message_id, NOT_SUBMITTED, "not submitted: %s" % why)
+        return self.unsent(message_id, why)
 
     def _candidates(self, message_ids, entries):
-        """[(id, alert_id)] still to submit; entries for the others are put into ``entries``."""
+        """The ids still to submit; entries for the others are put into ``entries``."""
         looked_up = run_in_order(self._look_up, message_ids, self.concurrency)
         candidates = []
-        for message_id, (entry, alert_id) in zip(message_ids, looked_up):
+        for message_id, entry in zip(message_ids, looked_up):
             if entry is not None:
                 entries[message_id] = entry
             else:
-                candidates.append((message_id, alert_id))
+                candidates.append(message_id)
         return candidates
 
     def _look_up(self, message_id):
-        """(entry, None) when the message needs no submission, or (None, alert_id) when it does."""
+        """The entry of a message that needs no submission, or None (its alert id noted) when it does."""
         state = read_message(self.client, self.account_id, message_id)
         if state.state == STATE_NOT_FOUND:
-            return submission_entry(message_id, NOT_FOUND, state.error), None
+            return submission_entry(message_id, NOT_FOUND, state.error)
         alert_id = (state.message or {}).get("alert_id")
         if not isinstance(alert_id, str) or not alert_id:
-            return submission_entry(message_id, NOT_SUBMITTED, "the message has no alert_id to reclassify"), None
+            return submission_entry(message_id, NOT_SUBMITTED, "the message has no alert_id to reclassify")
+        self._alert_ids[message_id] = alert_id
         recorded = recorded_submission(self._action_log(message_id), self.disposition)
         if recorded is not None:
             detail = "its action log shows it submitted as %s already; not submitted again" % self.disposition
-            return submission_entry(message_id, ALREADY_SUBMITTED, detail, recorded or None, alert_id), None
-        return None, alert_id
+            return self._entry(message_id, ALREADY_SUBMITTED, detail, recorded or None)
+        return None
 
     def _action_log(self, message_id):
         try:
@@ -114,48 +161,103 @@ class SubmissionRun:
             exc.amend(" (reading the action log of message %s)" % message_id)
             raise
 
-    def _submit(self, batch):
-        """{id: entry} for one request; what its answer leaves open is settled by each message's action log."""
+    # The submission policy: what the write engine asks of a submission -----------------------------------
+
+    def send(self, keys, on_send):
         body = {
             "type": "reclassification",
-            "messages": [{"alert_id": alert_id, "expected_disposition": self.disposition} for dummy, alert_id in batch],
+            "messages": [{"alert_id": self._alert_ids[i], "expected_disposition": self.disposition} for i in keys],
         }
-        try:
-            answer = self.client.post(submissions_path(self.account_id), body)
-        except OutcomeUnknownError as exc:
-            return self._settle(batch, "the submission's answer was lost or failed (%s)" % exc.message, UNKNOWN)
-        except CloudflareError as exc:
-            if exc.is_fatal:
-                raise
-            return {i: submission_entry(i, NOT_SUBMITTED, exc.message, alert_id=a) for i, a in batch}
-        results = (answer.result or {}).get("results") if isinstance(answer.result, dict) else None
+        return self.client.post(submissions_path(self.account_id), body, on_send=on_send)
+
+    def answered(self, keys, response):
+        results = (response.result or {}).get("results") if isinstance(response.result, dict) else None
         results = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
         refused = [str(r.get("error") or "refused") for r in results if r.get("accepted") is not True]
-        if len(results) == len(batch) and not refused:
-            return self._settle(batch, "Cloudflare accepted it", SUBMITTED)
-        cause = "Cloudflare refused %d of %d submission(s) (%s)" % (len(refused), len(batch), "; ".join(refused[:3]))
-        return self._settle(batch, cause, NOT_SUBMITTED)
+        if len(results) == len(keys) and not refused:
+            return self._read_once(keys, "Cloudflare accepted it", SUBMITTED), []
+        cause = "Cloudflare refused %d of %d submission(s) (%s)" % (len(refused), len(keys), "; ".join(refused[:3]))
+        return self._read_once(keys, cause, NOT_SUBMITTED), []
 
-    def _settle(self, batch, cause, otherwise):
-        """Entries from each message's action log; a message it does not show yet ends ``otherwise``."""
+    def refused(self, keys, error):
+        return {i: self._entry(i, NOT_SUBMITTED, error.message) for i in keys}
+
+    def failed(self, keys, error):
+        return self._read_once(keys, "the submission's answer failed (%s)" % error.message, UNKNOWN), []
+
+    def _read_once(self, keys, cause, otherwise):
+        """Entries from one read of each action log, after an answer: a message it does not show ends ``otherwise``."""
+        detail = {
+            SUBMITTED: "%s; its action log does not show the submission yet",
+            NOT_SUBMITTED: "%s, and its action log shows no submission",
+            UNKNOWN: "%s, and its action log shows no submission; run the task again to submit it",
+        }[otherwise]
         entries = {}
-        for message_id, alert_id in batch:
-            recorded = recorded_submission(self._action_log(message_id), self.disposition)
-            if recorded is not None:
-                entries[message_id] = submission_entry(message_id, SUBMITTED, None, recorded or None, alert_id)
-                continue
-            detail = {
-                SUBMITTED: "%s; its action log does not show the submission yet" % cause,
-                NOT_SUBMITTED: "%s, and its action log shows no submission" % cause,
-                UNKNOWN: "%s, and its action log shows no submission; run the task again to submit it" % cause,
-            }[otherwise]
-            entries[message_id] = submission_entry(message_id, otherwise, detail, alert_id=alert_id)
+        for message_id, seen in zip(keys, self.observe(keys)):
+            if seen.state == DONE:
+                entries[message_id] = self._entry(message_id, SUBMITTED, None, seen.evidence or None)
+            elif seen.state == UNREADABLE:
+                entries[message_id] = self.unreadable(message_id, seen.error, cause)
+            else:
+                entries[message_id] = self._entry(message_id, otherwise, detail % cause)
         return entries
+
+    def observe(self, keys):
+        return run_in_order(self._observe_one, keys, self.concurrency)
+
+    def _observe_one(self, message_id):
+        try:
+            recorded = recorded_submission(self._action_log(message_id), self.disposition)
+        except CloudflareError as exc:
+            if exc.is_fatal:
+                self.engine.stop(exc)
+            return Seen(UNREADABLE, error=exc.message)
+        return Seen(NOT_DONE) if recorded is None else Seen(DONE, recorded)
+
+    def done(self, key, seen, cause, earlier):
+        if earlier:
+            detail = "%s; its action log shows that submission, so it was not submitted again" % cause
+            return self._entry(key, ALREADY_SUBMITTED, detail, seen.evidence or None)
+        detail = "%s; its action log shows the submission, so it was not sent again" % cause
+        return self._entry(key, SUBMITTED, detail, seen.evidence or None)
+
+    def unreadable(self, key, why, cause):
+        return self._entry(
+            key, UNKNOWN, "%s, and its action log could not be read: %s; run the task again" % (cause, why)
+        )
+
+    def pending(self, keys, cause):
+        return {
+            i: self._entry(
+                i,
+                SUBMISSION_PENDING,
+                "%s, and its action log did not show the submission before settle_timeout (%.0f s) had passed: that "
+                "request may still make it. Run the task again on this machine; it settles this first"
+                % (cause, self.settle_timeout),
+            )
+            for i in keys
+        }
+
+    def gave_up(self, keys, error, attempts):
+        return {
+            i: self._entry(
+                i,
+                NOT_SUBMITTED,
+                "its action log showed no submission %.0f s after each of %d submissions whose answers were lost, "
+                "so none of them was processed: %s" % (self.settle_timeout, attempts, error.message),
+            )
+            for i in keys
+        }
+
+    def unsent(self, key, why):
+        return self._entry(key, NOT_SUBMITTED, "not submitted: %s" % why)
+
+    def earlier_warning(self, keys, cause):
+        return (
+            "%d message(s) of this task were in flight when an earlier run stopped; reading their action logs "
+            "before anything is submitted" % len(keys)
+        )
 
 
 def submission_summary(results, requests_sent):
-    summary = dict.fromkeys(STATUSES, 0)
-    for entry in results:
-        summary[entry["status"]] += 1
-    summary.update(total=len(results), requests_sent=requests_sent)
-    return summary
+    return outcome_summary(results, "status", STATUSES, requests_sent)

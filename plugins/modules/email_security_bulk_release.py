@@ -335,7 +335,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
     job_comment,
     validate_wait_options,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, ReleaseJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LocalState
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
     SEARCH_OPTION,
@@ -372,14 +372,15 @@ def main():
     intent = intent_key(account_id, spec.as_search_params(), params["key"], params["reason"], params["ticket"])
 
     client = module.client(settings)
+    state = LocalState(settings["state_dir"])
     run = BulkReleaseRun(
         BulkJobs(client, account_id),
         spec,
         intent,
         job_comment(intent, params["reason"], params["ticket"]),
         params,
-        journal=ReleaseJournal(settings["state_dir"], account_id),
-        lock=AccountLock(settings["state_dir"], account_id),
+        journal=state.journal(account_id),
+        lock=state.lock(account_id),
         warn=module.warn,
     )
     try:

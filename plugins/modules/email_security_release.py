@@ -480,6 +480,22 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import
 )
 
 
+def _checked_input(params):
+    """(unique message ids, the repeated ones, the search spec or None), or ValidationError: before any request."""
+    validate_release_options(params["batch_size"], params["body_format"], params["settle_timeout"])
+    max_messages = params["max_messages"]
+    if max_messages is not None:
+        check_range("max_messages", max_messages, 1)
+    if params["search"] is not None:
+        return [], [], search_spec(params["search"])
+    message_ids, repeated = unique_message_ids(params["message_ids"])
+    if max_messages is not None and len(message_ids) > max_messages:
+        raise ValidationError(
+            "message_ids holds %d ids, more than max_messages (%d); nothing was sent" % (len(message_ids), max_messages)
+        )
+    return message_ids, repeated, None
+
+
 def main():
     module = CloudflareModule(
         argument_spec=dict(
@@ -497,20 +513,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    message_ids, repeated, spec = [], [], None
     try:
-        validate_release_options(params["batch_size"], params["body_format"], params["settle_timeout"])
-        if params["max_messages"] is not None:
-            check_range("max_messages", params["max_messages"], 1)
-        if params["search"] is not None:
-            spec = search_spec(params["search"])
-        else:
-            message_ids, repeated = unique_message_ids(params["message_ids"])
-            if params["max_messages"] is not None and len(message_ids) > params["max_messages"]:
-                raise ValidationError(
-                    "message_ids holds %d ids, more than max_messages (%d); nothing was sent"
-                    % (len(message_ids), params["max_messages"])
-                )
+        message_ids, repeated, spec = _checked_input(params)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
@@ -534,7 +538,7 @@ def main():
 
     result = report.result(client, engine.body_format, with_diff=module._diff)
     if search is not None:
-        result["search"] = search.summary()
+        result.update(search=search.summary())
         if search.skipped:
             module.warn(
                 "%d item(s) of the search answer carry no valid message id and were not released" % len(search.skipped)

@@ -162,15 +162,18 @@ error:
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline, LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._submission import (
     COMPLETE_STATUSES,
     DISPOSITIONS,
+    SUBMISSION_PENDING,
     SUBMITTED,
     WOULD_SUBMIT,
     SubmissionRun,
     submission_summary,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import DEFAULT_SETTLE_TIMEOUT
 
 
 def main():
@@ -179,18 +182,31 @@ def main():
             message_ids=dict(type="list", elements="raw", required=True, aliases=["ids"]),
             expected_disposition=dict(type="str", default="NONE", choices=list(DISPOSITIONS)),
             fail_on_incomplete=dict(type="bool", default=True),
+            settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT),
         ),
         supports_check_mode=True,
     )
     params = module.params
     try:
+        check_range("settle_timeout", params["settle_timeout"], 1, 3600)
         message_ids = unique_message_ids(params["message_ids"])[0]
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     client = module.client(settings)
+    account_id = settings["account_id"]
+    state = LocalState(settings["state_dir"])
     run = SubmissionRun(
-        client, settings["account_id"], params["expected_disposition"], module.check_mode, settings["concurrency"]
+        client,
+        account_id,
+        params["expected_disposition"],
+        module.check_mode,
+        settings["concurrency"],
+        journal=state.journal(account_id),
+        lock=state.lock(account_id),
+        lifeline=Lifeline(),
+        settle_timeout=params["settle_timeout"],
+        warn=module.warn,
     )
     try:
         results = run.run(message_ids)
@@ -199,7 +215,7 @@ def main():
 
     incomplete = [entry["id"] for entry in results if entry["status"] not in COMPLETE_STATUSES]
     result = dict(
-        changed=any(entry["status"] in (SUBMITTED, WOULD_SUBMIT) for entry in results),
+        changed=any(entry["status"] in (SUBMITTED, SUBMISSION_PENDING, WOULD_SUBMIT) for entry in results),
         results=results,
         incomplete_ids=incomplete,
         summary=submission_summary(results, client.requests_sent),

@@ -136,11 +136,13 @@ def runner_envvars(env):
     return envvars
 
 
-def release_playbook(tmp_path, module_args, check_mode=False, diff=False, name="release"):
-    """A one-task playbook around email_security_release that saves what it registered."""
+def release_playbook(
+    tmp_path, module_args, check_mode=False, diff=False, name="release", module="email_security_release"
+):
+    """A one-task playbook around email_security_release (or another module) that saves what it registered."""
     task = {
-        "name": "Release quarantined messages",
-        "mailsec.cloudflare.email_security_release": module_args,
+        "name": "Run %s" % module,
+        "mailsec.cloudflare.%s" % module: module_args,
         "register": "release",
         "ignore_errors": True,
         "check_mode": check_mode,

@@ -207,4 +207,4 @@ def test_a_run_killed_mid_flight_can_be_run_again_at_once(sim, tmp_path, kill_ev
     if kill_everything:
         assert "in flight when an earlier run stopped" in output
     else:
-        assert "waiting for another release run for this account on this machine" in output
+        assert "waiting for another run writing to this account on this machine" in output

@@ -24,7 +24,7 @@ from tests.simulator import Simulator, SimulatorState, generate_messages
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
     AccountLock,
-    ReleaseJournal,
+    WriteJournal,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import ReleaseEngine
 
@@ -111,7 +111,7 @@ def _run_schedule(schedule, state_dir, stats):
             concurrency=schedule["concurrency"],
             only_quarantined=schedule["only_quarantined"],
             settle_timeout=SETTLE_TIMEOUT,
-            journal=ReleaseJournal(state_dir, state.account_id),
+            journal=WriteJournal(state_dir, state.account_id),
             lock=AccountLock(state_dir, state.account_id),
         )
         try:

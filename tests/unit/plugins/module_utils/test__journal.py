@@ -17,7 +17,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import
     AccountLock,
     Lifeline,
     LockTimeoutError,
-    ReleaseJournal,
+    WriteJournal,
     state_directory,
 )
 
@@ -31,22 +31,22 @@ def test_state_directory_precedence(tmp_path):
 
 
 def test_the_journal_keeps_what_is_unsettled_across_instances(tmp_path):
-    first = ReleaseJournal(str(tmp_path), ACCOUNT)
-    key = first.record(["a", "b", "c"], 120.0)
+    first = WriteJournal(str(tmp_path), ACCOUNT)
+    key = first.record("release", ["a", "b", "c"], 120.0)
     first.settle(key, ["b"])
 
-    entries = ReleaseJournal(str(tmp_path), ACCOUNT).unsettled()
+    entries = WriteJournal(str(tmp_path), ACCOUNT).unsettled("release")
 
     assert list(entries) == [key] and entries[key]["ids"] == ["a", "c"] and entries[key]["settle_timeout"] == 120.0
     first.settle(key)
-    assert first.unsettled() == {}
+    assert first.unsettled("release") == {}
 
 
 def test_a_torn_journal_reads_as_empty(tmp_path):
-    journal = ReleaseJournal(str(tmp_path), ACCOUNT)
+    journal = WriteJournal(str(tmp_path), ACCOUNT)
     with open(journal.path, "w") as broken:
         broken.write('{"k": {"ids": ["a"]')
-    assert journal.unsettled() == {}
+    assert journal.unsettled("release") == {}
 
 
 def test_the_account_lock_is_exclusive_and_gives_up_in_time(tmp_path):

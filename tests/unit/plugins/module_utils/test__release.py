@@ -14,7 +14,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
     CloudflareError,
     OutcomeUnknownError,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import ReleaseJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import WriteJournal
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
     ReleaseEngine,
     entry_from_item,
@@ -138,23 +138,23 @@ def test_answers_lost_more_often_than_retries_end_not_released_under_the_settle_
 
 def test_a_wait_longer_than_the_task_allows_ends_pending_and_stays_in_the_journal(tmp_path):
     time = FakeTime()
-    journal = ReleaseJournal(str(tmp_path), ACCOUNT)
+    journal = WriteJournal(str(tmp_path), ACCOUNT)
     client = ScriptedClient(time, [lost()], {IDS[0]: [True]}, left=1005.0)
 
     report = engine(client, time, journal=journal).run(IDS[:1])
 
     assert statuses(report) == ["release_pending"]
-    assert [entry["ids"] for entry in journal.unsettled().values()] == [IDS[:1]]
+    assert [entry["ids"] for entry in journal.unsettled("release").values()] == [IDS[:1]]
 
 
 def test_a_settled_request_leaves_no_journal_entry(tmp_path):
     time = FakeTime()
-    journal = ReleaseJournal(str(tmp_path), ACCOUNT)
+    journal = WriteJournal(str(tmp_path), ACCOUNT)
     client = ScriptedClient(time, [lost()], {IDS[0]: [False]})
 
     engine(client, time, journal=journal).run(IDS[:1])
 
-    assert journal.unsettled() == {}
+    assert journal.unsettled("release") == {}
 
 
 def test_a_refusal_before_processing_stops_every_batch():

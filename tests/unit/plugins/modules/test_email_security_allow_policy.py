@@ -13,13 +13,14 @@ import json
 import pytest
 import requests
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils import _ansible_module
 from ansible_collections.mailsec.cloudflare.plugins.modules import (
     email_security_allow_policy,
     email_security_allow_policy_info,
     email_security_trusted_domain,
     email_security_trusted_domain_info,
 )
-from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import ACCOUNT, BASE, TOKEN, envelope
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import ACCOUNT, BASE, TOKEN, envelope
 
 POLICIES = "%s/accounts/%s/email-security/settings/allow_policies" % (BASE, ACCOUNT)
 DOMAINS = "%s/accounts/%s/email-security/settings/trusted_domains" % (BASE, ACCOUNT)
@@ -235,16 +236,37 @@ def test_a_lost_create_that_landed_is_found_not_sent_again(api, run_module):
     assert outcome.result["results"][0]["id"] == "p-1"
 
 
-def test_a_lost_create_the_list_does_not_show_fails_without_a_second_create(api, run_module):
+def test_a_lost_create_the_list_does_not_show_within_settle_timeout_is_created_once_more(api, run_module, mocker):
+    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
     api.get(POLICIES, json=listing())
     api.post(POLICIES, body=requests.exceptions.ReadTimeout("read timed out"))
-    api.get(POLICIES, json=listing())
+    # The settle rule: the list read at once, after 1, 2 and 4 s, and once the window has closed; then the create
+    # provably never landed, and is sent again.
+    for dummy in range(5):
+        api.get(POLICIES, json=listing())
+    api.post(POLICIES, json=envelope(policy(SENDER, "p-9")))
 
-    outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER))
+    outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, settle_timeout=10))
+
+    assert not outcome.failed, outcome.result
+    assert [call.request.method for call in api.calls] == ["GET", "POST"] + ["GET"] * 5 + ["POST"]
+    assert outcome.result["results"][0]["action"] == "created"
+    assert outcome.result["results"][0]["id"] == "p-9"
+    assert any("it is not resent before then" in call.args[1] for call in warn.call_args_list)
+
+
+def test_a_lost_create_with_no_retries_left_fails_saying_it_never_landed(api, run_module):
+    api.get(POLICIES, json=listing())
+    api.post(POLICIES, body=requests.exceptions.ReadTimeout("read timed out"))
+    for dummy in range(5):
+        api.get(POLICIES, json=listing())
+
+    outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, settle_timeout=10, retries=0))
 
     assert outcome.failed
-    assert "not sent again" in outcome.result["msg"] and "Run the task again" in outcome.result["msg"]
-    assert [call.request.method for call in api.calls] == ["GET", "POST", "GET"]
+    assert "did not show the change 10 s after each of 1 requests" in outcome.result["msg"]
+    assert "Run the task again" in outcome.result["msg"]
+    assert [call.request.method for call in api.calls] == ["GET", "POST"] + ["GET"] * 5
 
 
 def test_a_refused_change_is_read_back_not_resent_and_fails_with_cloudflares_error(api, run_module):

@@ -18,7 +18,7 @@ from ansible_collections.mailsec.cloudflare.plugins.modules import (
     email_security_bulk_job_info,
     email_security_bulk_release,
 )
-from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import ACCOUNT, BASE, TOKEN, envelope
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import ACCOUNT, BASE, TOKEN, envelope
 
 MAIN = email_security_bulk_release.main
 BULK_URL = "%s/accounts/%s/email-security/investigate/bulk" % (BASE, ACCOUNT)
@@ -132,7 +132,8 @@ def test_a_lost_create_answer_adopts_the_job_it_made_instead_of_creating_another
 def test_a_lost_create_with_no_job_after_settle_timeout_creates_once_more(api, run_module):
     api.get(BULK_URL, json=listing([]))
     api.post(BULK_URL, body=requests.exceptions.ReadTimeout("read timed out"))
-    for dummy in range(4):
+    # The settle rule's schedule: listed at once, then after 1, 2 and 4 s, and once more when the window closes.
+    for dummy in range(5):
         api.get(BULK_URL, json=listing([]))
     api.post(BULK_URL, status=201, json=envelope(job("COMPLETED", successful=1)))
 
@@ -395,8 +396,8 @@ def test_an_answered_failed_create_is_settled_by_listing_until_the_job_shows(api
 def test_an_answered_failed_create_with_no_job_in_the_window_says_what_is_known(api, run_module):
     api.get(BULK_URL, json=listing([]))
     api.post(BULK_URL, status=409, json=envelope(None, success=False, errors=[{"code": 1409, "message": "Conflict"}]))
-    # Listed at once, then after 2, 4 and (the window closing) 4 more seconds.
-    for dummy in range(4):
+    # Listed at once, then after 1, 2 and 4 s, and once more when the window closes.
+    for dummy in range(5):
         api.get(BULK_URL, json=listing([]))
 
     outcome = run_module(MAIN, args(settle_timeout=10))

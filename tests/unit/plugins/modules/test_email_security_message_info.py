@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.mailsec.cloudflare.plugins.module_utils import _ansible_module
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_message_info
-from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import ACCOUNT, BASE, TOKEN, envelope
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import ACCOUNT, BASE, TOKEN, envelope
 
 MAIN = email_security_message_info.main
 SEARCH_URL = "%s/accounts/%s/email-security/investigate" % (BASE, ACCOUNT)

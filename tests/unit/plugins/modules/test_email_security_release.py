@@ -17,8 +17,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_release
 from ansible_collections.mailsec.cloudflare.plugins.module_utils import _ansible_module
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, Lifeline, ReleaseJournal
-from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, Lifeline, WriteJournal
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import (
     ACCOUNT,
     BASE,
     RELEASE_URL,
@@ -472,9 +472,9 @@ def test_a_wait_cut_by_task_timeout_ends_pending_and_the_next_run_settles_it(api
 
 
 def test_a_journal_entry_past_its_settle_window_lets_the_message_go_again(api, run_module, tmp_path):
-    journal = ReleaseJournal(str(tmp_path / "state"), ACCOUNT)
-    key = journal.record([IDS[0]], 120.0)
-    entries = journal.unsettled()
+    journal = WriteJournal(str(tmp_path / "state"), ACCOUNT)
+    key = journal.record("release", [IDS[0]], 120.0)
+    entries = journal.unsettled("release")
     entries[key]["sent_at"] -= 600
     journal._save(entries)  # pylint: disable=protected-access
     api.get(message_url(IDS[0]), json=quarantined(IDS[0]))
@@ -485,7 +485,7 @@ def test_a_journal_entry_past_its_settle_window_lets_the_message_go_again(api, r
 
     assert [c.request.method for c in api.calls] == ["GET", "GET", "POST"]
     assert [r["status"] for r in outcome.result["results"]] == ["released"]
-    assert journal.unsettled() == {}
+    assert journal.unsettled("release") == {}
 
 
 def test_no_release_is_sent_once_the_playbook_process_is_gone(api, run_module, monkeypatch):
@@ -509,7 +509,7 @@ def test_a_run_waits_for_another_run_on_the_same_account(api, run_module, tmp_pa
 
     assert outcome.failed
     assert len(api.calls) == 0
-    assert "another release run for this account on this machine" in outcome.result["msg"]
+    assert "another run writing to this account on this machine" in outcome.result["msg"]
 
 
 def test_a_failed_answer_that_carries_items_is_evidence(api, run_module):

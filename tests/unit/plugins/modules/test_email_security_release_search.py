@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_release
-from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import (
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import (
     ACCOUNT,
     BASE,
     RELEASE_URL,

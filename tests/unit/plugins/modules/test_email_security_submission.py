@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_submission
-from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import ACCOUNT, BASE, TOKEN, envelope
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import ACCOUNT, BASE, TOKEN, envelope
 
 MAIN = email_security_submission.main
 INVESTIGATE = "%s/accounts/%s/email-security/investigate" % (BASE, ACCOUNT)

@@ -21,7 +21,7 @@ from ansible_collections.mailsec.cloudflare.plugins.modules import (
     email_security_trusted_domain,
     email_security_trusted_domain_info,
 )
-from ansible_collections.mailsec.cloudflare.tests.unit.plugins.modules.conftest import (
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import (
     ACCOUNT,
     BASE,
     RELEASE_URL,

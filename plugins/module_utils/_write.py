@@ -1,0 +1,338 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one write engine: how every write (release, bulk create, submission, settings change) lands once.
+
+No Cloudflare write has an idempotency key, so one rule keeps each of them from happening twice:
+
+1. Under the account lock, what an earlier run wrote without learning the outcome (the journal's entries of this
+   operation for these keys) is settled first, by observing, before anything is sent.
+2. Each request is written to the journal before it leaves, and its time refreshed as it leaves.
+3. The client classifies each outcome: refused before processing (nothing happened), answered (the server is done
+   with the request; its answer is the evidence), or may still be processing: the settle rule.
+4. The settle rule: observe at once, then after 1, 2, 4... s (at most 10 s apart), until each intent shows done
+   or an observation sent after ``settle_timeout`` from the moment the request was written still does not show it
+   (then that request was never processed, and the intent may be sent again, at most ``retries`` times). A run
+   that cannot wait that long ends those intents pending, and the journal keeps them for the next run.
+5. Nothing more is sent once the Ansible process that started the module is gone, or an error stopped the task.
+
+What differs between writes is a ``WritePolicy``: how to send, how to read an answer into per-intent outcomes,
+how to observe whether an intent is done, and the outcome it reports in each case.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import threading
+import time
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError
+
+DEFAULT_SETTLE_TIMEOUT = 120.0
+# Observations while settling: the first at once, then after 1, 2, 4... seconds, never more than this apart.
+_SETTLE_FIRST_INTERVAL = 1.0
+_SETTLE_MAX_INTERVAL = 10.0
+# How late a request may leave after its journal entry was written before the entry's time is moved.
+_JOURNAL_TIME_PRECISION = 1.0
+
+DONE, NOT_DONE, UNREADABLE = "done", "not done", "unreadable"
+
+
+class Seen:
+    """What an observation showed of one intent: DONE (with what shows it), NOT_DONE, or UNREADABLE (why)."""
+
+    def __init__(self, state, evidence=None, error=None):
+        self.state = state
+        self.evidence = evidence
+        self.error = error
+
+
+class Settled:
+    """What observing intents after an unsure outcome established."""
+
+    def __init__(self):
+        self.done = []  # (key, Seen): the intent shows done
+        self.unreadable = []  # (key, why): it could not be observed
+        self.not_done = []  # not done when an observation sent after the window closed: safe to send again
+        self.pending = []  # not done when the wait had to stop before the window closed
+
+
+class WritePolicy:
+    """What one kind of write supplies to the engine. Keys name intents: message ids, a job's intent, an entry.
+
+    ``operation`` names the write in the journal, ``noun`` in messages ("release"). ``settles_answered_failures``:
+    whether an answered failure (a 4XX, a 2xx with success false) is observed over the settle window like a lost
+    answer (the write may show only later), or decided at once by ``failed``. A policy provides:
+
+    - ``send(keys, on_send)``: send one request for keys, passing ``on_send`` to the client (called as it leaves);
+    - ``answered(keys, response)`` and ``failed(keys, error)``: ({key: entry}, keys to send again) from an answer;
+    - ``refused(keys, error)``: {key: entry} for a request refused before processing (nothing was done);
+    - ``observe(keys)``: one ``Seen`` per key, in order: is each intent done?
+    - ``done(key, seen, cause, earlier)``, ``unreadable(key, why, cause)``, ``unsent(key, why)``: one key's entry
+      (``earlier`` when an earlier run's request did it);
+    - ``pending(keys, cause)``: {key: entry} for intents whose request may still land (the wait had to stop);
+    - ``gave_up(keys, error, attempts)``: {key: entry} for intents not done after the window, when no further
+      attempt is allowed.
+
+    Entries are whatever the policy reports per key; the engine never reads them. The messages below may be
+    replaced by a policy's own words.
+    """
+
+    operation = None
+    noun = None
+    settles_answered_failures = False
+
+    def settling_warning(self, keys, error):
+        return (
+            "%s. Observing the %d %s(s) it was for until they show or settle_timeout has passed; not resent "
+            % (
+                error.message,
+                len(keys),
+                self.noun,
+            )
+            + "before then"
+        )
+
+    def lost_cause(self, error):
+        return "the %s answer was lost (%s)" % (self.noun, error.message)
+
+    def earlier_cause(self, pid, sent_ago):
+        return "an earlier run on this machine (pid %s) sent a %s for it %.0f s ago and did not learn the outcome" % (
+            pid,
+            self.noun,
+            sent_ago,
+        )
+
+    def earlier_warning(self, keys, cause):
+        return (
+            "%d %s(s) of this task were in flight when an earlier run stopped; observing them before anything is "
+            "sent" % (len(keys), self.noun)
+        )
+
+
+class Departure:
+    """One write request: its journal entry, and the moment it last left.
+
+    The settle window runs from the moment the request is written, not from before a wait for the budget or a
+    429's Retry-After; the journal keeps the same moment for the next run.
+    """
+
+    def __init__(self, clock, journal, operation, keys, settle_timeout):
+        self._clock = clock
+        self._journal = journal
+        self.key = journal.record(operation, keys, settle_timeout) if journal is not None else None
+        self.sent_at = clock()
+
+    def leaving(self):
+        now = self._clock()
+        # Recorded just before: only a request that left noticeably later (after a budget wait or a 429's
+        # Retry-After) needs its journal time moved, and paying an fsync per request for less would slow writes.
+        if self.key is not None and now - self.sent_at >= _JOURNAL_TIME_PRECISION:
+            self._journal.touch(self.key)
+        self.sent_at = now
+
+    def settled(self, keys=None):
+        """The outcome of these keys (all when None) is known: the journal no longer needs them."""
+        if self.key is not None:
+            self._journal.settle(self.key, keys)
+
+
+def _settle_intervals():
+    interval = _SETTLE_FIRST_INTERVAL
+    while True:
+        yield interval
+        interval = min(interval * 2, _SETTLE_MAX_INTERVAL)
+
+
+class WriteEngine:
+    """Journal, lock, lifeline, send once, settle an unsure outcome by observing: for every write of one account.
+
+    Safe to share between the threads of one run: the first error that stops the task is kept once, and warnings
+    given with a ``once_key`` are given once.
+    """
+
+    def __init__(
+        self,
+        client,
+        journal=None,
+        lock=None,
+        lifeline=None,
+        settle_timeout=DEFAULT_SETTLE_TIMEOUT,
+        check_mode=False,
+        warn=None,
+        clock=None,
+        wall_clock=None,
+        sleep=None,
+    ):
+        self.client = client
+        # Check mode neither waits for, nor edits, what a live run may still be settling.
+        self._journal = None if check_mode else journal
+        self._lock = None if check_mode else lock
+        self._lifeline = lifeline
+        self.settle_timeout = settle_timeout
+        self._warn_callback = warn
+        self._clock = clock or time.monotonic
+        self._wall_clock = wall_clock or time.time
+        self._sleep = sleep or time.sleep
+        self._guard = threading.Lock()
+        self._warned = set()
+        self.fatal = None
+
+    def warn(self, text, once_key=None):
+        with self._guard:
+            if once_key is not None:
+                if once_key in self._warned:
+                    return
+                self._warned.add(once_key)
+        if self._warn_callback is not None:
+            self._warn_callback(text)
+
+    def stop(self, error):
+        """Keep the first error that stops the task; nothing further is sent."""
+        with self._guard:
+            if self.fatal is None:
+                self.fatal = error
+
+    @contextlib.contextmanager
+    def exclusive(self, consequence):
+        """Hold the account lock (waiting as long as the task may) for the block; ``consequence`` ends the error
+        raised when it cannot be had in time."""
+        if self._lock is None:
+            yield
+            return
+        left = self.client.time_left()
+        try:
+            self._lock.acquire(float("inf") if left is None else max(0.0, left), on_wait=self.warn, sleep=self._sleep)
+        except LockTimeoutError as exc:
+            raise CloudflareError(
+                "%s, longer than task_timeout allows; %s" % (exc, consequence), stops_task=True
+            ) from exc
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def settle_earlier(self, policy, keys):
+        """({key: entry} for keys an earlier run wrote without learning the outcome, the keys still to do)."""
+        if self._journal is None:
+            return {}, list(keys)
+        requested, decided = set(keys), {}
+        for journal_key, unsettled in self._journal.unsettled(policy.operation).items():
+            ids = [i for i in unsettled["ids"] if i in requested]
+            if not ids:
+                continue
+            requested.difference_update(ids)
+            settle_timeout = max(float(unsettled.get("settle_timeout") or 0), self.settle_timeout)
+            sent_ago = self._wall_clock() - float(unsettled.get("sent_at") or 0)
+            window_end = self._clock() - sent_ago + settle_timeout
+            cause = policy.earlier_cause(unsettled.get("pid", "unknown"), sent_ago)
+            self.warn(policy.earlier_warning(ids, cause))
+            settled = self.observe_until(policy, ids, window_end)
+            decided.update(self._outcomes(policy, settled, cause, earlier=True))
+            self._journal.settle(journal_key, [i for i in ids if i not in settled.pending])
+        return decided, [k for k in keys if k not in decided]
+
+    def write(self, policy, keys):
+        """{key: entry} for every key: sent once, settled, sent again only when provably not done."""
+        decided, pending, attempts = {}, list(keys), 0
+        while pending:
+            if self._lifeline is not None and self._lifeline.gone():
+                self.stop(
+                    CloudflareError(
+                        "the Ansible process that started this task is gone; no further %s request is sent"
+                        % policy.noun,
+                        stops_task=True,
+                    )
+                )
+            if self.fatal is not None:
+                decided.update((k, policy.unsent(k, self.fatal.message)) for k in pending)
+                return decided
+            attempts += 1
+            departure = Departure(self._clock, self._journal, policy.operation, pending, self.settle_timeout)
+            try:
+                response = policy.send(pending, departure.leaving)
+            except OutcomeUnknownError as exc:
+                outcomes, pending = self._after_unsure(policy, pending, exc, departure, attempts)
+                decided.update(outcomes)
+                continue
+            except CloudflareError as exc:
+                departure.settled()
+                if exc.is_fatal:
+                    self.stop(exc)
+                decided.update(policy.refused(pending, exc))
+                return decided
+            outcomes, pending = policy.answered(pending, response)
+            decided.update(outcomes)
+            departure.settled()
+        return decided
+
+    def _after_unsure(self, policy, keys, error, departure, attempts):
+        """({key: entry}, keys to send again) after a request that may have been processed."""
+        if error.answered and not policy.settles_answered_failures:
+            outcomes, resend = policy.failed(keys, error)
+            departure.settled()
+            return outcomes, resend
+        self.warn(policy.settling_warning(keys, error))
+        settled = self.observe_until(policy, keys, departure.sent_at + self.settle_timeout)
+        outcomes = self._outcomes(policy, settled, policy.lost_cause(error), earlier=False)
+        departure.settled([k for k in keys if k not in settled.pending])
+        if settled.not_done and (error.answered or attempts > self.client.retries):
+            outcomes.update(policy.gave_up(settled.not_done, error, attempts))
+            return outcomes, []
+        return outcomes, settled.not_done
+
+    @staticmethod
+    def _outcomes(policy, settled, cause, earlier):
+        outcomes = {key: policy.done(key, seen, cause, earlier) for key, seen in settled.done}
+        outcomes.update((key, policy.unreadable(key, why, cause)) for key, why in settled.unreadable)
+        if settled.pending:
+            outcomes.update(policy.pending(settled.pending, cause))
+        return outcomes
+
+    def observe_until(self, policy, keys, window_end):
+        """Observe intents until each shows done or the settle window has closed (the settle rule)."""
+        settled, waiting = Settled(), list(keys)
+        for interval in _settle_intervals():
+            # Only an observation that leaves after the window has closed proves a write will not land: one sent
+            # earlier may have been answered late, from a state taken before a slow write was processed.
+            observed_at = self._clock()
+            still = []
+            for key, seen in zip(waiting, policy.observe(waiting)):
+                if seen.state == DONE:
+                    settled.done.append((key, seen))
+                elif seen.state == NOT_DONE:
+                    still.append(key)
+                else:
+                    settled.unreadable.append((key, seen.error))
+            waiting = still
+            if not waiting or observed_at >= window_end:
+                settled.not_done = waiting
+                return settled
+            wait = max(0.0, min(interval, window_end - self._clock()))
+            if self._cannot_wait(wait):
+                settled.pending = waiting
+                return settled
+            self._sleep(wait)
+        return settled
+
+    def _cannot_wait(self, seconds):
+        left = self.client.time_left()
+        return (
+            (left is not None and seconds >= left)
+            or self.fatal is not None
+            or (self._lifeline is not None and self._lifeline.gone())
+        )
+
+
+def outcome_summary(results, field, names, requests_sent):
+    """How many results have each of ``names`` in ``field``, with the total and the requests the task sent."""
+    summary = dict.fromkeys(names, 0)
+    for result in results:
+        summary[result[field]] += 1
+    summary.update(total=len(results), requests_sent=requests_sent)
+    return summary

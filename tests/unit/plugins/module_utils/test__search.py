@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A search as the thing to release: the option checked, one pass, and reading back by search or by id."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import STATE_QUARANTINED, STATE_RELEASED
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import QuarantineSearch, search_spec
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+BASE = "https://api.example.test/client/v4"
+SEARCH = "%s/accounts/%s/email-security/investigate" % (BASE, ACCOUNT)
+IDS = ["aaaa-2026-11-24T08:00:00-1", "bbbb-2026-11-24T08:00:00-2", "cccc-2026-11-24T08:00:00-3"]
+
+
+def page(items, cursor=None):
+    return {"success": True, "errors": [], "messages": [], "result": items, "result_info": {"next": cursor}}
+
+
+def message(message_id, quarantined=True):
+    return {
+        "id": message_id,
+        "is_quarantined": quarantined,
+        "post_delivery_operations": [] if quarantined else ["QUARANTINE_RELEASE"],
+    }
+
+
+def search(max_messages=None):
+    client = CloudflareClient(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=0)
+    return QuarantineSearch(
+        client, ACCOUNT, search_spec({"sender": "x.example", "all_time": True, "poll_timeout": 10}), max_messages
+    )
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ({"sender": "x.example"}, "search has no time window"),
+        ({"sender": " ", "all_time": True}, "search.sender is empty"),
+        ({"all_time": True, "start": "2026-11-24T08:00:00Z"}, "contradict each other"),
+    ],
+)
+def test_a_search_is_checked_before_any_request(option, message):
+    with pytest.raises(ValidationError, match=message):
+        search_spec(option)
+
+
+def test_one_pass_follows_the_cursor_and_never_takes_an_item_without_a_valid_id(api):
+    api.get(SEARCH, json=page([message(IDS[0]), {"id": "../x"}], cursor="c2"))
+    api.get(SEARCH, json=page([message(IDS[1], quarantined=False), message(IDS[0])]))
+
+    found = search()
+    ids, states = found.find()
+
+    assert ids == IDS[:2]
+    assert [states[i].state for i in ids] == [STATE_QUARANTINED, STATE_RELEASED]
+    assert found.summary() == dict(pages=2, found=2, quarantined=1, skipped_items=1)
+    assert parse_qs(urlsplit(api.calls[1].request.url).query)["cursor"] == ["c2"]
+    assert parse_qs(urlsplit(api.calls[0].request.url).query)["per_page"] == ["1000"]
+
+
+def test_more_quarantined_messages_than_max_messages_stops_before_any_release(api):
+    api.get(SEARCH, json=page([message(i) for i in IDS]))
+
+    with pytest.raises(CloudflareError, match="more than max_messages"):
+        search(max_messages=2).find()
+
+
+def test_reading_back_repeats_the_search_when_cheaper_and_reads_by_id_what_it_no_longer_shows(api):
+    api.get(SEARCH, json=page([message(i) for i in IDS]))
+    api.get(SEARCH, json=page([message(IDS[0], quarantined=False), message(IDS[1])]))
+    api.get(
+        "%s/%s" % (SEARCH, IDS[2]),
+        json={"success": True, "errors": [], "messages": [], "result": message(IDS[2], False)},
+    )
+
+    found = search()
+    found.find()
+    states = found.read(IDS)
+
+    assert [s.state for s in states] == [STATE_RELEASED, STATE_QUARANTINED, STATE_RELEASED]
+    assert len(api.calls) == 3

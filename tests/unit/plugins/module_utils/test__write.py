@@ -1,0 +1,311 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The write engine driven with a scripted policy: its journal, its schedule, its window rule, no HTTP."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time as real_time
+
+import pytest
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+    DONE,
+    NOT_DONE,
+    UNREADABLE,
+    Seen,
+    WriteEngine,
+    WritePolicy,
+    outcome_summary,
+)
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = []
+        self._started = real_time.time()
+
+    def clock(self):
+        return self.now
+
+    def wall_clock(self):
+        """Epoch seconds, as the journal writes them, moving with the fake clock."""
+        return self._started + self.now - 1000.0
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class Client:
+    def __init__(self, time, retries=2, deadline=None):
+        self.retries = retries
+        self.time = time
+        self.deadline = deadline
+
+    def time_left(self):
+        return None if self.deadline is None else self.deadline - self.time.now
+
+
+class Policy(WritePolicy):
+    """Sends by taking the next scripted outcome; observes from a table of moments at which each key is done."""
+
+    operation = "test"
+    noun = "write"
+
+    def __init__(self, time, outcomes, done_at=None, journal=None):
+        self.time = time
+        self.outcomes = list(outcomes)
+        self.done_at = dict(done_at or {})
+        self.sent = []
+        self.observed = []
+        self.journal = journal
+        self.journalled_while_sending = []
+
+    def send(self, keys, on_send):
+        on_send()
+        self.sent.append((list(keys), self.time.now))
+        if self.journal is not None:
+            self.journalled_while_sending.append(
+                sorted(i for entry in self.journal.unsettled("test").values() for i in entry["ids"])
+            )
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def answered(self, keys, response):
+        return dict.fromkeys(keys, "answered"), []
+
+    def refused(self, keys, error):
+        return dict.fromkeys(keys, "refused: %s" % error.message)
+
+    def failed(self, keys, error):
+        return dict.fromkeys(keys, "failed"), []
+
+    def observe(self, keys):
+        self.observed.append((list(keys), self.time.now))
+        return [
+            Seen(DONE, "evidence") if self.time.now >= self.done_at.get(k, float("inf")) else Seen(NOT_DONE)
+            for k in keys
+        ]
+
+    def done(self, key, seen, cause, earlier):
+        return "done (earlier)" if earlier else "done"
+
+    def unreadable(self, key, why, cause):
+        return "unreadable: %s" % why
+
+    def pending(self, keys, cause):
+        return dict.fromkeys(keys, "pending")
+
+    def gave_up(self, keys, error, attempts):
+        return dict.fromkeys(keys, "gave up after %d" % attempts)
+
+    def unsent(self, key, why):
+        return "unsent: %s" % why
+
+
+def lost():
+    return OutcomeUnknownError("POST: read timed out", method="POST", path="/x")
+
+
+def answered_failure():
+    return OutcomeUnknownError("POST: HTTP 409", status=409, method="POST", path="/x", answered=True)
+
+
+def make(time, tmp_path=None, **options):
+    journal = WriteJournal(str(tmp_path), ACCOUNT) if tmp_path is not None else None
+    settings = dict(settle_timeout=10.0, clock=time.clock, wall_clock=time.wall_clock, sleep=time.sleep)
+    settings.update(options)
+    client = settings.pop("client", Client(time))
+    return WriteEngine(client, journal=journal, **settings), journal
+
+
+def test_an_answered_write_is_sent_once_and_leaves_no_journal_entry(tmp_path):
+    time = FakeTime()
+    engine, journal = make(time, tmp_path)
+    policy = Policy(time, ["ok"], journal=journal)
+
+    assert engine.write(policy, ["a", "b"]) == {"a": "answered", "b": "answered"}
+    assert [keys for keys, dummy in policy.sent] == [["a", "b"]]
+    # Written to the journal before it left, gone once answered.
+    assert policy.journalled_while_sending == [["a", "b"]]
+    assert journal.unsettled("test") == {}
+
+
+def test_a_lost_answer_is_observed_on_the_schedule_and_never_resent_once_done(tmp_path):
+    time = FakeTime()
+    engine, journal = make(time, tmp_path)
+    policy = Policy(time, [lost()], done_at={"a": 1003.0, "b": 1000.0})
+
+    assert engine.write(policy, ["a", "b"]) == {"a": "done", "b": "done"}
+    assert len(policy.sent) == 1
+    # At once, then after 1 and 2 s: "a" shows at 1003.
+    assert [(keys, moment) for keys, moment in policy.observed] == [
+        (["a", "b"], 1000.0),
+        (["a"], 1001.0),
+        (["a"], 1003.0),
+    ]
+    assert journal.unsettled("test") == {}
+
+
+def test_only_an_observation_sent_after_the_window_closed_lets_an_intent_be_sent_again():
+    time = FakeTime()
+    engine, dummy = make(time)
+    policy = Policy(time, [lost(), "ok"])
+
+    assert engine.write(policy, ["a"]) == {"a": "answered"}
+    # Observed at 0, 1, 3, 7 and 10 s (the window closing at 10 s), then sent again.
+    assert [moment - 1000.0 for dummy, moment in policy.observed] == [0.0, 1.0, 3.0, 7.0, 10.0]
+    assert [moment - 1000.0 for dummy, moment in policy.sent] == [0.0, 10.0]
+
+
+def test_no_attempt_beyond_the_clients_retries():
+    time = FakeTime()
+    engine, dummy = make(time, client=Client(time, retries=1))
+    policy = Policy(time, [lost(), lost()])
+
+    assert engine.write(policy, ["a"]) == {"a": "gave up after 2"}
+    assert len(policy.sent) == 2
+
+
+def test_an_answered_failure_is_decided_at_once_unless_the_policy_settles_it_over_the_window():
+    time = FakeTime()
+    engine, dummy = make(time)
+    at_once = Policy(time, [answered_failure()])
+    assert engine.write(at_once, ["a"]) == {"a": "failed"}
+    assert at_once.observed == []
+
+    windowed = Policy(time, [answered_failure()])
+    windowed.settles_answered_failures = True
+    # Not done when the window closes: the server answered, so it is never sent again.
+    assert engine.write(windowed, ["a"]) == {"a": "gave up after 1"}
+    assert len(windowed.sent) == 1 and len(windowed.observed) == 5
+
+
+def test_a_task_that_cannot_wait_for_the_window_ends_pending_and_keeps_the_journal(tmp_path):
+    time = FakeTime()
+    engine, journal = make(time, tmp_path, client=Client(time, deadline=1002.5))
+    policy = Policy(time, [lost()])
+
+    assert engine.write(policy, ["a", "b"]) == {"a": "pending", "b": "pending"}
+    assert [entry["ids"] for entry in journal.unsettled("test").values()] == [["a", "b"]]
+
+
+def test_the_next_run_settles_what_the_journal_holds_before_anything_is_sent(tmp_path):
+    time = FakeTime()
+    journal = WriteJournal(str(tmp_path), ACCOUNT)
+    journal.record("test", ["a", "b"], 10.0)
+    journal.record("other", ["c"], 10.0)
+    engine, dummy = make(time, tmp_path)
+    policy = Policy(time, [], done_at={"a": 1002.0})
+
+    decided, remaining = engine.settle_earlier(policy, ["a", "b", "c"])
+
+    # "a" shows; "b" never does within the window, so it is left to be sent; another operation's entry is not ours.
+    assert decided == {"a": "done (earlier)"}
+    assert remaining == ["b", "c"]
+    assert policy.sent == []
+    assert list(journal.unsettled("test")) == [] and len(journal.unsettled("other")) == 1
+
+
+def test_check_mode_neither_reads_nor_edits_the_journal_nor_takes_the_lock(tmp_path):
+    time = FakeTime()
+    journal = WriteJournal(str(tmp_path), ACCOUNT)
+    journal.record("test", ["a"], 10.0)
+    held = AccountLock(str(tmp_path), ACCOUNT).acquire(0)
+    try:
+        engine = WriteEngine(Client(time), journal, AccountLock(str(tmp_path), ACCOUNT), check_mode=True)
+        policy = Policy(time, [])
+        with engine.exclusive("nothing was sent"):
+            assert engine.settle_earlier(policy, ["a"]) == ({}, ["a"])
+    finally:
+        held.release()
+    assert policy.observed == [] and len(journal.unsettled("test")) == 1
+
+
+def test_a_lock_held_longer_than_the_task_may_wait_stops_the_task_saying_what_was_not_done(tmp_path):
+    time = FakeTime()
+    held = AccountLock(str(tmp_path), ACCOUNT).acquire(0)
+    try:
+        engine = WriteEngine(
+            Client(time, deadline=1000.4), lock=AccountLock(str(tmp_path), ACCOUNT), clock=time.clock, sleep=time.sleep
+        )
+        with pytest.raises(CloudflareError) as raised:
+            with engine.exclusive("nothing was sent"):
+                pytest.fail("the block ran without the lock")
+    finally:
+        held.release()
+    assert "longer than task_timeout allows; nothing was sent" in raised.value.message
+    assert raised.value.is_fatal
+
+
+def test_a_refusal_that_stops_the_task_leaves_later_writes_unsent():
+    time = FakeTime()
+    engine, dummy = make(time)
+    refusal = CloudflareError("HTTP 403: Authentication error", status=403)
+    policy = Policy(time, [refusal])
+
+    assert engine.write(policy, ["a"]) == {"a": "refused: HTTP 403: Authentication error"}
+    assert engine.fatal is refusal
+    assert engine.write(policy, ["b"]) == {"b": "unsent: HTTP 403: Authentication error"}
+    assert len(policy.sent) == 1
+
+
+def test_nothing_is_sent_once_the_ansible_process_is_gone():
+    class Gone:
+        def gone(self):
+            return True
+
+    time = FakeTime()
+    engine, dummy = make(time, lifeline=Gone())
+    policy = Policy(time, ["ok"])
+
+    outcome = engine.write(policy, ["a"])
+
+    assert policy.sent == []
+    assert outcome == {
+        "a": "unsent: the Ansible process that started this task is gone; no further write request is sent"
+    }
+
+
+def test_an_unreadable_intent_is_reported_as_such_and_not_waited_for():
+    class Unreadable(Policy):
+        def observe(self, keys):
+            self.observed.append((list(keys), self.time.now))
+            return [Seen(UNREADABLE, error="HTTP 500") for dummy in keys]
+
+    time = FakeTime()
+    engine, dummy = make(time)
+    policy = Unreadable(time, [lost()])
+
+    assert engine.write(policy, ["a"]) == {"a": "unreadable: HTTP 500"}
+    assert len(policy.observed) == 1 and time.slept == []
+
+
+def test_warnings_with_a_key_are_given_once():
+    given = []
+    engine = WriteEngine(Client(FakeTime()), warn=given.append)
+    for dummy in range(3):
+        engine.warn("notice", once_key="n")
+    engine.warn("other")
+    assert given == ["notice", "other"]
+
+
+def test_outcome_summary_counts_every_name_even_absent_ones():
+    results = [{"status": "a"}, {"status": "a"}, {"status": "b"}]
+    assert outcome_summary(results, "status", ("a", "b", "c"), 4) == {
+        "a": 2,
+        "b": 1,
+        "c": 0,
+        "total": 3,
+        "requests_sent": 4,
+    }
