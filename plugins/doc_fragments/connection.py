@@ -123,7 +123,8 @@ options:
   state_dir:
     description:
       - A directory on the machine the module runs on (usually the controller) for the shared request budget,
-        and, for releases, the journal of requests in flight and the per-account lock.
+        and, for every module that writes (release, bulk release, submission, allow policy, trusted domain), the
+        journal of requests in flight and the per-account lock.
       - If not set, the environment variable E(MAILSEC_CLOUDFLARE_STATE_DIR) is used, then
         C(~/.local/state/mailsec.cloudflare).
       - On AWX or Automation Platform, each job runs in a fresh container; point this at a persistent volume

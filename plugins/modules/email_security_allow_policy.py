@@ -125,8 +125,13 @@ attributes:
 notes:
   - Reading costs one request per 1000 policies (one filtered request for a single O(pattern)); each change is one
     request, or one batch request per 1000 changes with O(policies).
-  - A change whose answer was lost is not sent again. The list is read once more; if it does not show the change,
-    the task fails and says so, and running it again changes only what is still missing.
+  - A change whose answer was lost is not sent again while it may still land. The list is read again until it shows
+    the change or O(settle_timeout) has passed; only then is the change sent again. If the server answered with an
+    error, one read of the list decides, and the task fails saying so; running it again changes only what is
+    still missing.
+  - Before each change request its entries are written to a journal in O(state_dir), removed once the outcome is
+    known; a run that is killed leaves them, and the next run on the same machine reads the list until they show
+    (or the window closes) before it plans anything. Runs writing to the same account on one machine take turns.
   - Every allow policy operation is marked beta in Cloudflare's published contract.
 seealso:
   - module: mailsec.cloudflare.email_security_allow_policy_info

@@ -44,6 +44,16 @@ options:
         failed result still carries RV(results).
     type: bool
     default: true
+  settle_timeout:
+    description:
+      - Seconds within which the API processes a submission or never will. After a request whose answer was lost (timed
+        out, cut, or a gateway error), each message's action log is read until it shows the submission or this long has passed since the request was sent; only then
+        is it sent again (at most O(retries) times), never while the first may still land.
+      - If the task cannot wait that long (O(task_timeout)), those messages end V(submission_pending), and the journal in O(state_dir) lets the next run
+        on this machine settle it before it sends anything.
+    type: float
+    default: 120
+    version_added: 1.2.0
 extends_documentation_fragment:
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
@@ -64,8 +74,13 @@ attributes:
       - A message whose action log shows a submission with the same expected disposition is not submitted again.
 notes:
   - Each message costs a read of the message and of its action log; the submissions go in one request per 100
-    messages. A submission whose answer was lost or partly refused is settled by reading the messages' action logs
-    again, never by sending it again.
+    messages. A submission whose answer was partly refused is settled by reading the messages' action logs once;
+    one whose answer was lost, by reading them until they show it or O(settle_timeout) has passed, never by
+    sending it again meanwhile.
+  - Before each request its messages are written to a journal in O(state_dir), removed once the outcome is known. A
+    run that is killed, or stops at O(task_timeout), leaves them there, and the next run on the same machine reads
+    their action logs (with the same rule) before it submits anything. Runs writing to the same account on one
+    machine take turns (a lock in O(state_dir)).
   - Every submissions operation is marked beta in Cloudflare's published contract.
 seealso:
   - module: mailsec.cloudflare.email_security_release
@@ -98,8 +113,11 @@ results:
     status:
       description:
         - V(submitted) (this run's submission is in the message's action log, or Cloudflare accepted it),
-          V(already_submitted), V(would_submit) (check mode), V(not_found), V(not_submitted) (refused, or no
-          alert id), or V(unknown) (the answer was lost and the action log does not show it yet).
+          V(already_submitted), V(would_submit) (check mode), V(submission_pending) (the answer was lost and the
+          task stopped before O(settle_timeout) had passed; the submission may still land, and running the task again
+          settles it first), V(not_found), V(not_submitted) (refused, no alert id, or still not in the action log
+          O(settle_timeout) after each of the requests whose answers were lost), or V(unknown) (the answer failed, or
+          the action log could not be read, and the action log does not show it).
       type: str
       returned: always
     submission_id:
@@ -130,7 +148,7 @@ summary:
   description: How many messages ended with each status, and the requests sent.
   returned: always
   type: dict
-  sample: {submitted: 3, already_submitted: 0, would_submit: 0, not_found: 0, not_submitted: 0, unknown: 0, total: 3, requests_sent: 10}
+  sample: {submitted: 3, already_submitted: 0, would_submit: 0, submission_pending: 0, not_found: 0, not_submitted: 0, unknown: 0, total: 3, requests_sent: 10}
 error:
   description: The API error that stopped the task, without credentials or headers.
   returned: when an error stopped the whole task (credentials, permissions, account, lockout, task_timeout)
