@@ -47,10 +47,11 @@ options:
   settle_timeout:
     description:
       - Seconds within which the API processes a submission or never will. After a request whose answer was lost (timed
-        out, cut, or a gateway error), each message's action log is read until it shows the submission or this long has passed since the request was sent; only then
-        is it sent again (at most O(retries) times), never while the first may still land.
-      - If the task cannot wait that long (O(task_timeout)), those messages end V(submission_pending), and the journal in O(state_dir) lets the next run
-        on this machine settle it before it sends anything.
+        out, cut, or a gateway error), each message's action log is read until it shows the submission or this long has
+        passed since the request was sent; only then is it sent again (at most O(retries) times), never while the first
+        may still land.
+      - If the task cannot wait that long (O(task_timeout)), those messages end V(submission_pending), and the journal in
+        O(state_dir) lets the next run on this machine settle it before it sends anything.
     type: float
     default: 120
     version_added: 1.2.0

@@ -149,7 +149,7 @@ def test_a_lost_answer_is_observed_on_the_schedule_and_never_resent_once_done(tm
     assert engine.write(policy, ["a", "b"]) == {"a": "done", "b": "done"}
     assert len(policy.sent) == 1
     # At once, then after 1 and 2 s: "a" shows at 1003.
-    assert [(keys, moment) for keys, moment in policy.observed] == [
+    assert list(policy.observed) == [
         (["a", "b"], 1000.0),
         (["a"], 1001.0),
         (["a"], 1003.0),
