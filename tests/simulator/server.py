@@ -108,6 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "tls_garbage_after":
             return self._tls_garbage(entry)
         if fault.kind == "status_after":
+            entry["fault"] = "status %d after processing" % fault.status
             return self._answer(entry, fault.status, envelope(errors=[fault_error(fault)]), headers, checked=False)
         if fault.kind == "failed_with_items" and status == 200:
             body = dict(body, success=False, errors=[_error(1100, fault.message)])

@@ -233,6 +233,16 @@ def test_injected_rate_limit_and_server_errors_then_recovery(sim):
     assert release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}).status_code == 200
 
 
+def test_a_status_after_processing_is_a_fault_the_ledger_names(sim):
+    # A suite telling the server's own 409 from an injected one reads this field.
+    sim.state.inject("status_after", "release", count=1, status=409, message="Conflict")
+    assert release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}).status_code == 409
+    assert release(sim, {"ids": ["BBBB2222-2026-11-24T09:00:00-2"]}).status_code == 200
+    first, second = sim.state.requests(endpoint="release")
+    assert first["status"] == 409 and first["fault"] == "status 409 after processing"
+    assert second["status"] == 200 and "fault" not in second
+
+
 def test_connection_dropped_before_processing_delivers_nothing(sim):
     sim.state.inject("drop_before", "release")
     with pytest.raises(requests.exceptions.ConnectionError):
