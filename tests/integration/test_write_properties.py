@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Random fault schedules against the other writes: submissions and the settings lists (allow policies).
+"""Random fault schedules against the other writes: bulk job creates, submissions and the settings lists (allow
+policies).
 
 Like the release suite, each policy runs through the write engine in this process against a real HTTP simulator,
 journalled, with lost answers, slow processing, server errors, rate limits and odd answer shapes on its routes. What
 must hold:
+- bulk jobs: one job per intent (a run, then a run again with its journal, while a slow first create may still be
+  landing), the run again adopts it, and no message is delivered twice;
 - submissions: no message submitted twice (a run, then a run again at once, while a slow submission of the first
   may still be landing), and no status that the simulator's ledger contradicts;
 - settings lists: no entry created twice (by the run, or by a run again with its journal), no entry the task did not name
@@ -29,8 +32,15 @@ from hypothesis import given, strategies as st
 from property_support import bounded, run_and_record, write_fault
 from tests.simulator import Simulator, SimulatorState, generate_messages
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
+    BulkJobs,
+    BulkReleaseRun,
+    intent_key,
+    job_comment,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import search_spec
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
     ALLOW_POLICY,
     Declared,
@@ -107,6 +117,95 @@ def _state(state_dir, account_id):
 def _check_bounded(check, name, stats):
     run_and_record(check, "property-%s.json" % name, stats)
     assert stats["schedules"] >= SCHEDULES
+
+
+# Bulk job creates ------------------------------------------------------------------------------------------------
+
+BULK_SCHEDULE = st.fixed_dictionaries(
+    {
+        "messages": st.integers(1, 12),
+        "faults": st.lists(
+            st.one_of(
+                st.tuples(st.just("bulk_create"), _write_fault(shapes=False), st.integers(1, 2)),
+                st.tuples(st.just("bulk_list"), READ_FAULT, st.integers(1, 2)),
+            ),
+            max_size=3,
+        ),
+    }
+)
+BULK_SEARCH = search_spec({"all_time": True})
+
+
+def _run_bulk(schedule, stats):
+    state = SimulatorState(generate_messages(schedule["messages"], seed=len(schedule["faults"])))
+    state.configure({"bulk_discovery_seconds": 0, "bulk_rate": 10000})
+    intent = intent_key(state.account_id, BULK_SEARCH.as_search_params(), ticket="INC-1")
+    state_dir = tempfile.mkdtemp(prefix="bulk-")
+    journal_and_lock = _state(state_dir, state.account_id)
+    options = dict(
+        settle_timeout=journal_and_lock.pop("settle_timeout"),
+        wait=False,
+        wait_timeout=0,
+        poll_interval=1,
+        cancel_on_timeout=False,
+    )
+    ended = {}
+    with Simulator(state) as sim:
+        _inject(state, schedule["faults"])
+        for attempt in ("first run", "run again"):
+            client = _client(sim, state)
+            run = BulkReleaseRun(
+                BulkJobs(client, state.account_id),
+                BULK_SEARCH,
+                intent,
+                job_comment(intent, ticket="INC-1"),
+                options,
+                **journal_and_lock,
+            )
+            try:
+                ended[attempt] = run.run(check_mode=False)["job_id"]
+            except CloudflareError:
+                ended[attempt] = None
+            finally:
+                client.close()
+            if attempt == "first run":
+                met = _faults_met(state)
+                for fault in state.faults:
+                    fault.remaining = 0
+        _let_slow_requests_land(schedule["faults"])
+        made = [event["job_id"] for event in state.ledger("bulk_job_created")]
+        # The jobs run to their end (at 10000 rows a second, at once), so that a second job would show as a second
+        # delivery too.
+        ends_by = time.monotonic() + 10
+        while time.monotonic() < ends_by and any(job.status != "COMPLETED" for job in state.bulk_jobs().jobs.values()):
+            time.sleep(0.05)
+    shutil.rmtree(state_dir)
+    problems = []
+    if ended["run again"] != (made[0] if len(made) == 1 else None):
+        problems.append("the run again ended with job %s; the simulator made %s" % (ended["run again"], made))
+    if ended["first run"] not in (None, ended["run again"]):
+        problems.append("the first run reported job %s, which is not the job made" % ended["first run"])
+    twice = made[1:] + [message for message, count in state.deliveries().items() if count > 1]
+    stats["schedules"] += 1
+    stats["faults_met"] += met
+    stats["runs_stopped"] += int(ended["first run"] is None)
+    stats["created_twice"] += len(twice)
+    stats["contradictions"] += len(problems)
+    return twice, problems, state
+
+
+def test_no_fault_schedule_creates_a_second_bulk_job_or_delivers_twice():
+    stats = collections.Counter()
+
+    @bounded(SCHEDULES)
+    @given(schedule=BULK_SCHEDULE)
+    def check(schedule):
+        twice, problems, state = _run_bulk(schedule, stats)
+        assert twice == [], schedule
+        assert problems == [], (schedule, problems)
+        assert state.ledger("contract_violation") == []
+
+    _check_bounded(check, "bulk-creates", stats)
 
 
 # Submissions ---------------------------------------------------------------------------------------------------
