@@ -89,8 +89,10 @@ integration-targets: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test integration --local --python $(PYVER) --color no $(INTEGRATION_TARGETS)
 
 # The property suite drives the release engine in-process: the collection is importable from the copy's parent.
+# The PostgreSQL backend's tests start a real server: its programs are found or installed first, or the target fails.
 integration: collection-copy
 	@echo "==> make $@: pytest integration tests and the property suites (several minutes; pytest prints a dot per test)"
+	@sh tests/tools/need_postgres.sh
 	cd $(COLLECTION_ROOT) && PYTHONPATH=$(CURDIR)/$(BUILD_DIR) $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) $(INTEGRATION_TESTS)
 	@$(CURDIR)/$(BIN)/python tests/tools/exactly_once_summary.py $(COLLECTION_ROOT)/tests/output
 
@@ -139,6 +141,7 @@ demo: $(DEMO_VENV)/.installed
 	  $(CURDIR)/$(DEMO_BIN)/ansible-playbook playbooks/demo.yml
 
 bench: collection-copy
+	@sh tests/tools/need_postgres.sh
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/bench/bench.py --markdown $(CURDIR)/docs/performance.md
 
 clean:

@@ -107,7 +107,8 @@ options:
         for people working in the dashboard. Values above 1200 are for accounts with a raised limit.
       - The budget is shared by every module process on the same machine that uses the same credential
         (forks, C(loop), parallel playbooks), through a file in O(state_dir) named by a hash of the
-        credential, never the credential itself.
+        credential, never the credential itself; with O(state_backend=postgresql), by every process on every
+        machine that shares the database, through a row keyed by that hash.
       - Independently of this option, when the server's C(Ratelimit) header announces that the quota of any
         of its policies is nearly spent, every request waits until that window resets; a stricter quota
         announced in C(Ratelimit-Policy) is obeyed as well. The first pause of each kind is a warning; the
@@ -128,11 +129,37 @@ options:
       - If not set, the environment variable E(MAILSEC_CLOUDFLARE_STATE_DIR) is used, then
         C(~/.local/state/mailsec.cloudflare).
       - On AWX or Automation Platform, each job runs in a fresh container; point this at a persistent volume
-        for the journal to carry over between jobs.
+        for the journal to carry over between jobs, or use O(state_backend=postgresql).
+      - Not used with O(state_backend=postgresql).
     type: path
     version_added: 1.1.0
+  state_backend:
+    description:
+      - Where the journal of requests in flight, the per-account lock and the shared request budget are kept.
+      - V(local) keeps them in files in O(state_dir), shared by the runs on one machine only.
+      - V(postgresql) keeps them in the PostgreSQL database of O(state_dsn), shared by every machine that reaches it
+        (AWX execution nodes, container-group pods, event source restarts). The lock is a session-level advisory
+        lock, the journal and budget are tables named C(mailsec_cloudflare_*), created on first use. A run checks,
+        before each write request, that it still holds the lock, and writes nothing when it cannot write the journal.
+        Needs the Python library C(psycopg) (C(psycopg[binary])) where the module runs.
+      - If not set, the environment variable E(MAILSEC_CLOUDFLARE_STATE_BACKEND) is used, then V(local).
+    type: str
+    choices: [local, postgresql]
+    version_added: 1.2.0
+  state_dsn:
+    description:
+      - The libpq connection URI or key/value string of the state database, for example
+        C(postgresql://mailsec@db.example:5432/awx?sslmode=verify-full), used with O(state_backend=postgresql).
+        The user needs C(CREATE) on the schema the first time (or the tables created beforehand by their owner),
+        then C(SELECT), C(INSERT), C(UPDATE) and C(DELETE) on them.
+      - The DSN and its password never appear in output, logs, errors or diffs. Prefer a password from
+        E(PGPASSWORD) or C(~/.pgpass) or an AWX credential that injects E(MAILSEC_CLOUDFLARE_STATE_DSN).
+      - If not set, the environment variable E(MAILSEC_CLOUDFLARE_STATE_DSN) is used.
+    type: str
+    version_added: 1.2.0
 requirements:
   - requests (Python library)
+  - psycopg 3 (Python library), only with O(state_backend=postgresql)
 notes:
   - The API token and key are marked C(no_log) and removed from every text the module returns, including
     error messages from servers or proxies that echo request headers back.

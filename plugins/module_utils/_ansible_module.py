@@ -20,12 +20,19 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
     REQUESTS_IMPORT_ERROR,
     redact,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
+    MissingLibraryError,
+    StateStoreError,
+    ephemeral_state_notice,
+    open_state,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import (
     CONNECTION_ARGUMENT_SPEC,
     CONNECTION_MUTUALLY_EXCLUSIVE,
     CONNECTION_REQUIRED_TOGETHER,
     ENV_API_KEY,
     ENV_API_TOKEN,
+    ENV_STATE_DSN,
     ValidationError,
     connect,
     resolve_connection,
@@ -39,8 +46,11 @@ NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 class CloudflareModule(AnsibleModule):
     """An AnsibleModule with the connection options, a client factory and output that never holds a secret."""
 
-    def __init__(self, argument_spec, **kwargs):
+    def __init__(self, argument_spec, writes=False, **kwargs):
         self._secrets = []
+        self.state = None
+        # A module that writes keeps a journal and takes the account lock: it says when they will not last.
+        self._writes = writes
         spec = copy.deepcopy(CONNECTION_ARGUMENT_SPEC)
         spec.update(argument_spec)
         super(CloudflareModule, self).__init__(
@@ -66,6 +76,10 @@ class CloudflareModule(AnsibleModule):
             )
             if value
         ]
+        self._secrets.extend(_dsn_secrets(self.params.get("state_dsn"), os.environ.get(ENV_STATE_DSN)))
+        if self.params.get("state_dsn") or os.environ.get(ENV_STATE_DSN):
+            # libpq's own variable, as the AWX credential type injects the password.
+            self._secrets.extend(value for value in [os.environ.get("PGPASSWORD")] if value)
         notices = []
         try:
             settings = resolve_connection(self.params, os.environ, notices)
@@ -99,9 +113,24 @@ class CloudflareModule(AnsibleModule):
             masked["base_url"] = heuristic_log_sanitize(masked["base_url"])
         self.fail_json(msg=message, invocation={"module_args": masked})
 
-    def client(self, settings):
+    def open_state(self, settings):
+        """The state store the settings choose (``self.state``), or a failed task before any Cloudflare request."""
         try:
-            return connect(settings, self.warn, deadline=time.monotonic() + settings["task_timeout"])
+            self.state = open_state(settings)
+        except MissingLibraryError as exc:
+            self.fail_json(msg="%s: %s" % (exc.message, missing_required_lib(exc.library)), exception=exc.import_error)
+        except StateStoreError as exc:
+            self.fail_json(msg=exc.message)
+        notice = ephemeral_state_notice(settings, self.params.get("state_dir"), os.environ) if self._writes else None
+        if notice is not None and not self.check_mode:
+            self.warn(notice)
+        return self.state
+
+    def client(self, settings):
+        """A client paced on the state store's budget; the store is opened first when it is not yet."""
+        state = self.state or self.open_state(settings)
+        try:
+            return connect(settings, self.warn, deadline=time.monotonic() + settings["task_timeout"], state=state)
         except OSError as exc:
             self.fail_json(
                 msg="state_dir %s cannot be used for the shared request budget (%s); set state_dir or "
@@ -119,3 +148,13 @@ class CloudflareModule(AnsibleModule):
 
     def fail_json(self, msg, **kwargs):
         super(CloudflareModule, self).fail_json(msg=redact(msg, self._secrets), **redact(kwargs, self._secrets))
+
+
+def _dsn_secrets(*dsns):
+    """The forms of each DSN's password that output must never hold; psycopg's parser only if a DSN is given."""
+    dsns = [dsn for dsn in dsns if dsn]
+    if not dsns:
+        return []
+    from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import dsn_secrets
+
+    return [secret for dsn in dsns for secret in dsn_secrets(dsn)]

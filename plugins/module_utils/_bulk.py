@@ -355,9 +355,9 @@ class BulkReleaseRun(WritePolicy):
         return "%s. Looking for a job with this task's intent instead of creating another" % error.message
 
     def earlier_cause(self, pid, sent_ago):
-        return (
-            "an earlier run on this machine (pid %s) sent a create for this job %.0f s ago and did not learn the "
-            "outcome" % (pid, sent_ago)
+        return "an earlier run (pid %s) sent a create for this job %.0f s ago and did not learn the outcome" % (
+            pid,
+            sent_ago,
         )
 
     def earlier_warning(self, keys, cause):

@@ -42,6 +42,7 @@ else:
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import (
     BudgetExhaustedError,
+    BudgetUnavailableError,
     RequestPacer,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
@@ -459,6 +460,11 @@ class Backoff:
         return min(self._cap, self._base * (2**self.attempt)) * random.uniform(0.5, 1.0)
 
 
+def _not_sent(method, path, why):
+    """The error of a request that never left, and why: nothing further of the task is sent."""
+    return CloudflareError("%s %s not sent: %s" % (method, path, why), method=method, path=path, stops_task=True)
+
+
 class CloudflareClient:
     """An authenticated, paced, retrying session against one Cloudflare API base URL."""
 
@@ -675,21 +681,13 @@ class CloudflareClient:
     def _take_budget(self, method, path):
         left = self.time_left()
         if left is not None and left <= 0:
-            raise CloudflareError(
-                "%s %s not sent: the task ran past task_timeout" % (method, path),
-                method=method,
-                path=path,
-                stops_task=True,
-            )
+            raise _not_sent(method, path, "the task ran past task_timeout")
         try:
             self.pacer.acquire(left)
+        except BudgetUnavailableError as exc:
+            raise _not_sent(method, path, "the shared request budget is unavailable (%s)" % exc) from exc
         except BudgetExhaustedError as exc:
-            raise CloudflareError(
-                "%s %s not sent: %s (task_timeout); raise task_timeout or rate_limit" % (method, path, exc),
-                method=method,
-                path=path,
-                stops_task=True,
-            ) from exc
+            raise _not_sent(method, path, "%s (task_timeout); raise task_timeout or rate_limit" % exc) from exc
         with self._count_lock:
             self.requests_sent += 1
 

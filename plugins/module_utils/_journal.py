@@ -13,10 +13,12 @@
 - ``Lifeline``: whether the Ansible process that started this module is still there. Ansible's
   worker and the module outlive a ``kill -9`` of ``ansible-playbook``; a module that kept
   sending would race the run that replaces it.
-- ``LocalState``: the journal and the lock of one account, as files in ``state_dir``: the state
-  store the write engine (``_write.py``) is given.
+- ``LocalState``: the journal and the lock of one account, and the request budget of one credential, as files
+  in ``state_dir``: the state store the write engine (``_write.py``) and the client are given.
 
 All of them are local to one machine (the controller, or the execution environment's container).
+``open_state`` gives the store the settings choose: ``LocalState``, or the same interface in PostgreSQL
+(``_postgres_state.py``), shared by every machine that reaches the database.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,6 +31,9 @@ import os
 import threading
 import time
 import uuid
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import SharedBudget
 
 DEFAULT_STATE_DIR = os.path.join("~", ".local", "state", "mailsec.cloudflare")
 ENV_STATE_DIR = "MAILSEC_CLOUDFLARE_STATE_DIR"
@@ -43,8 +48,38 @@ def state_directory(configured, environ):
     return os.path.abspath(os.path.expanduser(directory))
 
 
+STATE_BACKENDS = ("local", "postgresql")
+
+
 class LockTimeoutError(Exception):
     """Another run held the account lock for longer than this run could wait."""
+
+
+class StateStoreError(CloudflareError):
+    """The state store cannot be used: nothing that depends on it (a write, a request from the budget) is sent."""
+
+    def __init__(self, message):
+        super(StateStoreError, self).__init__(message, stops_task=True)
+
+
+def take_in_turn(try_take, holder, where, max_wait, on_wait, sleep):
+    """Take a lock once its holder lets go: the first wait is said (naming the holder), LockTimeoutError after max_wait.
+
+    ``where`` places the holder in the messages, "on this machine (%s)" for a flock.
+    """
+    waited = 0.0
+    while not try_take():
+        if waited >= max_wait:
+            raise LockTimeoutError(
+                "another run writing to this account %s held the lock for %.0f s" % (where % holder(), waited)
+            )
+        if waited == 0.0 and on_wait is not None:
+            on_wait(
+                "waiting for another run writing to this account %s to finish, so that the two never send the same "
+                "writes at once" % (where % holder())
+            )
+        sleep(_LOCK_POLL_SECONDS)
+        waited += _LOCK_POLL_SECONDS
 
 
 class AccountLock:
@@ -58,32 +93,24 @@ class AccountLock:
 
     def acquire(self, max_wait, on_wait=None, sleep=time.sleep):
         self._file = open(self.path, "a+")
-        waited = 0.0
-        while True:
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if waited >= max_wait:
-                    holder = self._holder()
-                    self._file.close()
-                    self._file = None
-                    raise LockTimeoutError(
-                        "another run writing to this account on this machine (%s) held the lock "
-                        "for %.0f s" % (holder, waited)
-                    ) from None
-                if waited == 0.0 and on_wait is not None:
-                    on_wait(
-                        "waiting for another run writing to this account on this machine (%s) to finish, so "
-                        "that the two never send the same writes at once" % self._holder()
-                    )
-                sleep(_LOCK_POLL_SECONDS)
-                waited += _LOCK_POLL_SECONDS
+        try:
+            take_in_turn(self._try_take, self._holder, "on this machine (%s)", max_wait, on_wait, sleep)
+        except LockTimeoutError:
+            self._file.close()
+            self._file = None
+            raise
         self._file.seek(0)
         self._file.truncate()
         self._file.write("pid %d" % os.getpid())
         self._file.flush()
         return self
+
+    def _try_take(self):
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def _holder(self):
         try:
@@ -91,6 +118,10 @@ class AccountLock:
                 return source.read().strip() or "pid unknown"
         except OSError:
             return "pid unknown"
+
+    def held(self):
+        """The kernel keeps a flock for as long as its file is open: it cannot be lost while the run lives."""
+        return self._file is not None
 
     def release(self):
         if self._file is not None:
@@ -179,7 +210,10 @@ def _operation(entry):
 
 
 class LocalState:
-    """The state store on this machine: an account's journal and lock as files in ``state_dir``."""
+    """The state store on this machine: an account's journal and lock, a credential's budget, as files in
+    ``state_dir``."""
+
+    backend = "local"
 
     def __init__(self, directory):
         self.directory = directory
@@ -189,6 +223,61 @@ class LocalState:
 
     def lock(self, account_id):
         return AccountLock(self.directory, account_id)
+
+    def budget(self, credential):
+        return SharedBudget(self.directory, credential)
+
+    def close(self):
+        """Files are opened per use: nothing is held."""
+
+
+# What AWX and Automation Platform set in the environment of every job they run.
+_JOB_ENVIRONMENT = ("JOB_ID", "INVENTORY_ID")
+
+
+def ephemeral_state_notice(settings, configured_dir, environ):
+    """A warning when a writing run is an AWX/AAP job whose journal and lock die with it, else None.
+
+    A state_dir the user set (a persistent volume) is trusted; the default lies in the job's container.
+    """
+    if settings["state_backend"] != "local" or configured_dir or environ.get(ENV_STATE_DIR):
+        return None
+    if not all(environ.get(name) for name in _JOB_ENVIRONMENT):
+        return None
+    return (
+        "this task runs in an AWX / Automation Platform job (JOB_ID %s) with state_backend local and the default "
+        "state_dir (%s), which lives only as long as this job's container: a job relaunched after this one dies, "
+        "or one running on another execution node at the same time, does not see this run's journal or lock and "
+        "may send the same writes again. Set state_backend postgresql and state_dsn (a credential injecting "
+        "MAILSEC_CLOUDFLARE_STATE_DSN; docs/awx.md), or a state_dir on a volume every job shares"
+        % (environ.get("JOB_ID"), settings["state_dir"])
+    )
+
+
+def open_state(settings):
+    """The state store the settings choose; StateStoreError (naming the option to fix) when it cannot be used.
+
+    psycopg is imported only when the PostgreSQL backend is chosen.
+    """
+    if settings["state_backend"] != "postgresql":
+        return LocalState(settings["state_dir"])
+    from ansible_collections.mailsec.cloudflare.plugins.module_utils import _postgres_state
+
+    if not _postgres_state.HAS_PSYCOPG:
+        raise MissingLibraryError("psycopg[binary]", _postgres_state.PSYCOPG_IMPORT_ERROR)
+    return _postgres_state.PostgresState(settings["state_dsn"])
+
+
+class MissingLibraryError(StateStoreError):
+    """The chosen backend's client library is not installed where the module runs."""
+
+    def __init__(self, library, import_error):
+        super(MissingLibraryError, self).__init__(
+            "state_backend postgresql needs the Python library %s where the module runs (the execution environment, "
+            "or the controller's Python)" % library
+        )
+        self.library = library
+        self.import_error = import_error
 
 
 def write_json(path, data, durable=True):

@@ -26,12 +26,15 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
     DEFAULT_TIMEOUT,
     CloudflareClient,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import state_directory
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
+    STATE_BACKENDS,
+    LocalState,
+    state_directory,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import (
     DEFAULT_RATE_LIMIT,
     RATE_LIMIT_WINDOW_SECONDS,
     RequestPacer,
-    SharedBudget,
 )
 
 ENV_ACCOUNT_ID = "CLOUDFLARE_ACCOUNT_ID"
@@ -39,6 +42,8 @@ ENV_API_TOKEN = "CLOUDFLARE_API_TOKEN"
 ENV_API_EMAIL = "CLOUDFLARE_EMAIL"
 ENV_API_KEY = "CLOUDFLARE_API_KEY"
 ENV_BASE_URL = "CLOUDFLARE_BASE_URL"
+ENV_STATE_BACKEND = "MAILSEC_CLOUDFLARE_STATE_BACKEND"
+ENV_STATE_DSN = "MAILSEC_CLOUDFLARE_STATE_DSN"
 DEFAULT_TASK_TIMEOUT = 3600.0
 DEFAULT_CONCURRENCY = 4
 
@@ -46,18 +51,21 @@ DEFAULT_CONCURRENCY = 4
 class Option:
     """One connection option: its Ansible type and default, and, for numbers, the range it must lie in."""
 
-    def __init__(self, name, kind, default=None, no_log=False, low=None, high=None):
+    def __init__(self, name, kind, default=None, no_log=False, low=None, high=None, choices=None):
         self.name = name
         self.kind = kind
         self.default = default
         self.no_log = no_log
         self.low = low
         self.high = high
+        self.choices = choices
 
     def spec(self):
         spec = dict(type=self.kind)
         if self.default is not None:
             spec["default"] = self.default
+        if self.choices is not None:
+            spec["choices"] = list(self.choices)
         if self.no_log:
             spec["no_log"] = True
         return spec
@@ -80,6 +88,8 @@ OPTIONS = (
     Option("rate_limit", "int", DEFAULT_RATE_LIMIT, low=1, high=100000),
     Option("concurrency", "int", DEFAULT_CONCURRENCY, low=1, high=32),
     Option("state_dir", "path"),
+    Option("state_backend", "str", choices=STATE_BACKENDS),
+    Option("state_dsn", "str", no_log=True),
     Option("allow_insecure", "bool", False),
 )
 CONNECTION_ARGUMENT_SPEC = {option.name: option.spec() for option in OPTIONS}
@@ -202,7 +212,30 @@ def resolve_connection(params, environ, notices=None):
         ca_path=params.get("ca_path"),
         state_dir=state_directory(params.get("state_dir"), environ),
     )
+    settings.update(_state_backend(params, environ, notices))
     return settings
+
+
+def _state_backend(params, environ, notices):
+    """state_backend and state_dsn: each the option, else its environment variable; the DSN is never shown."""
+    backend = params.get("state_backend") or environ.get(ENV_STATE_BACKEND) or "local"
+    if backend not in STATE_BACKENDS:
+        raise ValidationError(
+            "state_backend (or %s) must be one of %s (got %r)" % (ENV_STATE_BACKEND, ", ".join(STATE_BACKENDS), backend)
+        )
+    dsn = params.get("state_dsn") or environ.get(ENV_STATE_DSN)
+    if backend == "postgresql" and not (dsn and dsn.strip()):
+        raise ValidationError(
+            "state_backend postgresql needs a database: set state_dsn or %s to a libpq connection URI such as "
+            "postgresql://mailsec@db.example:5432/mailsec (the password from a credential, or PGPASSWORD / "
+            "~/.pgpass)" % ENV_STATE_DSN
+        )
+    if backend == "local" and dsn:
+        notices.append(
+            "state_dsn is set but state_backend is local: the journal, lock and budget stay in state_dir on this "
+            "machine; set state_backend postgresql (or %s) to share them" % ENV_STATE_BACKEND
+        )
+    return dict(state_backend=backend, state_dsn=dsn.strip() if backend == "postgresql" else None)
 
 
 def _trimmed(params, environ, name, env_name, notices):
@@ -270,8 +303,9 @@ def _credentials(params, environ, notices):
     )
 
 
-def connect(settings, on_warning, deadline=None):
-    """A client for resolved settings, paced on the request budget this machine shares per credential.
+def connect(settings, on_warning, deadline=None, state=None):
+    """A client for resolved settings, paced on the request budget its state store shares per credential (the
+    files in ``state_dir`` when no store is given).
 
     Raises OSError when ``state_dir`` cannot hold the shared budget.
     """
@@ -281,7 +315,7 @@ def connect(settings, on_warning, deadline=None):
         window=RATE_LIMIT_WINDOW_SECONDS,
         reserve=settings["concurrency"],
         on_pause=on_warning,
-        budget=SharedBudget(settings["state_dir"], credential),
+        budget=(state or LocalState(settings["state_dir"])).budget(credential),
     )
     return CloudflareClient(
         api_token=settings["api_token"],

@@ -80,7 +80,7 @@ def parse_ratelimit_policy(headers):
     ]
 
 
-class _Ledger:
+class Ledger:
     """What the budget remembers: requests per time bucket, and the pause everyone is in."""
 
     def __init__(self, buckets=None, paused_until=0.0, pause_reason=None):
@@ -100,11 +100,15 @@ class _Ledger:
         return cls(buckets, float(data.get("paused_until") or 0.0), data.get("pause_reason"))
 
 
+class BudgetUnavailableError(Exception):
+    """The shared budget could not be read or written (its database is gone): no request may be taken from it."""
+
+
 class MemoryBudget:
     """A budget for one process."""
 
     def __init__(self):
-        self._ledger = _Ledger()
+        self._ledger = Ledger()
         self._lock = threading.Lock()
 
     def transact(self, change):
@@ -137,10 +141,10 @@ class SharedBudget:
     def _load(self):
         try:
             with open(self.path, encoding="utf-8") as source:
-                return _Ledger.from_json(json.load(source))
+                return Ledger.from_json(json.load(source))
         except (OSError, ValueError):
             # Missing, or torn by a crash: an empty budget. The server's Ratelimit header still guards.
-            return _Ledger()
+            return Ledger()
 
     def _save(self, ledger):
         temporary = "%s.%d.tmp" % (self.path, os.getpid())
@@ -246,7 +250,12 @@ class RequestPacer:
                 ledger.paused_until = now + seconds
                 ledger.pause_reason = reason
 
-        self._budget.transact(extend)
+        try:
+            self._budget.transact(extend)
+        except BudgetUnavailableError:
+            # Learnt from an answer to a request already sent: that request's outcome must still be read. Nothing
+            # further is sent anyway, since the next take from the budget fails the same way.
+            pass
 
     def _notice(self, now, until, reason):
         # Each pause is counted once, however many threads wait in it and however often it is

@@ -21,7 +21,7 @@ import json
 import math
 import os
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import write_json
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, open_state, write_json
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     SEARCH_DISPOSITIONS,
     date_time,
@@ -77,6 +77,22 @@ def seconds_arg(args, name, default, low):
     return seconds
 
 
+def read_checkpoint_state(where, data):
+    """(since, emitted) of a saved checkpoint; ValidationError naming where it is when this version cannot read it."""
+    try:
+        if data.get("version") != CHECKPOINT_VERSION:
+            raise ValueError("version %r" % data.get("version"))
+        return date_time("since", data["since"])[1], {str(k): str(v) for k, v in data["emitted"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+        raise ValidationError(
+            "the checkpoint %s cannot be read (%s); move it away to start again from the backlog" % (where, exc)
+        ) from None
+
+
+def checkpoint_document(since, emitted):
+    return {"version": CHECKPOINT_VERSION, "since": _utc_text(since), "emitted": emitted}
+
+
 class Checkpoint:
     """Where the feed is: the start of its next window, and the ids emitted that a search could still return.
 
@@ -97,17 +113,15 @@ class Checkpoint:
         try:
             if os.path.exists(self.path):
                 with open(self.path, encoding="utf-8") as source:
-                    data = json.load(source)
-                if data.get("version") != CHECKPOINT_VERSION:
-                    raise ValueError("version %r" % data.get("version"))
-                self.since = date_time("since", data["since"])[1]
-                self.emitted = {str(k): str(v) for k, v in data["emitted"].items()}
+                    self.since, self.emitted = read_checkpoint_state(self.path, json.load(source))
             if os.path.exists(self.journal_path):
                 with open(self.journal_path, encoding="utf-8") as journal:
                     # A line cut short by a crash has no line break: its id was never emitted.
                     lines = [line[:-1].split("\t") for line in journal if line.endswith("\n")]
                 self.emitted.update((fields[0], fields[-1] if len(fields) > 1 else "") for fields in lines)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+        except ValidationError:
+            raise
+        except (OSError, ValueError) as exc:
             raise ValidationError(
                 "the checkpoint %s cannot be read (%s); move it away to start again from the backlog" % (self.path, exc)
             ) from None
@@ -126,7 +140,7 @@ class Checkpoint:
     def save(self):
         """Write the whole state, then empty the journal it now holds."""
         os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-        write_json(self.path, {"version": CHECKPOINT_VERSION, "since": _utc_text(self.since), "emitted": self.emitted})
+        write_json(self.path, checkpoint_document(self.since, self.emitted))
         self.close()
         if os.path.exists(self.journal_path):
             os.remove(self.journal_path)
@@ -227,13 +241,23 @@ _CONNECTION_ARGS = frozenset(o.name for o in OPTIONS) - {"task_timeout", "concur
 _FEED_ARGS = frozenset(FEED_FILTERS) | {"checkpoint", "poll_interval", "backlog", "overlap"}
 
 
+def _checkpoint(state, settings, named):
+    """The checkpoint: in the state database under its name, or a file (``checkpoint`` is then its path)."""
+    default = "eda-quarantine-%s" % settings["account_id"]
+    if state.backend == "postgresql":
+        return state.checkpoint(named or default)
+    path = named or os.path.join(settings["state_dir"], default + ".json")
+    return Checkpoint(os.path.abspath(os.path.expanduser(path)))
+
+
 class QuarantineSource:
     """The event source's arguments made into a feed, a client and the events it emits."""
 
-    def __init__(self, feed, client, poll_interval):
+    def __init__(self, feed, client, poll_interval, state):
         self.feed = feed
         self.client = client
         self.poll_interval = poll_interval
+        self.state = state
 
     @classmethod
     def from_args(cls, args, environ, warn):
@@ -253,23 +277,21 @@ class QuarantineSource:
             notices = []
             # One poll at a time, so the source holds back no more than one request of the shared budget.
             settings = resolve_connection(dict(args, concurrency=1), environ, notices)
-            path = args.get("checkpoint") or os.path.join(
-                settings["state_dir"], "eda-quarantine-%s.json" % settings["account_id"]
-            )
-            checkpoint = Checkpoint(os.path.abspath(os.path.expanduser(path))).load()
-        except ValidationError as exc:
+            state = open_state(settings)
+            checkpoint = _checkpoint(state, settings, args.get("checkpoint")).load()
+        except (ValidationError, StateStoreError) as exc:
             raise SourceError("mailsec.cloudflare.email_security_quarantine: %s" % exc) from None
         for notice in notices:
             warn(notice)
         try:
-            client = connect(settings, warn)
+            client = connect(settings, warn, state=state)
         except OSError as exc:
             raise SourceError(
                 "state_dir %s cannot hold the shared request budget (%s); set state_dir or "
                 "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc)
             ) from None
         feed = QuarantineFeed(client, settings["account_id"], filters, checkpoint, backlog, overlap)
-        return cls(feed, client, poll_interval)
+        return cls(feed, client, poll_interval, state)
 
     def event(self, message):
         """The event of one message: no credential, even one a server or proxy echoed into the answer."""
@@ -285,3 +307,4 @@ class QuarantineSource:
     def close(self):
         self.feed.checkpoint.close()
         self.client.close()
+        self.state.close()

@@ -25,7 +25,7 @@ import threading
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline, LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     STATE_NOT_FOUND,
     STATE_NOT_QUARANTINED,
@@ -258,10 +258,9 @@ def _state_after(status, before):
     return before
 
 
-def release_engine(client, settings, params, check_mode, warn, reader=None):
-    """The engine a module run uses: its options, and the journal, lock and lifeline on this machine."""
+def release_engine(client, state, settings, params, check_mode, warn, reader=None):
+    """The engine a module run uses: its options, the journal and lock of its state store, and its lifeline."""
     account_id = settings["account_id"]
-    state = LocalState(settings["state_dir"])
     return ReleaseEngine(
         client,
         account_id,

@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline, LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
     PATTERN_TYPES,
@@ -50,6 +50,7 @@ def run_settings_module(kind):
     entry_spec = dict(_entry_spec(kind), pattern=dict(type="str", required=True))
     spec[kind.entries_option] = dict(type="list", elements="dict", options=entry_spec)
     module = CloudflareModule(
+        writes=True,
         argument_spec=spec,
         mutually_exclusive=[("pattern", kind.entries_option), ("expires_at", "ttl")],
         required_one_of=[("pattern", kind.entries_option)],
@@ -63,7 +64,7 @@ def run_settings_module(kind):
     settings = module.resolve_settings()
     client = module.client(settings)
     account_id = settings["account_id"]
-    state = LocalState(settings["state_dir"])
+    state = module.state
     run = SettingsListRun(
         client,
         account_id,

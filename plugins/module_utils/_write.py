@@ -16,7 +16,8 @@ No Cloudflare write has an idempotency key, so one rule keeps each of them from 
    or an observation sent after ``settle_timeout`` from the moment the request was written still does not show it
    (then that request was never processed, and the intent may be sent again, at most ``retries`` times). A run
    that cannot wait that long ends those intents pending, and the journal keeps them for the next run.
-5. Nothing more is sent once the Ansible process that started the module is gone, or an error stopped the task.
+5. Nothing more is sent once the Ansible process that started the module is gone, the account lock is lost, the
+   journal cannot be written (no journal entry, no request), or an error stopped the task.
 
 What differs between writes is a ``WritePolicy``: how to send, how to read an answer into per-intent outcomes,
 how to observe whether an intent is done, and the outcome it reports in each case.
@@ -31,7 +32,7 @@ import threading
 import time
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError, StateStoreError
 
 DEFAULT_SETTLE_TIMEOUT = 120.0
 # Observations while settling: the first at once, then after 1, 2, 4... seconds, never more than this apart.
@@ -102,7 +103,7 @@ class WritePolicy:
         return "the %s answer was lost (%s)" % (self.noun, error.message)
 
     def earlier_cause(self, pid, sent_ago):
-        return "an earlier run on this machine (pid %s) sent a %s for it %.0f s ago and did not learn the outcome" % (
+        return "an earlier run (pid %s) sent a %s for it %.0f s ago and did not learn the outcome" % (
             pid,
             self.noun,
             sent_ago,
@@ -122,9 +123,10 @@ class Departure:
     429's Retry-After; the journal keeps the same moment for the next run.
     """
 
-    def __init__(self, clock, journal, operation, keys, settle_timeout):
+    def __init__(self, clock, journal, operation, keys, settle_timeout, on_unsettled):
         self._clock = clock
         self._journal = journal
+        self._on_unsettled = on_unsettled
         self.key = journal.record(operation, keys, settle_timeout) if journal is not None else None
         self.sent_at = clock()
 
@@ -139,7 +141,16 @@ class Departure:
     def settled(self, keys=None):
         """The outcome of these keys (all when None) is known: the journal no longer needs them."""
         if self.key is not None:
-            self._journal.settle(self.key, keys)
+            forget(self._journal, self.key, keys, self._on_unsettled)
+
+
+def forget(journal, entry_key, keys, on_unsettled):
+    """Remove settled keys from a journal entry. One the store cannot remove stays: the next run only observes it
+    again, which is safe, so the run goes on."""
+    try:
+        journal.settle(entry_key, keys)
+    except StateStoreError as exc:
+        on_unsettled(exc)
 
 
 def _settle_intervals():
@@ -234,26 +245,54 @@ class WriteEngine:
             self.warn(policy.earlier_warning(ids, cause))
             settled = self.observe_until(policy, ids, window_end)
             decided.update(self._outcomes(policy, settled, cause, earlier=True))
-            self._journal.settle(journal_key, [i for i in ids if i not in settled.pending])
+            forget(self._journal, journal_key, [i for i in ids if i not in settled.pending], self._unsettled_warning)
         return decided, [k for k in keys if k not in decided]
+
+    def _unsettled_warning(self, error):
+        self.warn(
+            "%s; the settled entries stay in the journal, and the next run observes them again before it sends"
+            % error.message,
+            once_key="journal entries left",
+        )
+
+    def _why_not_send(self, policy):
+        """The error that forbids sending now, or None: the Ansible process is gone, or the account lock lost."""
+        if self._lifeline is not None and self._lifeline.gone():
+            return CloudflareError(
+                "the Ansible process that started this task is gone; no further %s request is sent" % policy.noun,
+                stops_task=True,
+            )
+        if self._lock is not None and not self._lock.held():
+            return CloudflareError(
+                "the account lock was lost (the state database session that held it ended), so another run may "
+                "be writing to this account now; no further %s request is sent" % policy.noun,
+                stops_task=True,
+            )
+        return None
 
     def write(self, policy, keys):
         """{key: entry} for every key: sent once, settled, sent again only when provably not done."""
         decided, pending, attempts = {}, list(keys), 0
         while pending:
-            if self._lifeline is not None and self._lifeline.gone():
-                self.stop(
-                    CloudflareError(
-                        "the Ansible process that started this task is gone; no further %s request is sent"
-                        % policy.noun,
-                        stops_task=True,
-                    )
-                )
+            forbidden = self._why_not_send(policy)
+            if forbidden is not None:
+                self.stop(forbidden)
             if self.fatal is not None:
                 decided.update((k, policy.unsent(k, self.fatal.message)) for k in pending)
                 return decided
             attempts += 1
-            departure = Departure(self._clock, self._journal, policy.operation, pending, self.settle_timeout)
+            try:
+                departure = Departure(
+                    self._clock,
+                    self._journal,
+                    policy.operation,
+                    pending,
+                    self.settle_timeout,
+                    self._unsettled_warning,
+                )
+            except StateStoreError as exc:
+                self.stop(exc)
+                continue
             try:
                 response = policy.send(pending, departure.leaving)
             except OutcomeUnknownError as exc:

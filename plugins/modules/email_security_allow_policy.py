@@ -129,9 +129,10 @@ notes:
     the change or O(settle_timeout) has passed; only then is the change sent again. If the server answered with an
     error, one read of the list decides, and the task fails saying so; running it again changes only what is
     still missing.
-  - Before each change request its entries are written to a journal in O(state_dir), removed once the outcome is
-    known; a run that is killed leaves them, and the next run on the same machine reads the list until they show
-    (or the window closes) before it plans anything. Runs writing to the same account on one machine take turns.
+  - Before each change request its entries are written to a journal in the state store (O(state_backend)), removed
+    once the outcome is known; a run that is killed leaves them, and the next run that shares the store reads the
+    list until they show (or the window closes) before it plans anything. Runs writing to the same account take
+    turns (on one machine with O(state_dir), on every machine with O(state_backend=postgresql)).
   - Every allow policy operation is marked beta in Cloudflare's published contract.
 seealso:
   - module: mailsec.cloudflare.email_security_allow_policy_info

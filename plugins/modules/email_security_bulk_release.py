@@ -115,9 +115,10 @@ notes:
     C(FAILED) or C(CANCELLED) is followed by a new job). Keep O(search.start) fixed for one incident, so that a
     re-run has the same intent.
   - B(A lost answer.) After a create whose answer was lost, jobs are listed until the job appears or
-    O(settle_timeout) has passed; a run that dies meanwhile leaves a journal entry in O(state_dir), and the next
-    run on this machine looks for the job until the same moment before creating one. Runs for the same account
-    on one machine take turns.
+    O(settle_timeout) has passed; a run that dies meanwhile leaves a journal entry in the state store
+    (O(state_backend)), and the next run that shares it looks for the job until the same moment before creating
+    one. Runs for the same account take turns (on one machine with O(state_dir), on every machine with
+    O(state_backend=postgresql)).
   - The job releases, at Cloudflare, what its search discovers when it starts; messages quarantined later, or
     released by someone else meanwhile, are not this task's to count.
   - Every bulk job operation is marked beta in Cloudflare's published contract.
@@ -335,7 +336,6 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
     job_comment,
     validate_wait_options,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LocalState
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
     SEARCH_OPTION,
@@ -346,6 +346,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import 
 
 def main():
     module = CloudflareModule(
+        writes=True,
         argument_spec=dict(
             search=dict(SEARCH_OPTION, required=True),
             key=dict(type="str", no_log=False),
@@ -372,7 +373,7 @@ def main():
     intent = intent_key(account_id, spec.as_search_params(), params["key"], params["reason"], params["ticket"])
 
     client = module.client(settings)
-    state = LocalState(settings["state_dir"])
+    state = module.state
     run = BulkReleaseRun(
         BulkJobs(client, account_id),
         spec,

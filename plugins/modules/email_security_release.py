@@ -89,7 +89,7 @@ options:
         messages are read back until they leave quarantine or this long has passed since the request was sent;
         only messages still quarantined then are sent again.
       - If the task cannot wait that long (O(task_timeout)), those messages end V(release_pending) and the journal
-        in O(state_dir) lets the next run on this machine settle them before it sends anything.
+        lets the next run that shares the state store settle them before it sends anything.
       - Lowering it below the time the API may hold a request reopens the race it closes. Cloudflare's contract
         states no processing time; the default is an assumption that covers Cloudflare's edge, which answers
         HTTP 524 after waiting 100 seconds for an origin.
@@ -133,14 +133,16 @@ notes:
     2xx) it has finished with the request, so one read decides, and messages still quarantined end
     V(not_released); the body form is switched (O(body_format=auto)) only when the error names the request body.
   - B(Crash and re-run.) Before each release request leaves, its ids and the time are written to a journal in
-    O(state_dir); the entry is removed once the outcome is settled. A run that is killed leaves its entries, and
-    the next run on the same machine reads those messages back (with the same settle rule) before it sends
-    anything. Runs releasing for the same account on one machine take turns (a lock in O(state_dir)), and a
+    the state store (O(state_backend)); the entry is removed once the outcome is settled. A run that is killed
+    leaves its entries, and the next run that shares the store reads those messages back (with the same settle
+    rule) before it sends anything. Runs releasing for the same account take turns (a lock in the store), and a
     module whose C(ansible-playbook) (or C(ansible-runner)) process is gone sends no further request.
-  - B(Not covered.) The journal and the lock are local to one machine. Two runs on different machines (two AWX
-    execution nodes, or a job and a person at a laptop) releasing the same ids within O(settle_timeout) of each
-    other can each see a message still quarantined and send it; Cloudflare's release has no idempotency key.
-    Run one release per incident, or give the AWX jobs a shared O(state_dir) volume.
+  - B(One machine or many.) With O(state_backend=local) the journal and the lock are files in O(state_dir), shared
+    by the runs on one machine only; two runs on different machines (two AWX execution nodes, container-group
+    pods, or a job and a person at a laptop) releasing the same ids within O(settle_timeout) of each other can
+    each see a message still quarantined and send it, since Cloudflare's release has no idempotency key. With
+    O(state_backend=postgresql) they are shared by every machine that reaches the database, the lock is proved
+    before each release request, and no request leaves without its journal entry committed.
   - B(Statuses claim only what is known.) V(released) and V(partially_released) need the answer's recipient
     lists. A message that left quarantine without them (the answer was lost, or carried no usable item for it)
     is V(released_unconfirmed). A message whose request may still be processed is V(release_pending). Items
@@ -498,6 +500,7 @@ def _checked_input(params):
 
 def main():
     module = CloudflareModule(
+        writes=True,
         argument_spec=dict(
             message_ids=dict(type="list", elements="raw", aliases=["ids"]),
             search=SEARCH_OPTION,
@@ -529,7 +532,7 @@ def main():
     if spec is not None:
         search = QuarantineSearch(client, settings["account_id"], spec, params["max_messages"])
     engine = release_engine(
-        client, settings, params, module.check_mode, module.warn, reader=search.read if search else None
+        client, module.state, settings, params, module.check_mode, module.warn, reader=search.read if search else None
     )
     try:
         report = engine.run(message_ids, find=search.find if search else None)

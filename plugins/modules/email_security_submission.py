@@ -50,8 +50,8 @@ options:
         out, cut, or a gateway error), each message's action log is read until it shows the submission or this long has
         passed since the request was sent; only then is it sent again (at most O(retries) times), never while the first
         may still land.
-      - If the task cannot wait that long (O(task_timeout)), those messages end V(submission_pending), and the journal in
-        O(state_dir) lets the next run on this machine settle it before it sends anything.
+      - If the task cannot wait that long (O(task_timeout)), those messages end V(submission_pending), and the journal
+        lets the next run settle it before it sends anything.
     type: float
     default: 120
     version_added: 1.2.0
@@ -78,10 +78,11 @@ notes:
     messages. A submission whose answer was partly refused is settled by reading the messages' action logs once;
     one whose answer was lost, by reading them until they show it or O(settle_timeout) has passed, never by
     sending it again meanwhile.
-  - Before each request its messages are written to a journal in O(state_dir), removed once the outcome is known. A
-    run that is killed, or stops at O(task_timeout), leaves them there, and the next run on the same machine reads
-    their action logs (with the same rule) before it submits anything. Runs writing to the same account on one
-    machine take turns (a lock in O(state_dir)).
+  - Before each request its messages are written to a journal in the state store (O(state_backend)), removed once
+    the outcome is known. A run that is killed, or stops at O(task_timeout), leaves them there, and the next run
+    that shares the store reads their action logs (with the same rule) before it submits anything. Runs writing to
+    the same account take turns (a lock in the store, on one machine with O(state_dir), on every machine with
+    O(state_backend=postgresql)).
   - Every submissions operation is marked beta in Cloudflare's published contract.
 seealso:
   - module: mailsec.cloudflare.email_security_release
@@ -181,7 +182,7 @@ error:
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline, LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._submission import (
     COMPLETE_STATUSES,
@@ -197,6 +198,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import D
 
 def main():
     module = CloudflareModule(
+        writes=True,
         argument_spec=dict(
             message_ids=dict(type="list", elements="raw", required=True, aliases=["ids"]),
             expected_disposition=dict(type="str", default="NONE", choices=list(DISPOSITIONS)),
@@ -214,7 +216,7 @@ def main():
     settings = module.resolve_settings()
     client = module.client(settings)
     account_id = settings["account_id"]
-    state = LocalState(settings["state_dir"])
+    state = module.state
     run = SubmissionRun(
         client,
         account_id,

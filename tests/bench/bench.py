@@ -30,6 +30,7 @@ import time
 import requests
 
 import outbreak
+import state_cost
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -256,6 +257,12 @@ def main(argv=None):
         "by the quota, so larger sizes are reported as a lower bound instead of run",
     )
     parser.add_argument("--memory-size", type=int, default=100000, help="ids for the memory run (0 to skip)")
+    parser.add_argument(
+        "--no-state-cost",
+        dest="state_cost",
+        action="store_false",
+        help="skip the state store's cost per request (local files against PostgreSQL)",
+    )
     parser.add_argument("--markdown", help="write the results to this Markdown file")
     options = parser.parse_args(argv)
 
@@ -308,9 +315,15 @@ def main(argv=None):
                 print("outbreak N=%d %s: %s" % (size, path, json.dumps(measured_run)), flush=True)
             outbreaks.append((size, path, measured_run))
 
+    state_figures = state_cost.measure() if options.state_cost else None
+    if state_figures:
+        print("state store per write request: %s" % json.dumps(state_figures), flush=True)
+
     report = render(rows, overhead, overhead_mb, uri_per_id, latency, memory)
     if outbreaks:
         report += "\n".join(outbreak.render_outbreak(outbreaks, latency)) + "\n"
+    if state_figures:
+        report += "\n".join(state_cost.render(state_figures, latency)) + "\n"
     print()
     print(report)
     if options.markdown:

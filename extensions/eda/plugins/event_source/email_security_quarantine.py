@@ -77,10 +77,25 @@ options:
       - Where the shared request budget (and, by default, the checkpoint) lives; C(MAILSEC_CLOUDFLARE_STATE_DIR),
         else C(~/.local/state/mailsec.cloudflare).
     type: str
+  state_backend:
+    description:
+      - V(local) keeps the budget and the checkpoint in files (C(state_dir)); V(postgresql) keeps them in the
+        database of C(state_dsn), so that an activation the EDA controller restarts in a new container, on any node,
+        continues where it stopped and shares the budget with the modules' jobs. C(MAILSEC_CLOUDFLARE_STATE_BACKEND)
+        when not given, else V(local).
+    type: str
+    choices: [local, postgresql]
+  state_dsn:
+    description:
+      - The libpq connection URI of the state database, for V(postgresql); C(MAILSEC_CLOUDFLARE_STATE_DSN) when not
+        given. Never shown in events, logs or errors.
+    type: str
   checkpoint:
     description:
       - The checkpoint file. Put it on persistent storage (a volume of the decision environment) so that a
         restart continues where the source stopped. Default C(<state_dir>/eda-quarantine-<account_id>.json).
+      - With C(state_backend=postgresql), the checkpoint's name in the database instead; default
+        C(eda-quarantine-<account_id>).
     type: str
   poll_interval:
     description: Seconds between two polls (at least 5).

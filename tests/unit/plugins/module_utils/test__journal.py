@@ -16,6 +16,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils import _journal
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
     AccountLock,
     Lifeline,
+    LocalState,
     LockTimeoutError,
     WriteJournal,
     state_directory,
@@ -76,3 +77,36 @@ def test_the_lifeline_holds_while_the_parent_lives_and_breaks_when_a_watched_pro
     assert lifeline.gone() is False
     monkeypatch.setattr(_journal, "_process_facts", lambda pid: None)
     assert lifeline.gone() is True
+
+
+JOB = {"JOB_ID": "42", "INVENTORY_ID": "3"}
+
+
+def _settings(backend="local"):
+    return {"state_backend": backend, "state_dir": "/runner/.local/state/mailsec.cloudflare"}
+
+
+@pytest.mark.parametrize(
+    "settings, configured, environ, warned",
+    [
+        (_settings(), None, JOB, True),
+        # A state_dir the user chose (a volume every job mounts) is trusted, by option or by variable.
+        (_settings(), "/mnt/shared", JOB, False),
+        (_settings(), None, dict(JOB, MAILSEC_CLOUDFLARE_STATE_DIR="/mnt/shared"), False),
+        (_settings("postgresql"), None, JOB, False),
+        # Not an AWX job: a controller's state_dir outlives the run.
+        (_settings(), None, {}, False),
+    ],
+)
+def test_an_awx_job_with_state_that_dies_with_it_is_told_how_to_share_it(settings, configured, environ, warned):
+    notice = _journal.ephemeral_state_notice(settings, configured, environ)
+    assert (notice is not None) == warned
+    if warned:
+        assert (
+            "JOB_ID 42" in notice and "state_backend postgresql" in notice and "MAILSEC_CLOUDFLARE_STATE_DSN" in notice
+        )
+
+
+def test_the_local_backend_is_files_in_state_dir_and_needs_no_database(tmp_path):
+    state = _journal.open_state({"state_backend": "local", "state_dir": str(tmp_path)})
+    assert isinstance(state, LocalState) and state.lock("0" * 32).acquire(0).held()

@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import (
     CONNECTION_ARGUMENT_SPEC,
+    ENV_STATE_DSN,
     OPTIONS,
     ValidationError,
     check_base_url,
@@ -149,3 +150,29 @@ def test_an_account_id_yaml_read_as_a_number_says_to_quote_it():
     with pytest.raises(ValidationError) as raised:
         resolve_connection(params(account_id="0"), {})
     assert "read as a number" in str(raised.value) and "quote it" in str(raised.value)
+
+
+def test_the_state_backend_is_local_unless_chosen_by_option_or_environment():
+    assert resolve_connection(params(), {})["state_backend"] == "local"
+    dsn = "postgresql://mailsec@db.example/awx"
+    chosen = resolve_connection(params(), {"MAILSEC_CLOUDFLARE_STATE_BACKEND": "postgresql", ENV_STATE_DSN: dsn})
+    assert (chosen["state_backend"], chosen["state_dsn"]) == ("postgresql", dsn)
+    # The option wins over the environment, as every connection option does.
+    given = resolve_connection(
+        params(state_backend="postgresql", state_dsn="host=db.example dbname=mailsec"), {ENV_STATE_DSN: dsn}
+    )
+    assert given["state_dsn"] == "host=db.example dbname=mailsec"
+
+
+def test_the_postgresql_backend_without_a_dsn_names_the_option_and_variable():
+    with pytest.raises(ValidationError, match="set state_dsn or MAILSEC_CLOUDFLARE_STATE_DSN"):
+        resolve_connection(params(state_backend="postgresql"), {})
+    with pytest.raises(ValidationError, match="state_backend .or MAILSEC_CLOUDFLARE_STATE_BACKEND. must be one of"):
+        resolve_connection(params(), {"MAILSEC_CLOUDFLARE_STATE_BACKEND": "redis"})
+
+
+def test_a_dsn_with_the_local_backend_is_a_notice_that_does_not_show_it():
+    notices = []
+    settings = resolve_connection(params(state_dsn="postgresql://u:Pw-Secret-123@db/awx"), {}, notices)
+    assert settings["state_backend"] == "local" and settings["state_dsn"] is None
+    assert len(notices) == 1 and "state_backend is local" in notices[0] and "Pw-Secret" not in notices[0]

@@ -12,7 +12,11 @@ import time as real_time
 import pytest
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
+    AccountLock,
+    StateStoreError,
+    WriteJournal,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
     DONE,
     NOT_DONE,
@@ -309,3 +313,82 @@ def test_outcome_summary_counts_every_name_even_absent_ones():
         "total": 3,
         "requests_sent": 4,
     }
+
+
+class ScriptedLock:
+    """A lock that is held for the first ``held_for`` proofs, then lost (its database session ended)."""
+
+    def __init__(self, held_for):
+        self.proofs = 0
+        self.held_for = held_for
+
+    def acquire(self, max_wait, on_wait=None, sleep=None):
+        return self
+
+    def held(self):
+        self.proofs += 1
+        return self.proofs <= self.held_for
+
+    def release(self):
+        """Nothing to give back: a lost lock was given back by the server."""
+
+
+class UnwritableJournal(WriteJournal):
+    """A journal whose store is gone: no entry can be written, none removed."""
+
+    def __init__(self, directory, account_id, record_fails=True):
+        super(UnwritableJournal, self).__init__(directory, account_id)
+        self.record_fails = record_fails
+
+    def record(self, operation, keys, settle_timeout):
+        if self.record_fails:
+            raise StateStoreError("the state database failed while writing the journal entry (connection lost)")
+        return super(UnwritableJournal, self).record(operation, keys, settle_timeout)
+
+    def settle(self, key, keys=None):
+        raise StateStoreError("the state database failed while removing settled journal entries (connection lost)")
+
+
+def test_a_lost_account_lock_stops_every_further_request(tmp_path):
+    time = FakeTime()
+    engine, dummy = make(time, tmp_path, lock=ScriptedLock(held_for=1))
+    first, second = Policy(time, ["ok"]), Policy(time, ["ok"])
+
+    with engine.exclusive("nothing was sent"):
+        assert engine.write(first, ["a"]) == {"a": "answered"}
+        outcome = engine.write(second, ["b"])
+
+    assert second.sent == []
+    assert outcome["b"].startswith("unsent: the account lock was lost")
+    assert engine.fatal is not None and engine.fatal.is_fatal
+
+
+def test_no_journal_entry_no_request(tmp_path):
+    time = FakeTime()
+    engine = WriteEngine(
+        Client(time), journal=UnwritableJournal(str(tmp_path), ACCOUNT), clock=time.clock, sleep=time.sleep
+    )
+    policy = Policy(time, ["ok"])
+
+    assert engine.write(policy, ["a", "b"]) == {
+        "a": "unsent: the state database failed while writing the journal entry (connection lost)",
+        "b": "unsent: the state database failed while writing the journal entry (connection lost)",
+    }
+    assert policy.sent == []
+
+
+def test_an_entry_the_store_cannot_remove_is_left_for_the_next_run_and_said_once(tmp_path):
+    time = FakeTime()
+    warnings = []
+    engine = WriteEngine(
+        Client(time),
+        journal=UnwritableJournal(str(tmp_path), ACCOUNT, record_fails=False),
+        clock=time.clock,
+        sleep=time.sleep,
+        warn=warnings.append,
+    )
+
+    assert engine.write(Policy(time, ["ok"]), ["a"]) == {"a": "answered"}
+    assert engine.write(Policy(time, ["ok"]), ["b"]) == {"b": "answered"}
+    assert len(warnings) == 1 and "the next run observes them again" in warnings[0]
+    assert engine.fatal is None

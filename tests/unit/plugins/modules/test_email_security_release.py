@@ -468,7 +468,7 @@ def test_a_wait_cut_by_task_timeout_ends_pending_and_the_next_run_settles_it(api
     assert not second.failed
     assert [c.request.method for c in api.calls].count("POST") == 1
     assert [r["status"] for r in second.result["results"]] == ["already_released"]
-    assert "earlier run on this machine" in second.result["results"][0]["detail"]
+    assert "earlier run (pid" in second.result["results"][0]["detail"]
 
 
 def test_a_journal_entry_past_its_settle_window_lets_the_message_go_again(api, run_module, tmp_path):

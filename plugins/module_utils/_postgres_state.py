@@ -1,0 +1,501 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The state store in PostgreSQL: what ``LocalState`` keeps in files, shared by every machine that reaches the database.
+
+- the account lock is a session-level advisory lock (as AWX's task manager coordinates its nodes): the server
+  releases it when the holder's connection dies, as the kernel releases a ``flock``; before each write request the
+  holder proves, with one statement on the same session, that it still holds it;
+- the journal, the request budget and the event source's checkpoint are tables named ``mailsec_cloudflare_*``,
+  created on first use under a transaction-level advisory lock (two nodes creating them at once take turns);
+- every time a settle window is measured against is the database server's clock, so nodes whose clocks disagree
+  still agree on when a request was sent.
+
+psycopg 3 is imported only here, and this module only when ``state_backend: postgresql`` is chosen.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from urllib.parse import unquote, urlsplit
+
+try:
+    import psycopg
+    from psycopg import conninfo as _conninfo
+    from psycopg.types.json import Jsonb
+
+    HAS_PSYCOPG = True
+    PSYCOPG_IMPORT_ERROR = None
+except ImportError:
+    HAS_PSYCOPG = False
+    PSYCOPG_IMPORT_ERROR = traceback.format_exc()
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, take_in_turn
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import BudgetUnavailableError, Ledger
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._quarantine_feed import (
+    checkpoint_document,
+    read_checkpoint_state,
+)
+
+SCHEMA_VERSION = 1
+TABLE_PREFIX = "mailsec_cloudflare_"
+CONNECT_TIMEOUT_SECONDS = 10
+# The first key of every advisory lock this collection takes ("mail"): apart from any other application's locks.
+_LOCK_NAMESPACE = 0x6D61696C
+_SCHEMA_LOCK = 0
+_TABLES = ("schema", "journal", "budget", "checkpoint", "emitted")
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_schema (version integer NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_journal ("
+    " entry_key text PRIMARY KEY, account_id text NOT NULL, operation text NOT NULL, ids jsonb NOT NULL,"
+    " sent_at timestamptz NOT NULL, settle_timeout double precision NOT NULL, pid integer NOT NULL,"
+    " host text NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS mailsec_cloudflare_journal_by_account ON mailsec_cloudflare_journal"
+    " (account_id, operation)",
+    "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_budget (credential_hash text PRIMARY KEY, ledger jsonb NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_checkpoint ("
+    " name text PRIMARY KEY, version integer NOT NULL, since text NOT NULL, emitted jsonb NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_emitted ("
+    " name text NOT NULL, message_id text NOT NULL, sent_date text NOT NULL, PRIMARY KEY (name, message_id))",
+)
+_FIX = "check state_dsn (or MAILSEC_CLOUDFLARE_STATE_DSN)"
+
+
+def dsn_secrets(dsn):
+    """Every form in which a DSN's password could be printed: the DSN itself and its password, raw and decoded."""
+    secrets = {dsn} if dsn else set()
+    if not dsn:
+        return secrets
+    if "://" in dsn:
+        try:
+            raw = urlsplit(dsn).password
+        except ValueError:
+            raw = None
+        if raw:
+            secrets.update((raw, unquote(raw)))
+    if HAS_PSYCOPG:
+        try:
+            password = _conninfo.conninfo_to_dict(dsn).get("password")
+        except psycopg.Error:
+            password = None
+        if password:
+            secrets.add(password)
+    return secrets
+
+
+def _signed_32(digest):
+    return int.from_bytes(digest[:4], "big", signed=True)
+
+
+class PostgresState:
+    """The journal, lock, budget and checkpoints of every account, in one PostgreSQL database.
+
+    One connection per process, shared by its threads; it is reopened after a loss only while it holds no lock,
+    since a lock that died with its session cannot be had back without another run having had the chance to take it.
+    """
+
+    backend = "postgresql"
+
+    def __init__(self, dsn):
+        self._secrets = sorted(dsn_secrets(dsn), key=len, reverse=True)
+        try:
+            self._conninfo = _conninfo.make_conninfo(
+                dsn,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                # Who holds a lock is told by this name (pg_stat_activity), at most 63 bytes.
+                application_name=("mailsec.cloudflare pid %d on %s" % (os.getpid(), _host()))[:63],
+            )
+        except psycopg.Error as exc:
+            raise StateStoreError(
+                "state_dsn is not a libpq connection string such as postgresql://user@host:5432/dbname or "
+                "host=... dbname=... (%s); %s. The value is not shown" % (self._cause(exc), _FIX)
+            ) from None
+        self._guard = threading.RLock()
+        self._locks_held = 0
+        self._connection = None
+        self._open()
+        self._ensure_schema()
+
+    # The connection ---------------------------------------------------------------------------------------
+
+    def _masked(self, text):
+        for secret in self._secrets:
+            text = text.replace(secret, "********")
+        return text
+
+    def _cause(self, exc):
+        first = str(exc).strip().splitlines()
+        return self._masked(first[0] if first else type(exc).__name__)
+
+    def _open(self):
+        try:
+            self._connection = psycopg.connect(self._conninfo, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise StateStoreError(
+                "the state database cannot be reached or refused the login (%s); %s, and that the server is up and "
+                "lets this host in" % (self._cause(exc), _FIX)
+            ) from None
+        try:
+            read_only = self._connection.execute("SHOW transaction_read_only").fetchone()[0]
+        except psycopg.Error as exc:
+            raise StateStoreError("the state database did not answer (%s)" % self._cause(exc)) from None
+        if read_only == "on":
+            raise StateStoreError(
+                "the state database is read-only (a standby, or default_transaction_read_only); point state_dsn "
+                "at the primary"
+            )
+
+    def run(self, what, work):
+        """work(connection)'s result; any database failure becomes StateStoreError naming what was being done."""
+        with self._guard:
+            try:
+                if self._connection is None or self._connection.broken or self._connection.closed:
+                    if self._locks_held:
+                        raise StateStoreError(
+                            "the connection to the state database that held the account lock was lost, and with it "
+                            "the lock; nothing further is sent"
+                        )
+                    self._open()
+                return work(self._connection)
+            except psycopg.Error as exc:
+                raise StateStoreError(
+                    "the state database failed while %s (%s); nothing that depends on it is sent"
+                    % (what, self._cause(exc))
+                ) from None
+
+    def _ensure_schema(self):
+        def missing(connection):
+            return [
+                table
+                for table in _TABLES
+                if connection.execute("SELECT to_regclass(%s)", (TABLE_PREFIX + table,)).fetchone()[0] is None
+            ]
+
+        def create(connection):
+            # Tables that exist are only read: a user without CREATE (one an owner set up for) needs no more.
+            if missing(connection):
+                with connection.transaction():
+                    connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_NAMESPACE, _SCHEMA_LOCK))
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                    if connection.execute("SELECT count(*) FROM mailsec_cloudflare_schema").fetchone()[0] == 0:
+                        connection.execute(
+                            "INSERT INTO mailsec_cloudflare_schema (version) VALUES (%s)", (SCHEMA_VERSION,)
+                        )
+            # Tables an owner made by hand, without the version row, are of this version.
+            return (
+                connection.execute("SELECT max(version) FROM mailsec_cloudflare_schema").fetchone()[0] or SCHEMA_VERSION
+            )
+
+        with self._guard:
+            try:
+                version = create(self._connection)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise StateStoreError(
+                    "the state database has no usable %s* tables, and its user may not create them (%s); create "
+                    "them once as their owner (docs/awx.md, 'Shared state in PostgreSQL') and grant this user SELECT, "
+                    "INSERT, UPDATE and DELETE on them" % (TABLE_PREFIX, self._cause(exc))
+                ) from None
+            except psycopg.Error as exc:
+                raise StateStoreError(
+                    "the state database's tables could not be made ready (%s)" % self._cause(exc)
+                ) from None
+        if version > SCHEMA_VERSION:
+            raise StateStoreError(
+                "the state database's tables are of schema version %d, newer than this release knows (%d); upgrade "
+                "the collection on every node that shares them" % (version, SCHEMA_VERSION)
+            )
+        self._check_privileges()
+
+    def _check_privileges(self):
+        def denied(connection):
+            return [
+                table
+                for table in _TABLES
+                # With several privileges named at once, has_table_privilege is true if any one is held.
+                if not connection.execute(
+                    "SELECT has_table_privilege(%(t)s, 'SELECT') AND has_table_privilege(%(t)s, 'INSERT') AND "
+                    "has_table_privilege(%(t)s, 'UPDATE') AND has_table_privilege(%(t)s, 'DELETE')",
+                    {"t": TABLE_PREFIX + table},
+                ).fetchone()[0]
+            ]
+
+        missing = self.run("checking its privileges", denied)
+        if missing:
+            raise StateStoreError(
+                "the state database's user may not write to %s; grant it SELECT, INSERT, UPDATE and DELETE on the "
+                "%s* tables" % (", ".join(TABLE_PREFIX + table for table in missing), TABLE_PREFIX)
+            )
+
+    def close(self):
+        with self._guard:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    # What the engines are given ---------------------------------------------------------------------------
+
+    def journal(self, account_id):
+        return PostgresJournal(self, account_id)
+
+    def lock(self, account_id):
+        return PostgresAccountLock(self, account_id)
+
+    def budget(self, credential):
+        return PostgresBudget(self, credential)
+
+    def checkpoint(self, name):
+        return PostgresCheckpoint(self, name)
+
+    def lock_taken(self):
+        with self._guard:
+            self._locks_held += 1
+
+    def lock_given_back(self):
+        with self._guard:
+            self._locks_held = max(0, self._locks_held - 1)
+
+
+def _host():
+    return socket.gethostname() or "unknown host"
+
+
+class PostgresAccountLock:
+    """One writing run per account across every machine that shares the database."""
+
+    def __init__(self, state, account_id):
+        self._state = state
+        self._keys = (_LOCK_NAMESPACE, _signed_32(hashlib.sha256(account_id.encode("utf-8")).digest()))
+        self._held = False
+
+    def acquire(self, max_wait, on_wait=None, sleep=time.sleep):
+        take_in_turn(self._try_take, self._holder, "(%s, through the state database)", max_wait, on_wait, sleep)
+        self._held = True
+        self._state.lock_taken()
+        return self
+
+    def _try_take(self):
+        return self._state.run(
+            "taking the account lock",
+            lambda connection: connection.execute("SELECT pg_try_advisory_lock(%s, %s)", self._keys).fetchone()[0],
+        )
+
+    def _where(self):
+        # pg_locks shows a two-key advisory lock's keys as unsigned oids, objsubid 2.
+        return (
+            "l.locktype = 'advisory' AND l.classid::bigint = %s AND l.objid::bigint = %s AND l.objsubid = 2 "
+            "AND l.granted",
+            (self._keys[0] & 0xFFFFFFFF, self._keys[1] & 0xFFFFFFFF),
+        )
+
+    def _holder(self):
+        where, keys = self._where()
+        row = self._state.run(
+            "looking up who holds the account lock",
+            lambda connection: connection.execute(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE " + where,
+                keys,
+            ).fetchone(),
+        )
+        return row[0] if row and row[0] else "holder unknown"
+
+    def held(self):
+        """Whether this session still holds the lock: one statement on the session that took it."""
+        if not self._held:
+            return False
+        where, keys = self._where()
+        try:
+            return self._state.run(
+                "proving it still holds the account lock",
+                lambda connection: connection.execute(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = pg_backend_pid() AND " + where + ")", keys
+                ).fetchone()[0],
+            )
+        except StateStoreError:
+            return False
+
+    def release(self):
+        if not self._held:
+            return
+        self._held = False
+        self._state.lock_given_back()
+        try:
+            self._state.run(
+                "giving back the account lock",
+                lambda connection: connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._keys),
+            )
+        except StateStoreError:
+            # A lock whose session is gone was given back by the server.
+            pass
+
+
+class PostgresJournal:
+    """WriteJournal's interface on a table; times are the database server's."""
+
+    def __init__(self, state, account_id):
+        self._state = state
+        self._account_id = account_id
+
+    def unsettled(self, operation):
+        rows = self._state.run(
+            "reading the journal",
+            lambda connection: connection.execute(
+                "SELECT entry_key, ids, extract(epoch FROM clock_timestamp() - sent_at)::float8, settle_timeout, pid,"
+                " host FROM mailsec_cloudflare_journal WHERE account_id = %s AND operation = %s",
+                (self._account_id, operation),
+            ).fetchall(),
+        )
+        now = time.time()
+        return {
+            key: {
+                "operation": operation,
+                "ids": list(ids),
+                # In this machine's clock, as the engine measures: the age is the server's.
+                "sent_at": now - age,
+                "settle_timeout": settle_timeout,
+                "pid": "%s on %s" % (pid, host),
+            }
+            for key, ids, age, settle_timeout, pid, host in rows
+        }
+
+    def record(self, operation, keys, settle_timeout):
+        key = uuid.uuid4().hex
+        self._state.run(
+            "writing the journal entry of a request about to leave",
+            lambda connection: connection.execute(
+                "INSERT INTO mailsec_cloudflare_journal (entry_key, account_id, operation, ids, sent_at, "
+                "settle_timeout, pid, host) VALUES (%s, %s, %s, %s, clock_timestamp(), %s, %s, %s)",
+                (key, self._account_id, operation, Jsonb(list(keys)), settle_timeout, os.getpid(), _host()),
+            ),
+        )
+        return key
+
+    def touch(self, key):
+        self._state.run(
+            "moving a journal entry's time as its request leaves",
+            lambda connection: connection.execute(
+                "UPDATE mailsec_cloudflare_journal SET sent_at = clock_timestamp() WHERE entry_key = %s", (key,)
+            ),
+        )
+
+    def settle(self, key, keys=None):
+        def drop(connection):
+            if keys is None:
+                connection.execute("DELETE FROM mailsec_cloudflare_journal WHERE entry_key = %s", (key,))
+                return
+            with connection.transaction():
+                row = connection.execute(
+                    "SELECT ids FROM mailsec_cloudflare_journal WHERE entry_key = %s FOR UPDATE", (key,)
+                ).fetchone()
+                if row is None:
+                    return
+                settled = set(keys)
+                left = [i for i in row[0] if i not in settled]
+                if left:
+                    connection.execute(
+                        "UPDATE mailsec_cloudflare_journal SET ids = %s WHERE entry_key = %s", (Jsonb(left), key)
+                    )
+                else:
+                    connection.execute("DELETE FROM mailsec_cloudflare_journal WHERE entry_key = %s", (key,))
+
+        self._state.run("removing settled journal entries", drop)
+
+
+class PostgresBudget:
+    """The request budget of one credential (a row keyed by its hash, never the credential), for every machine."""
+
+    def __init__(self, state, credential):
+        self._state = state
+        self._key = hashlib.sha256(credential.encode("utf-8")).hexdigest()[:32]
+
+    def transact(self, change):
+        def take(connection):
+            with connection.transaction():
+                connection.execute(
+                    "INSERT INTO mailsec_cloudflare_budget (credential_hash, ledger) VALUES (%s, '{}') "
+                    "ON CONFLICT (credential_hash) DO NOTHING",
+                    (self._key,),
+                )
+                row = connection.execute(
+                    "SELECT ledger FROM mailsec_cloudflare_budget WHERE credential_hash = %s FOR UPDATE", (self._key,)
+                ).fetchone()
+                ledger = Ledger.from_json(row[0])
+                outcome = change(ledger)
+                connection.execute(
+                    "UPDATE mailsec_cloudflare_budget SET ledger = %s WHERE credential_hash = %s",
+                    (Jsonb(ledger.to_json()), self._key),
+                )
+                return outcome
+
+        try:
+            return self._state.run("taking a request from the shared budget", take)
+        except StateStoreError as exc:
+            raise BudgetUnavailableError(exc.message) from None
+
+
+class PostgresCheckpoint:
+    """The event source's Checkpoint interface on two tables: the state per poll, and each id emitted meanwhile."""
+
+    def __init__(self, state, name):
+        self._state = state
+        self.name = name
+        self.path = "state database, checkpoint %s" % name
+        self.since = None
+        self.emitted = {}
+
+    def load(self):
+        def read(connection):
+            state = connection.execute(
+                "SELECT version, since, emitted FROM mailsec_cloudflare_checkpoint WHERE name = %s", (self.name,)
+            ).fetchone()
+            emitted = connection.execute(
+                "SELECT message_id, sent_date FROM mailsec_cloudflare_emitted WHERE name = %s", (self.name,)
+            ).fetchall()
+            return state, emitted
+
+        state, emitted = self._state.run("reading the event source's checkpoint", read)
+        if state is not None:
+            self.since, self.emitted = read_checkpoint_state(
+                self.path, {"version": state[0], "since": state[1], "emitted": state[2]}
+            )
+        self.emitted.update((message_id, sent_date) for message_id, sent_date in emitted)
+        return self
+
+    def record(self, message_id, sent_date):
+        self._state.run(
+            "recording an emitted id before its event leaves",
+            lambda connection: connection.execute(
+                "INSERT INTO mailsec_cloudflare_emitted (name, message_id, sent_date) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name, message_id) DO NOTHING",
+                (self.name, message_id, sent_date),
+            ),
+        )
+        self.emitted[message_id] = sent_date
+
+    def save(self):
+        document = checkpoint_document(self.since, self.emitted)
+
+        def write(connection):
+            with connection.transaction():
+                connection.execute(
+                    "INSERT INTO mailsec_cloudflare_checkpoint (name, version, since, emitted) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, since = EXCLUDED.since,"
+                    " emitted = EXCLUDED.emitted",
+                    (self.name, document["version"], document["since"], Jsonb(document["emitted"])),
+                )
+                connection.execute("DELETE FROM mailsec_cloudflare_emitted WHERE name = %s", (self.name,))
+
+        self._state.run("saving the event source's checkpoint", write)
+
+    def close(self):
+        """Nothing is held open per checkpoint; the state's connection is closed with the state."""
