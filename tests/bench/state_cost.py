@@ -71,8 +71,8 @@ def render(figures, latency):
         "What each write request adds for its state, averaged over %d requests in one run: local files in `state_dir` "
         "(the journal fsynced) against PostgreSQL on this machine (`state_backend: postgresql`, a real server started "
         "by the benchmark with its default durability, fsync and synchronous commit on, over TCP on 127.0.0.1). The budget is one short transaction "
-        "per request; leasing it in blocks would save a fraction of a millisecond against %.0f ms of API latency, "
-        "so it is not done." % (figures["requests"], latency * 1000),
+        "per request; leasing it in blocks would save at most the budget's row below per request, against %.0f ms "
+        "of API latency per request, so it is not done." % (figures["requests"], latency * 1000),
         "",
         "| step | local | PostgreSQL |",
         "|---|---|---|",
