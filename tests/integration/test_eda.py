@@ -187,7 +187,9 @@ def test_the_rulebook_releases_approved_mail_once_and_leaves_the_rest(quiet_sim,
 
 
 class _Controller(http.server.BaseHTTPRequestHandler):
-    """The few Automation Platform controller endpoints ansible-rulebook's run_workflow_template uses."""
+    """The few Automation Platform controller endpoints ansible-rulebook's run_workflow_template uses, under the
+    platform gateway's ``/api/controller/v2/`` (AAP 2.5 and later) or the direct ``/api/v2/`` of older
+    controllers: the template, its organization, the labels a launch carries, the launch and the job."""
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         return
@@ -200,41 +202,61 @@ class _Controller(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _route(self):
+        """The path below the API's root, or None for a path outside it."""
+        path = urlsplit(self.path).path
+        return path[len(self.server.api) :] if path.startswith(self.server.api) else None
+
     def do_GET(self):  # pylint: disable=invalid-name
         self.server.seen.append(("GET", self.path, self.headers.get("Authorization")))
-        path = urlsplit(self.path).path
-        if path == "/api/v2/config/":
+        route, query = self._route(), parse_qs(urlsplit(self.path).query)
+        if route == "config/":
             return self._answer({"version": "4.6.0"})
-        if path == "/api/v2/unified_job_templates/":
+        if route == "unified_job_templates/":
             template = {
                 "id": 7,
                 "type": "workflow_job_template",
                 "name": "Release quarantined mail",
                 "summary_fields": {"organization": {"name": "Default"}},
-                "related": {"launch": "/api/v2/workflow_job_templates/7/launch/"},
+                "related": {"launch": self.server.api + "workflow_job_templates/7/launch/"},
                 "ask_limit_on_launch": False,
-                "ask_labels_on_launch": False,
+                "ask_labels_on_launch": True,
                 "ask_inventory_on_launch": False,
                 "ask_variables_on_launch": True,
             }
             return self._answer({"count": 1, "next": None, "results": [template]})
-        if path == "/api/v2/workflow_jobs/":
-            ids = parse_qs(urlsplit(self.path).query)["id__in"][0].split(",")
+        if route == "organizations/":
+            return self._answer({"count": 1, "next": None, "results": [{"id": 1, "name": query["name"][0]}]})
+        if route == "labels/":
+            found = [label for label in self.server.labels if label["name"] == query["name"][0]]
+            return self._answer({"count": len(found), "next": None, "results": found})
+        if route == "workflow_jobs/":
+            ids = query["id__in"][0].split(",")
             return self._answer({"count": len(ids), "results": [{"id": int(i), "status": "successful"} for i in ids]})
         return self._answer({"detail": "not found"}, 404)
 
     def do_POST(self):  # pylint: disable=invalid-name
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         self.server.seen.append(("POST", self.path, self.headers.get("Authorization")))
+        if self._route() == "labels/":
+            label = {"id": 500 + len(self.server.labels), "name": body["name"], "organization": body["organization"]}
+            self.server.labels.append(label)
+            return self._answer(label, 201)
         self.server.launches.append(body)
         job = 100 + len(self.server.launches)
-        return self._answer({"id": job, "url": "/api/v2/workflow_jobs/%d/" % job, "status": "pending"}, 201)
+        return self._answer({"id": job, "url": self.server.api + "workflow_jobs/%d/" % job, "status": "pending"}, 201)
 
 
-@pytest.fixture
-def controller():
+# The controller's API root, and the --controller-url ansible-rulebook is given for it.
+CONTROLLER_APIS = {"gateway": ("/api/controller/v2/", "/api/controller/"), "direct": ("/api/v2/", "")}
+
+
+@pytest.fixture(params=sorted(CONTROLLER_APIS))
+def controller(request):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
-    server.seen, server.launches = [], []
+    server.api, root = CONTROLLER_APIS[request.param]
+    server.url = "http://127.0.0.1:%d%s" % (server.server_address[1], root)
+    server.seen, server.launches, server.labels = [], [], []
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     yield server
@@ -270,7 +292,7 @@ def test_other_mail_asks_for_approval_through_a_workflow(quiet_sim, controller, 
         "approve",
         options=[
             "--controller-url",
-            "http://127.0.0.1:%d" % controller.server_address[1],
+            controller.url,
             "--controller-token",
             controller_token,
         ],
@@ -286,6 +308,12 @@ def test_other_mail_asks_for_approval_through_a_workflow(quiet_sim, controller, 
     assert extra_vars["message_ids"] == stranger
     assert extra_vars["quarantined_sender"] == "promo@unknown.example"
     assert extra_vars["reason"] == "quarantined mail from promo@unknown.example awaiting approval"
-    assert ("POST", "/api/v2/workflow_job_templates/7/launch/", "Bearer " + controller_token) in controller.seen
+    launch = controller.api + "workflow_job_templates/7/launch/"
+    assert ("POST", launch, "Bearer " + controller_token) in controller.seen
+    assert all(path.startswith(controller.api) for dummy, path, dummy in controller.seen), controller.seen
+    # The launch carries its event's uuid label, which a restarted (high-availability) activation looks the job up
+    # by instead of launching it again.
+    uuid_labels = [label for label in controller.labels if label["name"].startswith("eda-event-uuid-")]
+    assert len(uuid_labels) == 1 and uuid_labels[0]["id"] in controller.launches[0]["labels"], controller.labels
     assert state.deliveries() == {}
     assert state.api_token not in output and controller_token not in output
