@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import asyncio
+import importlib.util
 import json
 import os
 import threading
@@ -363,3 +365,47 @@ def test_an_awx_job_with_local_state_is_warned_once_that_it_does_not_last(sim, t
     assert run.returncode == 0 and not run.result.get("failed"), run.output
     assert run.output.count("lives only as long as this job's container") == 1
     assert "state_backend postgresql" in run.output
+
+
+def _event_source_plugin():
+    path = os.path.join(COLLECTION_ROOT, "extensions", "eda", "plugins", "event_source", "email_security_quarantine.py")
+    spec = importlib.util.spec_from_file_location("email_security_quarantine", path)
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    return plugin
+
+
+class _KillingQueue:
+    """Takes the first event, then the state database dies, as its host would between two events."""
+
+    def __init__(self, server):
+        self.server = server
+        self.events = []
+
+    async def put(self, event):
+        self.events.append(event["message"]["id"])
+        if len(self.events) == 1:
+            self.server.kill()
+
+
+def test_an_event_source_that_loses_its_database_stops_with_its_cause_and_emits_nothing_unrecorded(
+    sim, postgres, tmp_path
+):
+    plugin = _event_source_plugin()
+    queue = _KillingQueue(postgres)
+    args = {
+        "account_id": sim.state.account_id,
+        "api_token": sim.state.api_token,
+        "base_url": sim.base_url,
+        "state_backend": "postgresql",
+        "state_dsn": postgres.dsn(),
+        "state_dir": str(tmp_path / "node"),
+        "backlog": 40 * 86400,
+        "poll_interval": 5,
+    }
+
+    with pytest.raises(plugin._feed.SourceError) as stopped:  # pylint: disable=protected-access
+        asyncio.run(plugin.main(queue, args))
+
+    assert len(queue.events) == 1
+    assert "state database" in str(stopped.value) and SUPERUSER_PASSWORD not in str(stopped.value)

@@ -191,10 +191,14 @@ async def main(queue, args):
                 )
                 await asyncio.sleep(delay)
                 continue
-            for message in messages:
-                await asyncio.to_thread(source.feed.emitting, message)
-                await queue.put(source.event(message))
-            await asyncio.to_thread(source.feed.done)
+            try:
+                for message in messages:
+                    await asyncio.to_thread(source.feed.emitting, message)
+                    await queue.put(source.event(message))
+                await asyncio.to_thread(source.feed.done)
+            except _feed.CloudflareError as exc:
+                # The checkpoint cannot be written (its state database is gone): no event leaves unrecorded.
+                raise _feed.SourceError(exc.message) from None
             await asyncio.sleep(source.poll_interval)
     finally:
         source.close()
