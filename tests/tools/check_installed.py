@@ -47,6 +47,8 @@ REQUIRED_FILES = (
     "extensions/eda/plugins/event_source/email_security_quarantine.py",
     "extensions/eda/rulebooks/release_approved_senders.yml",
     "extensions/eda/rulebooks/approve_other_releases.yml",
+    "extensions/eda/rulebooks/release_approved_senders_on_controller.yml",
+    "extensions/awx/state_credential_type.yml",
     "playbooks/eda_release.yml",
     "playbooks/expire_allow_policies.yml",
     "extensions/awx/credential_type.yml",
