@@ -12,8 +12,9 @@ any stricter policy the server announces in ``Ratelimit-Policy``) that holds wha
 server says, and the server's own ``Ratelimit`` header, which pauses everyone until the window
 resets once the remaining quota of any of its items runs low.
 
-The budget lives in a file keyed by a hash of the credential (never the credential itself), so
-forks, loops and parallel playbooks using one token on one controller share a single budget.
+The budget lives in the state store, keyed by a hash of the credential (never the credential itself):
+a file (``SharedBudget``), so forks, loops and parallel playbooks using one token on one controller share a
+single budget, or a row in PostgreSQL (``_postgres_state``), shared by every machine.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -13,7 +13,8 @@
 - every time a settle window is measured against is the database server's clock, so nodes whose clocks disagree
   still agree on when a request was sent.
 
-psycopg 3 is imported only here, and this module only when ``state_backend: postgresql`` is chosen.
+psycopg 3 is imported only here, and only when this module is: when ``state_backend: postgresql`` is chosen, or a
+DSN is given (its password forms are then masked with psycopg's parser). Without psycopg the module still imports.
 """
 
 from __future__ import absolute_import, division, print_function
