@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import SharedBudget
 
@@ -278,17 +279,6 @@ class MissingLibraryError(StateStoreError):
         )
         self.library = library
         self.import_error = import_error
-
-
-def write_json(path, data, durable=True):
-    """Replace the JSON file at path whole: a reader sees the old content or the new, never a torn file."""
-    temporary = "%s.%d.tmp" % (path, os.getpid())
-    with open(temporary, "w", encoding="utf-8") as target:
-        json.dump(data, target, sort_keys=True)
-        if durable:
-            target.flush()
-            os.fsync(target.fileno())
-    os.replace(temporary, path)
 
 
 def _process_facts(pid):

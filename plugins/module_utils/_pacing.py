@@ -29,6 +29,8 @@ import re
 import threading
 import time
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
+
 RATE_LIMIT_WINDOW_SECONDS = 300.0
 # Below Cloudflare's 1200 per 5 minutes: room for people working in the dashboard with the same token.
 DEFAULT_RATE_LIMIT = 1000
@@ -148,10 +150,8 @@ class SharedBudget:
             return Ledger()
 
     def _save(self, ledger):
-        temporary = "%s.%d.tmp" % (self.path, os.getpid())
-        with open(temporary, "w", encoding="utf-8") as target:
-            json.dump(ledger.to_json(), target)
-        os.replace(temporary, self.path)
+        # Not synced: a budget lost in a crash only forgets recent requests, and the server's Ratelimit still guards.
+        write_json(self.path, ledger.to_json(), durable=False)
 
 
 class RequestPacer:

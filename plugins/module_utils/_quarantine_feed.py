@@ -21,7 +21,8 @@ import json
 import math
 import os
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, open_state, write_json
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, open_state
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     SEARCH_DISPOSITIONS,
     date_time,
