@@ -54,7 +54,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 # The first key of every advisory lock this collection takes ("mail"): apart from any other application's locks.
 _LOCK_NAMESPACE = 0x6D61696C
 _SCHEMA_LOCK = 0
-_TABLES = ("schema", "journal", "budget", "checkpoint", "emitted")
+_TABLE_NAMES = [TABLE_PREFIX + table for table in ("schema", "journal", "budget", "checkpoint", "emitted")]
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_schema (version integer NOT NULL)",
     "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_journal ("
@@ -176,11 +176,10 @@ class PostgresState:
 
     def _ensure_schema(self):
         def missing(connection):
-            return [
-                table
-                for table in _TABLES
-                if connection.execute("SELECT to_regclass(%s)", (TABLE_PREFIX + table,)).fetchone()[0] is None
-            ]
+            return connection.execute(
+                "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NULL ORDER BY name",
+                (_TABLE_NAMES,),
+            ).fetchall()
 
         def create(connection):
             # Tables that exist are only read: a user without CREATE (one an owner set up for) needs no more.
@@ -220,22 +219,19 @@ class PostgresState:
 
     def _check_privileges(self):
         def denied(connection):
-            return [
-                table
-                for table in _TABLES
-                # With several privileges named at once, has_table_privilege is true if any one is held.
-                if not connection.execute(
-                    "SELECT has_table_privilege(%(t)s, 'SELECT') AND has_table_privilege(%(t)s, 'INSERT') AND "
-                    "has_table_privilege(%(t)s, 'UPDATE') AND has_table_privilege(%(t)s, 'DELETE')",
-                    {"t": TABLE_PREFIX + table},
-                ).fetchone()[0]
-            ]
+            # With several privileges named at once, has_table_privilege is true if any one is held.
+            return connection.execute(
+                "SELECT name FROM unnest(%s::text[]) AS name WHERE NOT (has_table_privilege(name, 'SELECT') AND "
+                "has_table_privilege(name, 'INSERT') AND has_table_privilege(name, 'UPDATE') AND "
+                "has_table_privilege(name, 'DELETE')) ORDER BY name",
+                (_TABLE_NAMES,),
+            ).fetchall()
 
         missing = self.run("checking its privileges", denied)
         if missing:
             raise StateStoreError(
                 "the state database's user may not write to %s; grant it SELECT, INSERT, UPDATE and DELETE on the "
-                "%s* tables" % (", ".join(TABLE_PREFIX + table for table in missing), TABLE_PREFIX)
+                "%s* tables" % (", ".join(name for (name,) in missing), TABLE_PREFIX)
             )
 
     def close(self):

@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import asyncio
-import importlib.util
 import json
 import os
 import threading
@@ -34,6 +33,7 @@ from conftest import (
     wait_for,
 )
 from test_exactly_once import assert_nothing_delivered_twice
+from tests.event_source_plugin import load_event_source_plugin
 from tests.postgres_server import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer
 from tests.simulator import generate_messages
 
@@ -367,14 +367,6 @@ def test_an_awx_job_with_local_state_is_warned_once_that_it_does_not_last(sim, t
     assert "state_backend postgresql" in run.output
 
 
-def _event_source_plugin():
-    path = os.path.join(COLLECTION_ROOT, "extensions", "eda", "plugins", "event_source", "email_security_quarantine.py")
-    spec = importlib.util.spec_from_file_location("email_security_quarantine", path)
-    plugin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plugin)
-    return plugin
-
-
 class _KillingQueue:
     """Takes the first event, then the state database dies, as its host would between two events."""
 
@@ -391,7 +383,7 @@ class _KillingQueue:
 def test_an_event_source_that_loses_its_database_stops_with_its_cause_and_emits_nothing_unrecorded(
     sim, postgres, tmp_path
 ):
-    plugin = _event_source_plugin()
+    plugin = load_event_source_plugin()
     queue = _KillingQueue(postgres)
     args = {
         "account_id": sim.state.account_id,

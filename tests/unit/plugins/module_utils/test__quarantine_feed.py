@@ -9,7 +9,6 @@ __metaclass__ = type
 
 import asyncio
 import datetime
-import importlib.util
 import json
 import os
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +23,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._quarantine_fee
     QuarantineSource,
     SourceError,
 )
+from ansible_collections.mailsec.cloudflare.tests.event_source_plugin import load_event_source_plugin
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 BASE = "https://api.example.test/client/v4"
@@ -225,16 +225,6 @@ def test_credentials_come_from_the_environment_and_never_reach_an_event(tmp_path
     source.close()
 
 
-def load_plugin():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.abspath(os.path.join(here, os.pardir, os.pardir, os.pardir, os.pardir))
-    path = os.path.join(root, "extensions", "eda", "plugins", "event_source", "email_security_quarantine.py")
-    spec = importlib.util.spec_from_file_location("email_security_quarantine", path)
-    plugin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plugin)
-    return plugin
-
-
 class ListQueue:
     def __init__(self):
         self.events = []
@@ -244,7 +234,7 @@ class ListQueue:
 
 
 def test_the_plugin_puts_one_event_per_message_then_stops_on_an_auth_error(api, tmp_path, monkeypatch):
-    plugin = load_plugin()
+    plugin = load_event_source_plugin()
     api.get(SEARCH, json=page([message("m1"), message("m2")]))
     api.get(SEARCH, status=401, json={"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]})
     queue = ListQueue()
@@ -262,7 +252,7 @@ def test_the_plugin_puts_one_event_per_message_then_stops_on_an_auth_error(api, 
 
 
 def test_a_lockout_is_waited_out_by_the_next_poll_not_the_end_of_the_source(api, tmp_path, monkeypatch):
-    plugin = load_plugin()
+    plugin = load_event_source_plugin()
     locked = {"success": False, "errors": [{"code": 971, "message": "Please wait"}]}
     api.get(SEARCH, status=429, json=locked, headers={"Retry-After": "3600"})
     api.get(SEARCH, json=page([message("m1")]))
@@ -285,7 +275,7 @@ def test_a_lockout_is_waited_out_by_the_next_poll_not_the_end_of_the_source(api,
 
 
 def test_the_documentation_names_exactly_the_arguments_the_source_takes(tmp_path):
-    plugin = load_plugin()
+    plugin = load_event_source_plugin()
     documented = set(yaml.safe_load(plugin.DOCUMENTATION)["options"])
     everything = dict.fromkeys(documented, "x")
 
