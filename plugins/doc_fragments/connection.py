@@ -177,4 +177,13 @@ attributes:
     support: full
     membership:
       - mailsec.cloudflare.email_security
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - The action plugin runs the module and, when the module runs on the controller (the C(local) connection, as
+        a play on C(localhost) or a task delegated to it has) and not through C(async), prints what the module
+        waits for while it waits, at default verbosity; a bulk job's counts, an unsure write's settle window, a
+        rate-limit pause with its reason and how much of it is left, another run's account lock. Credentials are
+        masked in these lines as everywhere. On any other connection the module runs as without it.
 """

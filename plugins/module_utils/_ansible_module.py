@@ -37,7 +37,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import
     connect,
     resolve_connection,
 )
-
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import Progress
 
 # What Ansible itself shows for a no_log option's value.
 NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -130,7 +130,13 @@ class CloudflareModule(AnsibleModule):
         """A client paced on the state store's budget; the store is opened first when it is not yet."""
         state = self.state or self.open_state(settings)
         try:
-            return connect(settings, self.warn, deadline=time.monotonic() + settings["task_timeout"], state=state)
+            return connect(
+                settings,
+                self.warn,
+                deadline=time.monotonic() + settings["task_timeout"],
+                state=state,
+                progress=Progress.from_environment(os.environ, lambda text: redact(text, self._secrets)),
+            )
         except OSError as exc:
             self.fail_json(
                 msg="state_dir %s cannot be used for the shared request budget (%s); set state_dir or "

@@ -25,6 +25,7 @@ import time
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import numbered_pages
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import count
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
     NOT_RELEASED,
     PARTIALLY_RELEASED,
@@ -44,6 +45,7 @@ JOB_STATUSES = ("PENDING", "DISCOVERING", "PROCESSING", "COMPLETED", "FAILED", "
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 # A job that ended this way released nothing more than it did; the same intent may start a new one.
 _ENDED_UNFINISHED = ("FAILED", "CANCELLED")
+_DISCOVERING = ("PENDING", "DISCOVERING")
 MESSAGE_STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "SKIPPED")
 _INCOMPLETE_COUNTERS = ("messages_failed", "messages_cancelled", "messages_skipped")
 MESSAGE_RESULTS = ("none", "incomplete", "all")
@@ -104,6 +106,30 @@ def job_summary(job):
     return summary
 
 
+def job_progress(job):
+    """One line on how far a job has come: per-recipient rows processed of those discovered, and how each ended."""
+    counts = job_summary(job)
+    processed = counts["successful"] + counts["failed"] + counts["skipped"] + counts["cancelled"]
+    line = "bulk job %s %s" % (job.get("job_id"), job.get("status"))
+    if not counts["discovered"]:
+        return line + ": no message found yet"
+    if job.get("status") in _DISCOVERING:
+        return line + ": %s message deliveries found so far" % count(counts["discovered"])
+    return (
+        line
+        + ": %s of %s message deliveries processed (%d %%): %s released, %s failed, %s skipped, %s cancelled"
+        % (
+            count(processed),
+            count(counts["discovered"]),
+            100 * processed // counts["discovered"],
+            count(counts["successful"]),
+            count(counts["failed"]),
+            count(counts["skipped"]),
+            count(counts["cancelled"]),
+        )
+    )
+
+
 def validate_wait_options(wait_timeout, poll_interval, settle_timeout):
     check_range("wait_timeout", wait_timeout, 0, 86400)
     check_range("poll_interval", poll_interval, 1, 3600)
@@ -146,9 +172,14 @@ class BulkJobs:
         return _job(self.client.post(bulk_path(self.account_id, job_id, "cancel"), None).result, "POST")
 
     def wait(self, job, wait_timeout, poll_interval):
-        """The job once terminal, or as it was when wait_timeout (or the task's time) ran out."""
+        """The job once terminal, or as it was when wait_timeout (or the task's time) ran out; its counts are said
+        as progress at each poll."""
         deadline = self._clock() + wait_timeout
+        said = None
         while job.get("status") not in TERMINAL:
+            # A new status is always said; the counts of a job still at it, every few seconds at most.
+            self.client.progress.say("bulk", job_progress(job), urgent=job.get("status") != said)
+            said = job.get("status")
             left = self.client.time_left()
             now = self._clock()
             if now + poll_interval > deadline or (left is not None and poll_interval >= left):
@@ -156,6 +187,7 @@ class BulkJobs:
             self.pause(poll_interval)
             self.polls += 1
             job = self.get(job["job_id"])
+        self.client.progress.say("bulk", job_progress(job), urgent=True)
         return job
 
     def message_rows(self, job_id, status=None):

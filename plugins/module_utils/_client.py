@@ -45,6 +45,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import 
     BudgetUnavailableError,
     RequestPacer,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import SILENT
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
@@ -484,6 +485,7 @@ class CloudflareClient:
         pool_size=4,
         on_retry=None,
         sleep=None,
+        progress=None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -496,6 +498,8 @@ class CloudflareClient:
         self._secrets = [s for s in (api_token, api_key) if s]
         self._secret_forms = secret_forms(self._secrets)
         self._on_retry = on_retry
+        # Where the client's users (the write engine, bulk jobs) say what they wait for.
+        self.progress = progress or SILENT
         self._sleep = sleep or time.sleep
         self._count_lock = threading.Lock()
         # Given with every request: requests would otherwise let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE

@@ -303,9 +303,9 @@ def _credentials(params, environ, notices):
     )
 
 
-def connect(settings, on_warning, deadline=None, state=None):
+def connect(settings, on_warning, deadline=None, state=None, progress=None):
     """A client for resolved settings, paced on the request budget its state store shares per credential (the
-    files in ``state_dir`` when no store is given).
+    files in ``state_dir`` when no store is given), saying its waits to ``progress``.
 
     Raises OSError when ``state_dir`` cannot hold the shared budget.
     """
@@ -316,6 +316,7 @@ def connect(settings, on_warning, deadline=None, state=None):
         reserve=settings["concurrency"],
         on_pause=on_warning,
         budget=(state or LocalState(settings["state_dir"])).budget(credential),
+        progress=progress,
     )
     return CloudflareClient(
         api_token=settings["api_token"],
@@ -331,4 +332,5 @@ def connect(settings, on_warning, deadline=None, state=None):
         deadline=deadline,
         pool_size=settings["concurrency"],
         on_retry=on_warning,
+        progress=progress,
     )

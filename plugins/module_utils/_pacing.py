@@ -30,6 +30,7 @@ import threading
 import time
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import MIN_GAP_SECONDS, SILENT
 
 RATE_LIMIT_WINDOW_SECONDS = 300.0
 # Below Cloudflare's 1200 per 5 minutes: room for people working in the dashboard with the same token.
@@ -37,6 +38,8 @@ DEFAULT_RATE_LIMIT = 1000
 # Requests are counted in buckets of this many seconds: the shared file stays small (at most
 # window / resolution entries) and a window is at most this much shorter than its nominal length.
 _BUCKET_SECONDS = 0.1
+# The longest a waiting caller sleeps at once: a five-minute pause says how much of it is left.
+_LONGEST_SLEEP_SECONDS = 30.0
 _PARAMETER = re.compile(r"([a-z]+)=(\d+)")
 
 
@@ -166,6 +169,7 @@ class RequestPacer:
         clock=None,
         sleep=None,
         budget=None,
+        progress=None,
     ):
         # (requests, seconds) windows that must all hold; the server's Ratelimit-Policy may add stricter ones.
         self._windows = {float(window): limit}
@@ -177,6 +181,7 @@ class RequestPacer:
         self._clock = clock or time.time
         self._sleep = sleep or time.sleep
         self._budget = budget or MemoryBudget()
+        self._progress = progress or SILENT
         self._notice_lock = threading.Lock()
         self._noticed_until = 0.0
         self._noticed_kinds = set()
@@ -196,7 +201,9 @@ class RequestPacer:
             if max_wait is not None and wait > max_wait:
                 raise BudgetExhaustedError(wait)
             self._notice(now, until, reason)
-            self._sleep(wait)
+            self._progress.say("pause", "still waiting %.0f s for the rate limit" % wait)
+            # Woken now and then to say how long is left; the budget is read again each time (one transaction).
+            self._sleep(min(wait, _LONGEST_SLEEP_SECONDS))
 
     def _take(self, ledger, now):
         newest = int(now / _BUCKET_SECONDS)
@@ -272,6 +279,12 @@ class RequestPacer:
             if not fresh:
                 return
             self.pauses += 1
+            self._progress.say(
+                "pause",
+                "waiting %.0f s for the rate limit: %s"
+                % (until - now, reason or "Cloudflare answered 429 Too Many Requests and asked to wait (Retry-After)"),
+                urgent=until - now >= MIN_GAP_SECONDS,
+            )
             if kind is None or kind in self._noticed_kinds:
                 return
             self._noticed_kinds.add(kind)

@@ -218,7 +218,9 @@ class WriteEngine:
             return
         left = self.client.time_left()
         try:
-            self._lock.acquire(float("inf") if left is None else max(0.0, left), on_wait=self.warn, sleep=self._sleep)
+            self._lock.acquire(
+                float("inf") if left is None else max(0.0, left), on_wait=self._lock_wait, sleep=self._sleep
+            )
         except LockTimeoutError as exc:
             raise CloudflareError(
                 "%s, longer than task_timeout allows; %s" % (exc, consequence), stops_task=True
@@ -227,6 +229,10 @@ class WriteEngine:
             yield
         finally:
             self._lock.release()
+
+    def _lock_wait(self, text):
+        self.warn(text)
+        self.client.progress.say("lock", text, urgent=True)
 
     def settle_earlier(self, policy, keys):
         """({key: entry} for keys an earlier run wrote without learning the outcome, the keys still to do)."""
@@ -356,6 +362,11 @@ class WriteEngine:
             if self._cannot_wait(wait):
                 settled.pending = waiting
                 return settled
+            self.client.progress.say(
+                "settle %s" % policy.operation,
+                "settling an unsure %s: %d not seen done yet, read back again in %.0f s; the settle window closes in "
+                "%.0f s (settle_timeout)" % (policy.noun, len(waiting), wait, max(0.0, window_end - self._clock())),
+            )
             self._sleep(wait)
         return settled
 

@@ -14,6 +14,7 @@ import pytest
 from tests.simulator import generate_messages
 
 SAFE_STATUSES = {"released", "released_unconfirmed", "unknown"}
+PAUSE_SAID = re.compile(r"\[localhost\] waiting \d+ s for the rate limit: Cloudflare's Ratelimit header announces \d+ ")
 
 
 def quarantined_ids(sim):
@@ -156,6 +157,10 @@ def test_quota_announced_in_headers_is_never_exceeded(sim, release):
     assert run.result["summary"]["released"] == 40
     assert run.result["summary"]["rate_limit_paused_seconds"] > 0
     assert "pausing" in run.output and "Ratelimit header" in run.output
+    # Said while the task waits, not only in the warnings at its end.
+    lines = run.stdout.splitlines()
+    said = [n for n, line in enumerate(lines) if PAUSE_SAID.match(line)]
+    assert said and said[0] < min(n for n, line in enumerate(lines) if line.startswith("changed: [localhost]"))
 
 
 def test_a_lockout_caused_elsewhere_is_reported_with_its_length(sim, release):

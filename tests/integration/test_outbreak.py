@@ -10,6 +10,7 @@ __metaclass__ = type
 import datetime
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -37,6 +38,7 @@ def days_ago(days):
 
 
 SEARCH = {"sender": SENDER, "start": days_ago(29)}
+PROGRESS = re.compile(r": ([0-9,]+) of [0-9,]+ message deliveries processed")
 
 
 @pytest.fixture
@@ -169,6 +171,35 @@ def test_a_bulk_job_is_created_once_waited_for_and_adopted_on_a_rerun(outbreak, 
     assert first["summary"]["discovered"] == first["summary"]["successful"] == recipients
     assert second["changed"] is False and second["adopted"] is True and second["job_id"] == first["job_id"]
     assert len(outbreak.state.ledger("bulk_job_created")) == 1
+
+
+def test_a_bulk_job_of_100000_messages_shows_its_progress_while_it_is_waited_for(tmp_path):
+    with Simulator(SimulatorState(generate_messages(100000, seed=26))) as sim:
+        # About 200,000 rows (a message per recipient) at 25,000 a second: some 8 s of processing, polled each second.
+        sim.state.configure({"bulk_discovery_seconds": 1, "bulk_rate": 25000})
+        run = run_module(sim, tmp_path, BULK, {"search": {"start": days_ago(29)}, "poll_interval": 1}, "progress")
+        token = sim.state.api_token
+
+    assert run.returncode == 0, run.output
+    result = run.result
+    total = result["summary"]["discovered"]
+    assert result["summary"]["status"] == "COMPLETED" and total > 100000
+    lines = run.stdout.splitlines()
+    task_ended = next(n for n, line in enumerate(lines) if line.startswith("changed: [localhost]"))
+    progress = [
+        (n, line) for n, line in enumerate(lines) if line.startswith("[localhost] bulk job %s" % result["job_id"])
+    ]
+    # Printed while the module waited, at default verbosity, before the task's own result.
+    assert progress and all(n < task_ended for n, dummy in progress), run.stdout
+    processed = [int(m.group(1).replace(",", "")) for dummy, line in progress for m in [PROGRESS.search(line)] if m]
+    # A line while the job was processing, then the end; lines in between come every 10 s at most.
+    assert any(number < total for number in processed), run.stdout
+    assert processed == sorted(processed) and processed[-1] == total, run.stdout
+    assert progress[-1][1].endswith(
+        "COMPLETED: {0:,} of {0:,} message deliveries processed (100 %): {0:,} released, 0 failed, 0 skipped, "
+        "0 cancelled".format(total)
+    )
+    assert token not in run.output
 
 
 def test_a_lost_create_answer_is_adopted_not_created_twice(outbreak, tmp_path):

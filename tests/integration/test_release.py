@@ -67,3 +67,19 @@ def test_proxy_environment_variables_are_honoured(sim, release):
 
     assert run.returncode == 0, run.output
     assert sim.state.deliveries() == dict.fromkeys(ids, 1)
+
+
+def test_a_pause_is_said_while_the_task_waits_and_the_token_stays_masked(sim, release):
+    # A quota of 6 requests per 2 s, announced on every answer: the 6 requests of 3 ids pause before it runs out.
+    sim.state.set_quota(6, window=2, lockout=300)
+    ids = quarantined_ids(sim)[:3]
+
+    run = release({"message_ids": ids, "batch_size": 1, "api_token": sim.state.api_token}, options=["-vvvv"])
+
+    assert run.returncode == 0, run.output
+    lines = run.stdout.splitlines()
+    said = [n for n, line in enumerate(lines) if line.startswith("[localhost] waiting ")]
+    result = min(n for n, line in enumerate(lines) if line.startswith("changed: [localhost]"))
+    assert said and said[0] < result, run.stdout
+    assert "for the rate limit: Cloudflare's Ratelimit header announces" in lines[said[0]]
+    assert sim.state.api_token not in run.output

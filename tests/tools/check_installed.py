@@ -41,6 +41,8 @@ REQUIRED_FILES = (
     "plugins/modules/email_security_message_info.py",
     "plugins/modules/email_security_bulk_release.py",
     "plugins/modules/email_security_bulk_job_info.py",
+    "plugins/action/email_security_bulk_release.py",
+    "plugins/plugin_utils/_progress_relay.py",
     "plugins/filter/recipient_table.py",
     "plugins/filter/delivery_confirmation.py",
     "roles/quarantine_release/meta/argument_specs.yml",

@@ -16,10 +16,12 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
     intent_key,
     intent_of,
     job_comment,
+    job_progress,
     results_from_rows,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import Progress
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import search_spec
 
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import FakeClock
@@ -133,3 +135,40 @@ def test_rows_per_recipient_fold_into_one_result_per_message():
     ]
     assert results[0]["detail"] == "bulk job: b@x.example: FAILED mailbox full"
     assert results[2]["undelivered"] == ["d@x.example"]
+
+
+def test_a_jobs_progress_line_counts_rows_processed_of_those_discovered():
+    job = {"job_id": "j1", "status": "PROCESSING", "total_messages_discovered": 200000, "messages_successful": 50000}
+    job.update(messages_failed=10, messages_skipped=2, messages_cancelled=0, messages_pending=149988)
+
+    assert job_progress(job) == (
+        "bulk job j1 PROCESSING: 50,012 of 200,000 message deliveries processed (25 %): 50,000 released, 10 failed, "
+        "2 skipped, 0 cancelled"
+    )
+    assert job_progress({"job_id": "j1", "status": "PENDING"}) == "bulk job j1 PENDING: no message found yet"
+    assert job_progress({"job_id": "j1", "status": "DISCOVERING", "total_messages_discovered": 1500}) == (
+        "bulk job j1 DISCOVERING: 1,500 message deliveries found so far"
+    )
+
+
+def test_a_waited_job_says_each_new_status_and_its_counts_at_most_every_10_s(api, tmp_path):
+    clock = FakeClock()
+    said = tmp_path / "progress"
+    progress = Progress(str(said), clock=clock)
+    client = CloudflareClient(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=0, progress=progress)
+    jobs = BulkJobs(client, ACCOUNT, clock=clock, sleep=clock.sleep)
+    for processed in (0, 100, 200, 300):
+        counts = dict(total_messages_discovered=400, messages_successful=processed)
+        api.get("%s/%s" % (BULK, JOB_ID), json=envelope(dict(job("PROCESSING"), **counts)))
+    done = dict(job("COMPLETED"), total_messages_discovered=400, messages_successful=400)
+    api.get("%s/%s" % (BULK, JOB_ID), json=envelope(done))
+
+    jobs.wait(job("PENDING"), wait_timeout=100, poll_interval=5)
+
+    # Polled at 5, 10, 15, 20 and 25 s: PENDING at 0, PROCESSING at 5, its counts again at 15, COMPLETED at 25.
+    assert [line.split(": ")[1].split(" (")[0] for line in said.read_text().splitlines()[1:]] == [
+        "0 of 400 message deliveries processed",
+        "200 of 400 message deliveries processed",
+        "400 of 400 message deliveries processed",
+    ]
+    assert "tok-SECRET" not in said.read_text()

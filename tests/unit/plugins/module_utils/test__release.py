@@ -15,6 +15,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
     OutcomeUnknownError,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import SILENT
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
     ReleaseEngine,
     entry_from_item,
@@ -44,6 +45,7 @@ class ScriptedClient:
 
     def __init__(self, time, answers, quarantined, left=None):
         self.retries = 2
+        self.progress = SILENT
         self.time = time
         self.answers = list(answers)
         self.quarantined = {k: list(v) for k, v in quarantined.items()}

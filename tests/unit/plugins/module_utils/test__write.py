@@ -17,6 +17,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import
     StateStoreError,
     WriteJournal,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import SILENT, Progress
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
     DONE,
     NOT_DONE,
@@ -49,10 +50,11 @@ class FakeTime:
 
 
 class Client:
-    def __init__(self, time, retries=2, deadline=None):
+    def __init__(self, time, retries=2, deadline=None, progress=None):
         self.retries = retries
         self.time = time
         self.deadline = deadline
+        self.progress = progress or SILENT
 
     def time_left(self):
         return None if self.deadline is None else self.deadline - self.time.now
@@ -161,6 +163,21 @@ def test_a_lost_answer_is_observed_on_the_schedule_and_never_resent_once_done(tm
     assert journal.unsettled("test") == {}
 
 
+def test_a_settle_window_says_how_many_it_waits_for_and_when_the_window_closes(tmp_path):
+    time = FakeTime()
+    said = tmp_path / "progress"
+    engine, dummy = make(time, client=Client(time, progress=Progress(str(said), clock=time.clock)))
+    policy = Policy(time, [lost()], done_at={"a": 1003.0, "b": 1000.0})
+
+    engine.write(policy, ["a", "b"])
+
+    # Read back at 0, 1 and 3 s: the first wait is said, the second comes within 10 s of it.
+    assert said.read_text().splitlines() == [
+        "settling an unsure write: 1 not seen done yet, read back again in 1 s; the settle window closes in 10 s "
+        "(settle_timeout)"
+    ]
+
+
 def test_only_an_observation_sent_after_the_window_closed_lets_an_intent_be_sent_again():
     time = FakeTime()
     engine, dummy = make(time)
@@ -250,6 +267,26 @@ def test_a_lock_held_longer_than_the_task_may_wait_stops_the_task_saying_what_wa
         held.release()
     assert "longer than task_timeout allows; nothing was sent" in raised.value.message
     assert raised.value.is_fatal
+
+
+def test_a_wait_for_the_account_lock_is_said_once_as_it_begins(tmp_path):
+    time = FakeTime()
+    said = tmp_path / "progress"
+    held = AccountLock(str(tmp_path), ACCOUNT).acquire(0)
+    try:
+        engine = WriteEngine(
+            Client(time, deadline=1002.0, progress=Progress(str(said), clock=time.clock)),
+            lock=AccountLock(str(tmp_path), ACCOUNT),
+            clock=time.clock,
+            sleep=time.sleep,
+        )
+        with pytest.raises(CloudflareError):
+            with engine.exclusive("nothing was sent"):
+                pytest.fail("the block ran without the lock")
+    finally:
+        held.release()
+    lines = said.read_text().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("waiting for another run writing to this account on this machine")
 
 
 def test_a_refusal_that_stops_the_task_leaves_later_writes_unsent():
