@@ -142,7 +142,7 @@ demo: $(DEMO_VENV)/.installed
 
 bench: collection-copy
 	@sh tests/tools/need_postgres.sh
-	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/python tests/bench/bench.py --markdown $(CURDIR)/docs/performance.md
+	cd $(COLLECTION_ROOT) && PYTHONPATH=$(CURDIR)/$(BUILD_DIR):$(CURDIR)/$(COLLECTION_ROOT) $(CURDIR)/$(BIN)/python tests/bench/bench.py $(BENCH_ARGS) --markdown $(CURDIR)/docs/performance.md
 
 clean:
 	rm -rf build $(VENV) $(DEMO_VENV) tests/output

@@ -30,6 +30,7 @@ import time
 import requests
 
 import outbreak
+import exit_cost
 import state_cost
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -263,6 +264,12 @@ def main(argv=None):
         action="store_false",
         help="skip the state store's cost per request (local files against PostgreSQL)",
     )
+    parser.add_argument(
+        "--no-exit-cost",
+        dest="exit_cost",
+        action="store_false",
+        help="skip measuring what handing 10,000 and 100,000 results back to Ansible costs",
+    )
     parser.add_argument("--markdown", help="write the results to this Markdown file")
     options = parser.parse_args(argv)
 
@@ -316,6 +323,9 @@ def main(argv=None):
             outbreaks.append((size, path, measured_run))
 
     state_figures = state_cost.measure() if options.state_cost else None
+    exit_figures = exit_cost.measure() if options.exit_cost else None
+    if exit_figures:
+        print("exit_json: %s" % json.dumps(exit_figures), flush=True)
     if state_figures:
         print("state store per write request: %s" % json.dumps(state_figures), flush=True)
 
@@ -324,6 +334,8 @@ def main(argv=None):
         report += "\n".join(outbreak.render_outbreak(outbreaks, latency)) + "\n"
     if state_figures:
         report += "\n".join(state_cost.render(state_figures, latency)) + "\n"
+    if exit_figures:
+        report += "\n".join(exit_cost.render(exit_figures)) + "\n"
     print()
     print(report)
     if options.markdown:

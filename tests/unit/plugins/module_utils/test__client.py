@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import email.utils
+import json
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -109,6 +111,27 @@ def test_redact_walks_nested_data():
     data = {"msg": "token abc123 leaked", "list": ["x abc123", 3], "nested": {"k": ("abc123",)}}
     expected = {"msg": "token ******** leaked", "list": ["x ********", 3], "nested": {"k": ["********"]}}
     assert redact(data, ["abc123"]) == expected
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["abc123", 'quo"te\\slash', "tab\there", "caf\u00e9-\u2603-token", "a/b+c=d%e"],
+)
+def test_every_form_of_a_secret_is_masked_wherever_it_hides_and_clean_data_comes_back_as_it_was(secret):
+    escaped = json.dumps(secret)[1:-1]
+    data = {
+        "results": [{"id": "m%d" % n, "detail": None} for n in range(50)],
+        "in a key " + secret: 1,
+        "deep": [{"k": ("x", "before %s after" % secret)}, "json %s" % escaped, "url %s" % quote(secret, safe="")],
+        "repr": "%r" % secret,
+    }
+    masked = redact(data, [secret])
+
+    text = json.dumps(masked, ensure_ascii=False)
+    for form in (secret, escaped, quote(secret, safe=""), repr(secret)[1:-1]):
+        assert form not in text and json.dumps(form, ensure_ascii=False)[1:-1] not in text
+    clean = {"results": data["results"], "deep": [{"k": ("x", "y")}]}
+    assert redact(clean, [secret]) is clean
 
 
 class _TricklingServer:
