@@ -41,12 +41,12 @@ except ImportError:
     HAS_PSYCOPG = False
     PSYCOPG_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, take_in_turn
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import BudgetUnavailableError, Ledger
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._quarantine_feed import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._checkpoint_format import (
     checkpoint_document,
     read_checkpoint_state,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, take_in_turn
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import BudgetUnavailableError, Ledger
 
 SCHEMA_VERSION = 1
 TABLE_PREFIX = "mailsec_cloudflare_"

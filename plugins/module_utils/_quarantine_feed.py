@@ -22,6 +22,11 @@ import math
 import os
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._checkpoint_format import (
+    checkpoint_document,
+    read_checkpoint_state,
+    utc_text,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, open_state
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     SEARCH_DISPOSITIONS,
@@ -43,12 +48,6 @@ __all__ = ("CloudflareError", "QuarantineSource", "SourceError", "retry_delay", 
 FEED_FILTERS = ("query", "sender", "recipient", "subject", "domain", "alert_id", "final_disposition")
 _FILTER_CHOICES = {"final_disposition": SEARCH_DISPOSITIONS}
 PAGE_SIZE = 1000
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-CHECKPOINT_VERSION = 1
-
-
-def _utc_text(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime(_TIME_FORMAT)
 
 
 def feed_filters(args):
@@ -76,22 +75,6 @@ def seconds_arg(args, name, default, low):
     if seconds is None or not math.isfinite(seconds) or seconds < low:
         raise ValidationError("%s must be a number of seconds, at least %s (got %r)" % (name, low, value))
     return seconds
-
-
-def read_checkpoint_state(where, data):
-    """(since, emitted) of a saved checkpoint; ValidationError naming where it is when this version cannot read it."""
-    try:
-        if data.get("version") != CHECKPOINT_VERSION:
-            raise ValueError("version %r" % data.get("version"))
-        return date_time("since", data["since"])[1], {str(k): str(v) for k, v in data["emitted"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
-        raise ValidationError(
-            "the checkpoint %s cannot be read (%s); move it away to start again from the backlog" % (where, exc)
-        ) from None
-
-
-def checkpoint_document(since, emitted):
-    return {"version": CHECKPOINT_VERSION, "since": _utc_text(since), "emitted": emitted}
 
 
 class Checkpoint:
@@ -172,7 +155,7 @@ class QuarantineFeed:
         (``done``) only once they are emitted: a source stopped before that searches the same window again."""
         started = self._clock()
         start = min(self.checkpoint.since - self.overlap, started)
-        params = search_params(dict(self.filters, start=_utc_text(start)), per_page=PAGE_SIZE)
+        params = search_params(dict(self.filters, start=utc_text(start)), per_page=PAGE_SIZE)
         found, server_time = {}, None
         for response in search_pages(self.client, self.account_id, params):
             server_time = server_time or _server_time(response.headers)
