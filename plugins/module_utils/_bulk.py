@@ -177,7 +177,7 @@ class BulkJobs:
         deadline = self._clock() + wait_timeout
         said = None
         while job.get("status") not in TERMINAL:
-            # A new status is always said; the counts of a job still at it, every few seconds at most.
+            # A new status is always said; the counts of a job still at it, every 10 s at most (MIN_GAP_SECONDS).
             self.client.progress.say("bulk", job_progress(job), urgent=job.get("status") != said)
             said = job.get("status")
             left = self.client.time_left()

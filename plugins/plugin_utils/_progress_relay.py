@@ -41,7 +41,7 @@ class ProgressRelayAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ProgressRelayAction, self).run(tmp, task_vars)
-        del tmp  # unused since ansible-core 2.x, as in ansible.builtin.normal
+        del tmp  # has no effect any more, as in ansible.builtin.normal
         wrap_async = self._task.async_val and not self._connection.has_native_async
         if wrap_async or self._connection.transport != "local":
             module_result = self._execute_module(task_vars=task_vars, wrap_async=wrap_async)
