@@ -102,19 +102,25 @@ options:
     default: 60
   rate_limit:
     description:
-      - The most requests this task sends in any 5-minute window. Cloudflare allows 1200 per token across
-        the dashboard and the API and locks the token out for 5 minutes beyond that; the default leaves room
-        for people working in the dashboard. Values above 1200 are for accounts with a raised limit.
+      - Cloudflare allows 1200 requests per 5 minutes per token across the dashboard and the API, locks the token
+        out for 5 minutes beyond that, and announces what is left on every answer in its C(Ratelimit) header.
+      - When this option is not set, that announcement is the budget. The task spends it down to a reserve (the
+        requests O(concurrency) may have in flight, and a 25th of the quota, 48 of Cloudflare's 1200, for people
+        working in the dashboard), counting every request sent since the last answer, then every request waits
+        until that window resets. While no
+        count is known (before the first answer, just after a window resets, or from a server that announces
+        none) the budget is 1000 requests in any 5-minute window.
+      - When set, it is a ceiling always, the most requests this task sends in any 5-minute window, on top of
+        the announced count. Values above 1200 are for accounts with a raised limit. Since 1.2.0; before,
+        1000 was the ceiling whatever Cloudflare announced.
       - The budget is shared by every module process on the same machine that uses the same credential
         (forks, C(loop), parallel playbooks), through a file in O(state_dir) named by a hash of the
         credential, never the credential itself; with O(state_backend=postgresql), by every process on every
         machine that shares the database, through a row keyed by that hash.
-      - Independently of this option, when the server's C(Ratelimit) header announces that the quota of any
-        of its policies is nearly spent, every request waits until that window resets; a stricter quota
-        announced in C(Ratelimit-Policy) is obeyed as well. The first pause of each kind is a warning; the
-        summary counts them all.
+      - A stricter quota announced in C(Ratelimit-Policy) is obeyed as well. The first pause of each kind is a
+        warning, and a line on the controller's output says its length and reason as it begins; the summary
+        counts them all.
     type: int
-    default: 1000
   concurrency:
     description:
       - How many requests are in flight at once (batches and message reads), from 1 to 32, all inside the

@@ -84,8 +84,9 @@ OPTIONS = (
     Option("ca_path", "path"),
     Option("retries", "int", DEFAULT_RETRIES, low=0, high=10),
     Option("max_retry_wait", "float", DEFAULT_MAX_RETRY_WAIT, low=0),
-    # Cloudflare's default ceiling is 1200 per 5 minutes; higher values are for raised limits.
-    Option("rate_limit", "int", DEFAULT_RATE_LIMIT, low=1, high=100000),
+    # Unset: Cloudflare's own announcement governs (DEFAULT_RATE_LIMIT while it announces nothing). Cloudflare's
+    # default quota is 1200 per 5 minutes; higher values are for raised limits.
+    Option("rate_limit", "int", None, low=1, high=100000),
     Option("concurrency", "int", DEFAULT_CONCURRENCY, low=1, high=32),
     Option("state_dir", "path"),
     Option("state_backend", "str", choices=STATE_BACKENDS),
@@ -188,6 +189,13 @@ def check_base_url(base_url, validate_certs, allow_insecure, notices):
     return base_url
 
 
+def _in_range(option, value):
+    """value, checked against the option's range; None for an option without a default that is not set."""
+    if value is None and option.default is None:
+        return None
+    return check_range(option.name, value, option.low, option.high)
+
+
 def resolve_connection(params, environ, notices=None):
     """Return the settings the client needs, or raise ValidationError naming the option and variable to fix.
 
@@ -195,7 +203,7 @@ def resolve_connection(params, environ, notices=None):
     """
     notices = [] if notices is None else notices
     settings = {
-        option.name: check_range(option.name, params.get(option.name, option.default), option.low, option.high)
+        option.name: _in_range(option, params.get(option.name, option.default))
         for option in OPTIONS
         if option.low is not None
     }
@@ -311,9 +319,10 @@ def connect(settings, on_warning, deadline=None, state=None, progress=None):
     """
     credential = settings["api_token"] or "%s:%s" % (settings["api_email"], settings["api_key"])
     pacer = RequestPacer(
-        limit=settings["rate_limit"],
+        limit=settings["rate_limit"] or DEFAULT_RATE_LIMIT,
         window=RATE_LIMIT_WINDOW_SECONDS,
         reserve=settings["concurrency"],
+        ceiling_always=settings["rate_limit"] is not None,
         on_pause=on_warning,
         budget=(state or LocalState(settings["state_dir"])).budget(credential),
         progress=progress,

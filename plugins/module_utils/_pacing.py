@@ -6,11 +6,15 @@
 """The request budget that every thread, and every module process on the controller, draws from.
 
 Cloudflare allows 1200 requests per 5 minutes per token, counted across the dashboard and
-the API, and locks the token out of the whole API for 5 minutes when it is exceeded. Two
-guards keep a task under it: a client-side sliding window (``rate_limit`` per 5 minutes, plus
-any stricter policy the server announces in ``Ratelimit-Policy``) that holds whatever the
-server says, and the server's own ``Ratelimit`` header, which pauses everyone until the window
-resets once the remaining quota of any of its items runs low.
+the API, and locks the token out of the whole API for 5 minutes when it is exceeded. Cloudflare
+announces what is left on every answer (``Ratelimit: "default";r=50;t=30``): while an announcement
+holds, that is the budget. The ledger keeps the lowest count announced for the current window of each
+policy and takes one from it for every request sent since, so the requests still in flight on every
+thread and process are counted before any answer shows them; once a count is down to the reserve,
+everyone waits for that window's reset. Before the first announcement, after a window resets, and
+with a server that announces nothing, a client-side sliding window governs instead (``rate_limit``
+per 5 minutes, 1000 unless set, plus any stricter policy the server announces in
+``Ratelimit-Policy``); a ``rate_limit`` that is set holds always, as a ceiling.
 
 The budget lives in the state store, keyed by a hash of the credential (never the credential itself):
 a file (``SharedBudget``), so forks, loops and parallel playbooks using one token on one controller share a
@@ -33,8 +37,12 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file im
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import MIN_GAP_SECONDS, SILENT
 
 RATE_LIMIT_WINDOW_SECONDS = 300.0
-# Below Cloudflare's 1200 per 5 minutes: room for people working in the dashboard with the same token.
+# Below Cloudflare's 1200 per 5 minutes: room for people working in the dashboard with the same token, while
+# Cloudflare's own count is not known.
 DEFAULT_RATE_LIMIT = 1000
+# What an announced quota keeps unspent besides the requests in flight, as a share of the first count heard in its
+# window: room for a person in the dashboard (48 of Cloudflare's 1200).
+_ROOM_SHARE = 25
 # Requests are counted in buckets of this many seconds: the shared file stays small (at most
 # window / resolution entries) and a window is at most this much shorter than its nominal length.
 _BUCKET_SECONDS = 0.1
@@ -63,17 +71,22 @@ def _structured_items(value):
     return items
 
 
-def parse_ratelimit(headers):
-    """Every (remaining, seconds_to_reset) the server announces; either may be None.
+def announced_quotas(headers):
+    """Every (policy name, remaining, seconds_to_reset) the server announces; seconds may be None.
 
-    Cloudflare sends the IETF draft structured list ``Ratelimit: "default";r=50;t=30`` and may
-    list several policies (a "burst" one, for example); older drafts used separate
-    ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers.
+    Cloudflare sends the IETF draft structured list ``Ratelimit: "default";r=50;t=30`` and may list several
+    policies (a "burst" one, for example); older drafts used separate ``RateLimit-Remaining`` /
+    ``RateLimit-Reset`` headers.
     """
-    announced = [(item.get("r"), item.get("t")) for item in _structured_items(headers.get("Ratelimit")) if "r" in item]
+    announced = []
+    for part in (headers.get("Ratelimit") or "").split(","):
+        parameters = {name: int(number) for name, number in _PARAMETER.findall(part)}
+        if "r" in parameters:
+            name = part.split(";", 1)[0].strip().strip('"')
+            announced.append(("" if "=" in name else name, parameters["r"], parameters.get("t")))
     if not announced and headers.get("RateLimit-Remaining", "").isdigit():
         reset = headers.get("RateLimit-Reset", "")
-        announced.append((int(headers["RateLimit-Remaining"]), int(reset) if reset.isdigit() else None))
+        announced.append(("default", int(headers["RateLimit-Remaining"]), int(reset) if reset.isdigit() else None))
     return announced
 
 
@@ -87,15 +100,22 @@ def parse_ratelimit_policy(headers):
 
 
 class Ledger:
-    """What the budget remembers: requests per time bucket, and the pause everyone is in."""
+    """What the budget remembers: requests per time bucket, the pause everyone is in, and per announced policy
+    [requests left, when its window resets, the first count heard in that window]."""
 
-    def __init__(self, buckets=None, paused_until=0.0, pause_reason=None):
+    def __init__(self, buckets=None, paused_until=0.0, pause_reason=None, announced=None):
         self.buckets = buckets or {}
         self.paused_until = paused_until
         self.pause_reason = pause_reason
+        self.announced = announced or {}
 
     def to_json(self):
-        return {"buckets": self.buckets, "paused_until": self.paused_until, "pause_reason": self.pause_reason}
+        return {
+            "buckets": self.buckets,
+            "paused_until": self.paused_until,
+            "pause_reason": self.pause_reason,
+            "announced": self.announced,
+        }
 
     @classmethod
     def from_json(cls, data):
@@ -103,7 +123,19 @@ class Ledger:
             return cls()
         buckets = data.get("buckets")
         buckets = {str(k): int(v) for k, v in buckets.items()} if isinstance(buckets, dict) else {}
-        return cls(buckets, float(data.get("paused_until") or 0.0), data.get("pause_reason"))
+        announced = data.get("announced")
+        announced = {
+            str(name): [int(entry[0]), float(entry[1]), int(entry[2])]
+            for name, entry in (announced.items() if isinstance(announced, dict) else ())
+            if isinstance(entry, list) and len(entry) == 3
+        }
+        return cls(buckets, float(data.get("paused_until") or 0.0), data.get("pause_reason"), announced)
+
+    def hearing(self, now):
+        """The announced counts whose window has not reset yet: {policy: [left, resets_at, first]}."""
+        for name in [name for name, entry in self.announced.items() if entry[1] <= now]:
+            del self.announced[name]
+        return self.announced
 
 
 class BudgetUnavailableError(Exception):
@@ -157,6 +189,27 @@ class SharedBudget:
         write_json(self.path, ledger.to_json(), durable=False)
 
 
+def _hear(ledger, announced, now):
+    """Keep each policy's lowest count of its current window, and its latest reset: an answer may be older than
+    requests sent since, which the ledger has counted already. A reset later than the one known (by more than the header's rounding
+    to whole seconds) is a new window, whose count replaces the old one; an earlier one is a late answer from a
+    window that is over, and says nothing.
+
+    Without a reset time, a whole window is the only safe assumption; a reset of 0 s is a rounded-down fraction,
+    so it counts as one second.
+    """
+    current = ledger.hearing(now)
+    for name, left, reset in announced:
+        resets_at = now + (max(reset, 1) if reset is not None else RATE_LIMIT_WINDOW_SECONDS)
+        known = current.get(name)
+        if known is None or resets_at > known[1] + 1.0:
+            current[name] = [left, resets_at, left]
+        elif resets_at >= known[1] - 1.0:
+            known[0] = min(known[0], left)
+            # A sliding window is over only once the last request that entered it has left it.
+            known[1] = max(known[1], resets_at)
+
+
 class RequestPacer:
     """Blocks callers so that requests stay inside the client budget and the server's quota."""
 
@@ -170,11 +223,15 @@ class RequestPacer:
         sleep=None,
         budget=None,
         progress=None,
+        ceiling_always=True,
     ):
         # (requests, seconds) windows that must all hold; the server's Ratelimit-Policy may add stricter ones.
         self._windows = {float(window): limit}
-        # In-flight requests of other threads still spend quota after a low reading.
+        # What an announced count keeps unspent: requests in flight that no count shows yet (a 25th of the window's
+        # quota is kept as well, room for others).
         self.reserve = reserve
+        # False: the client-side windows govern only while the server announces no count.
+        self._ceiling_always = ceiling_always
         self.paused_seconds = 0.0
         self.pauses = 0
         self._on_pause = on_pause
@@ -214,37 +271,65 @@ class RequestPacer:
             del ledger.buckets[bucket]
         if ledger.paused_until > now:
             return ledger.paused_until, ledger.pause_reason
+        announced = ledger.hearing(now)
+        pause = self._announced_pause(ledger, announced) or (
+            self._client_pause(ledger, windows, now) if self._ceiling_always or not announced else None
+        )
+        if pause is not None:
+            ledger.paused_until, ledger.pause_reason = pause
+            return pause
+        if self._ceiling_always or not announced:
+            # Counted only while the client-side windows govern: once a window of Cloudflare's resets, requests
+            # it has forgotten must not hold anyone back until its next answer announces a fresh count.
+            ledger.buckets[str(newest)] = ledger.buckets.get(str(newest), 0) + 1
+        for entry in announced.values():
+            entry[0] -= 1
+        return None, None
+
+    def _announced_pause(self, ledger, announced):
+        """(until, reason) when an announced count is down to the reserve: until the latest of those resets."""
+        low = [
+            (left, resets_at)
+            for left, resets_at, first in announced.values()
+            if left <= self.reserve + first // _ROOM_SHARE
+        ]
+        if not low:
+            return None
+        return (
+            max(resets_at for dummy, resets_at in low),
+            "Cloudflare's Ratelimit header announces %d request(s) left" % min(left for left, dummy in low),
+        )
+
+    @staticmethod
+    def _client_pause(ledger, windows, now):
+        """(until, reason) when a client-side window is full: until its oldest request leaves it."""
         for window, limit in windows:
             counted = sorted((int(b), n) for b, n in ledger.buckets.items() if int(b) * _BUCKET_SECONDS + window > now)
             if sum(n for dummy, n in counted) >= limit:
-                ledger.paused_until = counted[0][0] * _BUCKET_SECONDS + window
-                ledger.pause_reason = (
+                return (
+                    counted[0][0] * _BUCKET_SECONDS + window,
                     "the client-side budget of %d requests per %.0f s (rate_limit, or the server's "
-                    "Ratelimit-Policy) is spent" % (limit, window)
+                    "Ratelimit-Policy) is spent" % (limit, window),
                 )
-                return ledger.paused_until, ledger.pause_reason
-        ledger.buckets[str(newest)] = ledger.buckets.get(str(newest), 0) + 1
-        return None, None
+        return None
 
     def observe(self, headers):
-        """Read the server's quota announcements from a response; pause everyone when any runs low."""
+        """Read the server's quota announcements from a response into the shared ledger."""
         for quota, window in parse_ratelimit_policy(headers):
             with self._windows_lock:
                 current = self._windows.get(float(window))
                 if current is None or quota < current:
                     self._windows[float(window)] = quota
-        low = [
-            (remaining, reset)
-            for remaining, reset in parse_ratelimit(headers)
-            if remaining is not None and remaining <= self.reserve
-        ]
-        if not low:
+        announced = announced_quotas(headers)
+        if not announced:
             return
-        # Without a reset time, a whole window is the only safe assumption; a reset of 0 s is a
-        # rounded-down fraction, so wait at least one second. The longest wait of the low items wins.
-        wait = max(max(reset, 1) if reset is not None else RATE_LIMIT_WINDOW_SECONDS for dummy, reset in low)
-        remaining = min(remaining for remaining, dummy in low)
-        self._pause(wait, "Cloudflare's Ratelimit header announces %d request(s) left" % remaining)
+        now = self._clock()
+        try:
+            self._budget.transact(lambda ledger: _hear(ledger, announced, now))
+        except BudgetUnavailableError:
+            # Learnt from an answer to a request already sent: that request's outcome must still be read. Nothing
+            # further is sent anyway, since the next take from the budget fails the same way.
+            pass
 
     def hold(self, seconds):
         """Make every caller wait, as after a 429 whose Retry-After applies to the whole token."""
