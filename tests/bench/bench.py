@@ -29,6 +29,7 @@ import time
 
 import requests
 
+import by_id
 import outbreak
 import exit_cost
 import state_cost
@@ -88,7 +89,7 @@ OVERHEAD_PLAY = """
 class SimulatorProcess:
     """The simulator as its own process, so that its work never shares a GIL with what is measured."""
 
-    def __init__(self, messages, latency, cloudflare_quota=False):
+    def __init__(self, messages, latency, cloudflare_quota=False, extra=()):
         command = [
             sys.executable,
             "-m",
@@ -104,12 +105,16 @@ class SimulatorProcess:
         ]
         if cloudflare_quota:
             command += ["--cloudflare-quota", "1"]
+        command += list(extra)
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=COLLECTION_ROOT)
         self.base_url = self.process.stdout.readline().split()[-1]
         self.origin = self.base_url.rsplit("/client/v4", 1)[0]
 
+    def messages(self):
+        return requests.get(self.origin + "/_sim/messages", timeout=120).json()
+
     def ids(self):
-        return [m["id"] for m in requests.get(self.origin + "/_sim/messages", timeout=60).json()]
+        return [m["id"] for m in self.messages()]
 
     def ledger(self):
         return requests.get(self.origin + "/_sim/ledger", timeout=60).json()
@@ -165,6 +170,32 @@ def playbook(workdir, name, text, variables):
     with open(vars_path, "w", encoding="utf-8") as out:
         json.dump(variables, out)
     return [os.path.join(BIN_DIR, "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", "@" + vars_path, path]
+
+
+def quota_run(simulator, workdir, name, text, variables, size):
+    """Run a play against a simulator, then stop it; (its ledger, the run's figures) once the ledger shows each of
+    ``size`` messages delivered exactly once."""
+    log_path = os.path.join(workdir, name + ".log")
+    try:
+        seconds, peak = measured(playbook(workdir, name, text, variables), ansible_env(simulator, workdir), log_path)
+        ledger = simulator.ledger()
+    finally:
+        simulator.stop()
+    with open(log_path, encoding="utf-8") as log:
+        pauses = re.findall(r"pausing ([0-9.]+) s to stay inside the rate limit", log.read())
+    deliveries = [e["id"] for e in ledger if e["event"] == "delivery"]
+    doubles = sum(1 for e in ledger if e["event"] == "double_delivery")
+    if len(deliveries) != size or len(set(deliveries)) != size or doubles:
+        raise RuntimeError("%s delivered %d distinct of %d, %d twice" % (name, len(set(deliveries)), size, doubles))
+    return ledger, {
+        "seconds": seconds,
+        "peak_mb": peak,
+        "requests": sum(1 for e in ledger if e["event"] == "request"),
+        "lockouts": sum(1 for e in ledger if e["event"] == "lockout"),
+        "pauses": len(pauses),
+        "paused": sum(float(p) for p in pauses),
+        "delivered_once": len(set(deliveries)),
+    }
 
 
 def fixed_overhead(workdir):
@@ -253,9 +284,38 @@ def main(argv=None):
         "--today-sizes",
         type=int,
         nargs="*",
+        default=[1000, 10000, 100000],
+        help="outbreak sizes also released by a search, then by ids with the pre-check (the way before the "
+        "search-driven release)",
+    )
+    parser.add_argument(
+        "--by-id-sizes",
+        type=int,
+        nargs="*",
+        default=[1000, 10000, 100000],
+        help="ids of one campaign released with the safe default under Cloudflare's quota",
+    )
+    parser.add_argument(
+        "--spread-sizes",
+        type=int,
+        nargs="*",
         default=[1000],
-        help="outbreak sizes also released today's way (search, then by ids with the pre-check): its time is set "
-        "by the quota, so larger sizes are reported as a lower bound instead of run",
+        help="ids spread over 4 weeks released with the safe default under Cloudflare's quota",
+    )
+    parser.add_argument(
+        "--runbook-sizes",
+        type=int,
+        nargs="*",
+        default=[500],
+        help="pasted ids released by the quarantine_release role under Cloudflare's quota (one campaign, and ids "
+        "without a time)",
+    )
+    parser.add_argument(
+        "--untimed-sizes",
+        type=int,
+        nargs="*",
+        default=[1000],
+        help="ids that carry no time (read one by one) released with the safe default under Cloudflare's quota",
     )
     parser.add_argument("--memory-size", type=int, default=100000, help="ids for the memory run (0 to skip)")
     parser.add_argument(
@@ -322,6 +382,9 @@ def main(argv=None):
                 print("outbreak N=%d %s: %s" % (size, path, json.dumps(measured_run)), flush=True)
             outbreaks.append((size, path, measured_run))
 
+    by_id_rows = by_id.measure_all(sys.modules[__name__], workdir, options, latency)
+    runbook_rows = by_id.measure_runbook(sys.modules[__name__], workdir, options, latency)
+
     state_figures = state_cost.measure() if options.state_cost else None
     exit_figures = exit_cost.measure() if options.exit_cost else None
     if exit_figures:
@@ -329,19 +392,31 @@ def main(argv=None):
     if state_figures:
         print("state store per write request: %s" % json.dumps(state_figures), flush=True)
 
-    report = render(rows, overhead, overhead_mb, uri_per_id, latency, memory)
-    if outbreaks:
-        report += "\n".join(outbreak.render_outbreak(outbreaks, latency)) + "\n"
-    if state_figures:
-        report += "\n".join(state_cost.render(state_figures, latency)) + "\n"
-    if exit_figures:
-        report += "\n".join(exit_cost.render(exit_figures)) + "\n"
+    report = render(rows, overhead, overhead_mb, uri_per_id, latency, memory) + _other_tables(
+        outbreaks, by_id_rows, runbook_rows, state_figures, exit_figures, latency
+    )
     print()
     print(report)
     if options.markdown:
         with open(options.markdown, "w", encoding="utf-8") as out:
             out.write(report)
     return 0
+
+
+def _other_tables(outbreaks, by_id_rows, runbook_rows, state_figures, exit_figures, latency):
+    """The report's tables after the first one, for the parts that were measured."""
+    report = ""
+    if outbreaks:
+        report += "\n".join(outbreak.render_outbreak(outbreaks, latency)) + "\n"
+    if by_id_rows:
+        report += "\n".join(by_id.render_by_id(by_id_rows, latency)) + "\n"
+    if runbook_rows:
+        report += "\n".join(by_id.render_runbook(runbook_rows, latency)) + "\n"
+    if state_figures:
+        report += "\n".join(state_cost.render(state_figures, latency)) + "\n"
+    if exit_figures:
+        report += "\n".join(exit_cost.render(exit_figures)) + "\n"
+    return report
 
 
 def format_row(row):

@@ -24,6 +24,15 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free port)")
     parser.add_argument("--seed", help="JSON file with the account, credentials and messages")
     parser.add_argument("--generate", type=int, default=0, help="add N synthetic quarantined messages")
+    parser.add_argument(
+        "--campaign", type=int, default=0, help="add N synthetic quarantined messages received within the last day"
+    )
+    parser.add_argument(
+        "--clean", type=int, default=0, help="add N synthetic messages delivered without quarantine (other mail)"
+    )
+    parser.add_argument(
+        "--untimed", type=int, default=0, help="add N synthetic quarantined messages whose ids carry no time"
+    )
     parser.add_argument("--ledger", help="append the ledger to this JSON-lines file")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
     parser.add_argument("--quota", type=int, help="requests allowed per window, announced in Ratelimit headers")
@@ -60,7 +69,7 @@ def main(argv=None):
     )
     options = parser.parse_args(argv)
 
-    state = load_state(options.seed, options.generate, options.ledger)
+    state = load_state(options.seed, options.generate, options.ledger, options.campaign, options.clean, options.untimed)
     state.configure(
         {
             "latency": options.latency,

@@ -206,34 +206,43 @@ def _action(operation):
     }
 
 
-def generate_messages(count, seed=0, quarantined=True):
-    """Synthetic messages with realistic ids: ``<postfix_id>-<timestamp>-<suffix>``.
+def generate_messages(count, seed=0, quarantined=True, within_hours=None, clean=False, stamped=True):
+    """Synthetic messages with realistic ids: ``<postfix_id>-<received>-<suffix>``, the moment Cloudflare received
+    the message (a few seconds after its ``sent_date``), as Cloudflare's ids carry it.
 
-    Ids are the same for the same count and seed; sending dates lie in the 28 days before today, inside
-    the search's default 30-day window.
+    Ids are the same for the same arguments within a day. Sending dates lie in the 28 days before today, inside
+    the search's default 30-day window; with ``within_hours``, in that many hours before the last full hour (one
+    campaign). ``clean``: mail that was delivered and never quarantined, the bulk of an account's traffic.
+    ``stamped=False``: ids of another form, ``<postfix_id>-<suffix>``, that carry no time.
     """
     today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    last_hour = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0, microsecond=0)
     rng = random.Random(seed)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
     senders = ["billing@vendor.example", "news@partner.example", "hr@corp.example", "alerts@saas.example"]
     messages = []
     for index in range(count):
         postfix = "".join(rng.choice(alphabet) for dummy in range(16))
-        stamp = "2026-11-%02dT%02d:%02d:%02d" % (1 + index % 28, index % 24, index % 60, (index * 7) % 60)
-        message_id = "%s-%s-%08d" % (postfix, stamp, index)
+        if within_hours is None:
+            sent = today - datetime.timedelta(days=1 + index % 27, hours=-(index % 24), minutes=-(index % 60))
+        else:
+            sent = last_hour - datetime.timedelta(seconds=(index * within_hours * 3600.0) // max(count, 1) + 1)
+        received = sent + datetime.timedelta(seconds=index % 7)
+        stamp = received.strftime("%Y-%m-%dT%H:%M:%S-") if stamped else ""
+        message_id = "%s-%s%08d" % (postfix, stamp, index)
         recipients = ["user%d@corp.example" % ((index + n) % 50) for n in range(1 + index % 3)]
-        sent = today - datetime.timedelta(days=1 + index % 27, hours=-(index % 24), minutes=-(index % 60))
-        messages.append(
-            Message(
-                message_id,
-                senders[index % len(senders)],
-                recipients,
-                "Generated message %d" % index,
-                _now_text(sent),
-                DETECTIONS[index % len(DETECTIONS)],
-                quarantined,
-            )
+        message = Message(
+            message_id,
+            senders[index % len(senders)],
+            recipients,
+            "Generated message %d" % index,
+            _now_text(sent),
+            "NONE" if clean else DETECTIONS[index % len(DETECTIONS)],
+            quarantined and not clean,
         )
+        if clean:
+            message.mark_never_quarantined()
+        messages.append(message)
     return messages
 
 

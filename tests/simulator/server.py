@@ -589,8 +589,10 @@ class Simulator:
         self.stop()
 
 
-def load_state(seed_path=None, generate=0, ledger_path=None):
-    """A SimulatorState from a JSON seed file (or the defaults), plus ``generate`` synthetic messages."""
+def load_state(seed_path=None, generate=0, ledger_path=None, campaign=0, clean=0, untimed=0):
+    """A SimulatorState from a JSON seed file (or the defaults), plus ``generate`` synthetic quarantined messages
+    over 28 days, ``campaign`` quarantined within the last day, ``clean`` delivered ones over 28 days, and
+    ``untimed`` quarantined ones whose ids carry no time."""
     seed = {}
     if seed_path:
         with open(seed_path, encoding="utf-8") as source:
@@ -598,4 +600,10 @@ def load_state(seed_path=None, generate=0, ledger_path=None):
     state = SimulatorState.from_seed(seed, ledger_path=ledger_path)
     if generate:
         state.add_messages(generate_messages(generate, seed=1))
+    if campaign:
+        state.add_messages(generate_messages(campaign, seed=2, within_hours=24))
+    if clean:
+        state.add_messages(generate_messages(clean, seed=3, clean=True))
+    if untimed:
+        state.add_messages(generate_messages(untimed, seed=4, stamped=False))
     return state

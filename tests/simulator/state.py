@@ -308,6 +308,8 @@ class SimulatorState:
         matches_search = _matcher(query, detections_only)
         with self.lock:
             matches = [m for m in self.messages.values() if start <= m.sent_at < end and matches_search(m)]
+        # Newest first, as a mail search lists them: the messages asked for are among the rest of that time's mail.
+        matches.sort(key=lambda m: m.sent_at, reverse=True)
         page = matches[offset : offset + per_page]
         # A drifting index serves the last items of a page again at the top of the next one.
         following = offset + per_page - min(self.search_page_overlap, per_page - 1)
