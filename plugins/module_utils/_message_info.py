@@ -12,12 +12,12 @@ __metaclass__ = type
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._id_windows import read_states
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     SEARCH_FILTERS,
     STATE_NOT_FOUND,
     STATE_UNREADABLE,
     read_message_part,
-    read_messages,
     search_messages,
     search_params,
     search_window,
@@ -53,9 +53,10 @@ class InfoReport:
         self.truncated = truncated
         self.unavailable_parts = 0
 
-    def result(self, requests_sent):
+    def result(self, requests_sent, read_at):
         return dict(
             changed=False,
+            read_at=read_at,
             messages=self.messages,
             ids=[message["id"] for message in self.messages],
             not_found_ids=self.not_found_ids,
@@ -125,7 +126,7 @@ def _find(client, account_id, params, message_ids, concurrency):
         )
         return InfoReport(messages, pages=pages, truncated=truncated)
     messages, not_found_ids = [], []
-    for message_id, state in zip(message_ids, read_messages(client, account_id, message_ids, concurrency)):
+    for message_id, state in zip(message_ids, read_states(client, account_id, message_ids, concurrency)):
         if state.state == STATE_NOT_FOUND:
             not_found_ids.append(message_id)
         elif state.state == STATE_UNREADABLE:

@@ -151,15 +151,73 @@ def read_message(client, account_id, message_id):
         if exc.status == 404:
             return MessageState(STATE_NOT_FOUND, error="Cloudflare has no message with this id (HTTP 404)")
         return MessageState(STATE_UNREADABLE, error=exc.message)
-    raw = response.result
-    if not isinstance(raw, dict):
+    if not isinstance(response.result, dict):
         return MessageState(STATE_UNREADABLE, error="GET returned no message object")
+    return message_state(response.result, "the answer")
+
+
+def message_state(raw, source):
+    """The MessageState of a message object, from a GET or a search; ``source`` names it in the error."""
     message = normalize_message(raw)
     state = quarantine_state(message)
     if state == STATE_UNDETERMINED:
-        why = "the answer does not establish whether it is quarantined (is_quarantined: %r, delivery_status: %r)"
-        return MessageState(state, message=message, error=why % (raw.get("is_quarantined"), raw.get("delivery_status")))
+        why = "%s does not establish whether it is quarantined (is_quarantined: %r, delivery_status: %r)"
+        return MessageState(
+            state, message=message, error=why % (source, raw.get("is_quarantined"), raw.get("delivery_status"))
+        )
     return MessageState(state, message=message)
+
+
+class KnownStates:
+    """The states an ``email_security_message_info`` result read by id, standing in for a pre-check while fresh.
+
+    A state is trusted at most ``max_age`` seconds after the reads began (``read_at``): a message someone else
+    releases within that time would be released again, so the bound is short, and judged when the pre-check
+    runs (after the account lock), not when the task starts. Only a state that settles the message is taken: one
+    the result does not hold (not found, filtered out, undetermined) is read again.
+    """
+
+    def __init__(self, states, read_at, max_age):
+        self._states = states
+        self._read_at = read_at
+        self._max_age = max_age
+
+    @classmethod
+    def from_result(cls, known, max_age):
+        """KnownStates of a registered message_info result, or ValidationError saying what it lacks."""
+        if not isinstance(known, dict) or not isinstance(known.get("messages"), list):
+            raise ValidationError(
+                "known_messages must be the registered result of an email_security_message_info task by "
+                "message_ids (with its messages and read_at); got %s" % type(known).__name__
+            )
+        if not isinstance(known.get("read_at"), str):
+            raise ValidationError(
+                "known_messages has no read_at: register it from email_security_message_info 1.2.0 or later, "
+                "which says when its reads began"
+            )
+        if max_age < 0:
+            raise ValidationError("known_messages_max_age must be 0 or more seconds (got %r)" % max_age)
+        read_at = date_time("known_messages.read_at", known["read_at"])[1]
+        states = {}
+        for message in known["messages"]:
+            if not isinstance(message, dict) or not isinstance(message.get("id"), str):
+                raise ValidationError(
+                    "every item of known_messages.messages must be a message as email_security_message_info "
+                    "returns it, with its id; got %r" % (message,)
+                )
+            state = quarantine_state(message)
+            if state in (STATE_QUARANTINED, STATE_RELEASED, STATE_NOT_QUARANTINED):
+                states[message["id"]] = MessageState(state, message=message)
+        return cls(states, read_at, max_age)
+
+    def fresh(self, message_ids, now=None):
+        """{id: MessageState} of message_ids whose known state is still fresh; empty once it is not."""
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        age = (now - self._read_at).total_seconds()
+        # A read_at in the future says the clocks disagree: nothing is known for sure then.
+        if age > self._max_age or age < 0:
+            return {}
+        return {i: self._states[i] for i in message_ids if i in self._states}
 
 
 def read_messages(client, account_id, message_ids, workers):

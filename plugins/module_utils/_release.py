@@ -25,13 +25,13 @@ import threading
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._id_windows import read_states
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     STATE_NOT_FOUND,
     STATE_NOT_QUARANTINED,
     STATE_QUARANTINED,
     STATE_RELEASED,
-    read_messages,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
@@ -289,7 +289,7 @@ class ReleaseEngine(WritePolicy):
         self,
         client,
         account_id,
-        batch_size=100,
+        batch_size=MAX_BATCH_SIZE,
         concurrency=4,
         only_quarantined=True,
         body_format="auto",
@@ -315,13 +315,16 @@ class ReleaseEngine(WritePolicy):
         self.engine = WriteEngine(
             client, journal, lock, lifeline, settle_timeout, check_mode, warn, clock, wall_clock, sleep
         )
-        self._reader = reader or (lambda message_ids: read_messages(client, account_id, message_ids, 1))
+        self._reader = reader or (lambda message_ids: read_states(client, account_id, message_ids, 1))
         self._lock = threading.Lock()
         self._sent_form = threading.local()
         self._body_format = BODY_OBJECT if body_format == "auto" else body_format
         self._body_format_confirmed = body_format != "auto"
         self._before = {}
         self._unexpected = []
+        # How many ids took their state from known_messages instead of a read (a search's pages are not counted).
+        self._known_given = False
+        self.known_taken = 0
 
     @property
     def body_format(self):
@@ -329,17 +332,20 @@ class ReleaseEngine(WritePolicy):
 
     # The run, step by step; each step returns the entries it decided -------------------------------------
 
-    def run(self, message_ids=(), find=None):
+    def run(self, message_ids=(), find=None, known=None):
         """Release message_ids, or what ``find()`` returns: (ids, {id: MessageState} standing in for the pre-check).
 
-        ``find`` runs once the account lock is held, so no other run on this machine is mid-release meanwhile.
+        ``find`` runs once the account lock is held, so no other run on this machine is mid-release meanwhile;
+        so is ``known`` (KnownStates) judged fresh or not, and what it does not hold is read.
         """
         entries, message_ids = {}, list(message_ids)
         try:
             with self.engine.exclusive("nothing was sent. Run again once it has finished"):
-                known = None
                 if find is not None:
                     message_ids, known = find()
+                elif known is not None:
+                    known = known.fresh(message_ids)
+                    self._known_given = True
                 self._run_steps(message_ids, known, entries)
         except CloudflareError as exc:
             self.engine.stop(exc)
@@ -370,11 +376,15 @@ class ReleaseEngine(WritePolicy):
         """Read every message (or take its state from ``known``); return entries for those settled without a
         POST, and those still quarantined."""
         entries, to_release = [], []
-        if known is not None:
-            states = [known[i] for i in message_ids]
-        else:
-            states = read_messages(self.client, self.account_id, message_ids, self.concurrency)
-        for message_id, state in zip(message_ids, states):
+        known = known or {}
+        unknown = [i for i in message_ids if i not in known]
+        if self._known_given:
+            self.known_taken = len(message_ids) - len(unknown)
+        read = dict(
+            zip(unknown, read_states(self.client, self.account_id, unknown, self.concurrency) if unknown else [])
+        )
+        for message_id in message_ids:
+            state = known.get(message_id) or read[message_id]
             self._before[message_id] = state.state
             if state.state == STATE_QUARANTINED:
                 to_release.append(message_id)

@@ -166,6 +166,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+read_at:
+  description:
+    - When this task's reads began (UTC, whole seconds rounded down), so that
+      O(mailsec.cloudflare.email_security_release#module:known_messages) can tell how fresh the states are.
+  returned: always
+  type: str
+  sample: "2026-12-03T09:30:00Z"
+  version_added: 1.2.0
 messages:
   description:
     - The messages found, in the API's order (search) or in the order of O(message_ids).
@@ -294,6 +302,8 @@ summary:
   sample: {found: 12, quarantined: 11, not_found: 0, pages: 1, unavailable_parts: 0, requests_sent: 1}
 """
 
+import time
+
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._message_info import (
@@ -330,6 +340,8 @@ def main():
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     client = module.client(settings)
+    # Whole seconds, rounded down: a reader of read_at only ever thinks the reads older than they are.
+    read_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
         report = find_messages(client, settings["account_id"], params, message_ids, settings["concurrency"])
     except CloudflareError as exc:
@@ -337,7 +349,7 @@ def main():
     finally:
         client.close()
 
-    result = report.result(client.requests_sent)
+    result = report.result(client.requests_sent, read_at)
     if report.unavailable_parts:
         lacking = [message for message in report.messages if message.get("unavailable")]
         parts = sorted(lacking[0]["unavailable"])

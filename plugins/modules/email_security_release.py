@@ -49,20 +49,54 @@ options:
     version_added: 1.1.0
   batch_size:
     description:
-      - How many ids one release request carries, from 1 to 1000.
+      - How many ids one release request carries, from 1 to 1000, the most the API takes in one request.
+      - The default is that maximum since 1.2.0 (it was 100). A smaller batch only multiplies the release
+        requests; a batch whose answer is lost or unsure is read back by the searches of its ids' time windows
+        (see O(only_quarantined)), a page per 1000 messages, so even a batch of 1000 costs a few requests to
+        settle.
     type: int
-    default: 100
+    default: 1000
   only_quarantined:
     description:
       - With O(search), the search's own answer is the pre-check and this option has no effect.
-      - Read each message first (one C(GET) per id, in parallel and inside the rate-limit pacing) and send
-        only those still quarantined. Messages already out of quarantine end C(already_released) and unknown
-        ids C(not_found), without a release request.
-      - This makes the task idempotent and check mode exact. Turn it off to save one request per id when
-        every id is known to be quarantined; a message released twice is then reported by Cloudflare as
+      - Read each message first and send only those still quarantined. Messages already out of quarantine end
+        C(already_released) and unknown ids C(not_found), without a release request.
+      - Ids carry the time Cloudflare received the message (C(<postfix_id>-<YYYY-MM-DDTHH:MM:SS>-<seq>)). Ids
+        received close together are read by searching that stretch of time (a page per 1000 messages of that
+        time, other mail included, with C(detections_only=false)); an id without a readable time, or one the
+        search does not return, is read by its own C(GET). A window's search stops before its pages outnumber
+        the ids it covers, so the pre-check of ids of one campaign costs a page per 1000 messages of that day,
+        and never more than about twice one C(GET) per id. Reads run in parallel and inside the rate-limit
+        pacing. The same reads settle an unsure release (see O(settle_timeout)).
+      - This makes the task idempotent and check mode exact. Turn it off to save the reads when every id is
+        known to be quarantined; a message released twice is then reported by Cloudflare as
         not delivered.
     type: bool
     default: true
+  known_messages:
+    description:
+      - What an M(mailsec.cloudflare.email_security_message_info) task by O(message_ids) returned (its registered
+        result), taken as this task's pre-check for the messages it read, while it is fresh (see
+        O(known_messages_max_age)), so that a runbook that reads messages to show them does not read them again
+        to release them.
+      - Messages it does not hold (unknown to Cloudflare, filtered out by its
+        O(mailsec.cloudflare.email_security_message_info#module:quarantined_only), or whose state it could not
+        establish) are read as without it; so is every message once it is stale.
+      - Only with O(message_ids) and O(only_quarantined=true), which it stands in for; given otherwise, the task
+        fails before any request.
+    type: dict
+    version_added: 1.2.0
+  known_messages_max_age:
+    description:
+      - Seconds after the reads of O(known_messages) began (its C(read_at)) during which its states are taken as
+        they are, judged when the pre-check runs, after the account lock is held; later, every message is read
+        again. V(0) always reads again.
+      - A message someone else releases (in the dashboard, say) within this time would be released again, and
+        Cloudflare reports a second release as not delivered. Keep it as short as the steps between the read and
+        the release; the default covers a runbook's preview, guard and release, which run without a pause.
+    type: float
+    default: 60
+    version_added: 1.2.0
   fail_on_incomplete:
     description:
       - Fail the task when any id ends with a status other than C(released), C(already_released),
@@ -148,14 +182,17 @@ notes:
     is V(released_unconfirmed). A message whose request may still be processed is V(release_pending). Items
     that contradict each other, or are of a shape the API does not document, go to RV(unexpected_items) with a
     warning, and their ids end V(unknown).
-  - B(Pacing.) All requests of the task, on every thread, draw from one budget of O(rate_limit) requests per
-    5 minutes; when Cloudflare's C(Ratelimit) header announces the quota nearly spent, the task pauses until
-    the window resets instead of tripping the 5-minute lockout. Pauses and retries show up as warnings.
+  - B(Pacing.) All requests of the task, on every thread, draw from one budget, the quota Cloudflare's
+    C(Ratelimit) header announces, spent down to a reserve, then a pause until the window resets instead of
+    tripping the 5-minute lockout (or O(rate_limit) requests per 5 minutes, see there). Pauses and retries
+    show up as warnings.
   - A run that dies half-way can be run again as it was, with O(only_quarantined=true); messages it had
     released end V(already_released).
   - Every Investigate API operation is marked beta in Cloudflare's published contract.
   - What the contract does not state, and the module assumes, is named where it matters - the processing time
-    behind O(settle_timeout), and that a server answering a 4XX has finished with the request (one read decides).
+    behind O(settle_timeout), that a server answering a 4XX has finished with the request (one read decides),
+    and that ids carry the time their message was received (only the cost of the reads depends on it, see
+    O(only_quarantined)).
 seealso:
   - module: mailsec.cloudflare.email_security_message_info
   - name: Release messages from quarantine (Cloudflare API reference)
@@ -192,6 +229,16 @@ EXAMPLES = r"""
       check_mode: true
       diff: true
       register: preview
+
+    - name: Read the messages to show them
+      mailsec.cloudflare.email_security_message_info:
+        message_ids: "{{ ids }}"
+      register: shown
+
+    - name: Release them, taking what was just read as the pre-check (no second read)
+      mailsec.cloudflare.email_security_release:
+        message_ids: "{{ ids }}"
+        known_messages: "{{ shown }}"
 
     - name: Release, keeping going on partial failure to report it
       mailsec.cloudflare.email_security_release:
@@ -355,6 +402,11 @@ summary:
       description: HTTP requests sent, reads and retries included.
       type: int
       returned: always
+    known_states_taken:
+      description: Messages whose state was taken from O(known_messages) instead of being read.
+      type: int
+      returned: always
+      version_added: 1.2.0
     retries:
       description: Requests that were retried.
       type: int
@@ -385,6 +437,7 @@ summary:
     recipients_failed: 1
     recipients_undelivered: 0
     requests_sent: 4
+    known_states_taken: 0
     retries: 0
     rate_limit_pauses: 0
     rate_limit_paused_seconds: 0.0
@@ -469,6 +522,7 @@ error:
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import KnownStates
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
     SEARCH_OPTION,
@@ -483,19 +537,28 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import
 
 
 def _checked_input(params):
-    """(unique message ids, the repeated ones, the search spec or None), or ValidationError: before any request."""
+    """(unique message ids, the repeated ones, the search spec or None, KnownStates or None), or ValidationError:
+    before any request."""
     validate_release_options(params["batch_size"], params["body_format"], params["settle_timeout"])
     max_messages = params["max_messages"]
     if max_messages is not None:
         check_range("max_messages", max_messages, 1)
+    known = None
+    if params["known_messages"] is not None:
+        if params["search"] is not None or not params["only_quarantined"]:
+            raise ValidationError(
+                "known_messages stands in for the pre-check of message_ids: use it with message_ids and "
+                "only_quarantined=true, or leave it out; nothing was sent"
+            )
+        known = KnownStates.from_result(params["known_messages"], params["known_messages_max_age"])
     if params["search"] is not None:
-        return [], [], search_spec(params["search"])
+        return [], [], search_spec(params["search"]), None
     message_ids, repeated = unique_message_ids(params["message_ids"])
     if max_messages is not None and len(message_ids) > max_messages:
         raise ValidationError(
             "message_ids holds %d ids, more than max_messages (%d); nothing was sent" % (len(message_ids), max_messages)
         )
-    return message_ids, repeated, None
+    return message_ids, repeated, None, known
 
 
 def main():
@@ -505,8 +568,10 @@ def main():
             message_ids=dict(type="list", elements="raw", aliases=["ids"]),
             search=SEARCH_OPTION,
             max_messages=dict(type="int"),
-            batch_size=dict(type="int", default=100),
+            batch_size=dict(type="int", default=1000),
             only_quarantined=dict(type="bool", default=True),
+            known_messages=dict(type="dict"),
+            known_messages_max_age=dict(type="float", default=60),
             fail_on_incomplete=dict(type="bool", default=True),
             body_format=dict(type="str", default="auto", choices=["auto", "object", "array"]),
             settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT),
@@ -517,7 +582,7 @@ def main():
     )
     params = module.params
     try:
-        message_ids, repeated, spec = _checked_input(params)
+        message_ids, repeated, spec, known = _checked_input(params)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
@@ -535,11 +600,12 @@ def main():
         client, module.state, settings, params, module.check_mode, module.warn, reader=search.read if search else None
     )
     try:
-        report = engine.run(message_ids, find=search.find if search else None)
+        report = engine.run(message_ids, find=search.find if search else None, known=known)
     finally:
         client.close()
 
     result = report.result(client, engine.body_format, with_diff=module._diff)
+    result["summary"]["known_states_taken"] = engine.known_taken
     if search is not None:
         result.update(search=search.summary())
         if search.skipped:

@@ -244,5 +244,8 @@ def test_a_server_that_trickles_every_answer_ends_the_task_by_task_timeout(sim, 
     assert took < 45, run.output
     assert sorted(r["id"] for r in run.result["results"]) == sorted(ids)
     assert {r["status"] for r in run.result["results"]} == {"unknown"}
-    assert all("no complete answer within 5.0 s (timeout)" in r["detail"] for r in run.result["results"])
+    # Each says its read got no complete answer by its deadline: the timeout, or what task_timeout left of it
+    # once the search of the ids' window had spent its own.
+    details = [r["detail"] for r in run.result["results"]]
+    assert all(re.search(r"no complete answer within [0-9.]+ s \(timeout", detail) for detail in details), details
     assert sim.state.deliveries() == {}

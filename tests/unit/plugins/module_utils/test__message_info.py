@@ -21,7 +21,7 @@ from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import r
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 BASE = "https://api.example.test/client/v4"
 MESSAGES = "%s/accounts/%s/email-security/investigate" % (BASE, ACCOUNT)
-IDS = ["aaaa-2026-11-24T08:00:00-1", "bbbb-2026-11-24T08:00:00-2"]
+IDS = ["aaaa-2026-11-24T08:00:00-1", "bbbb-2026-11-24T11:00:00-2"]
 
 
 def envelope(result, success=True, errors=None):

@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -114,6 +116,17 @@ def test_read_by_ids_reports_unknown_ids(api, run_module):
     assert not outcome.failed
     assert outcome.result["ids"] == ["m1"]
     assert outcome.result["not_found_ids"] == ["nope"]
+
+
+def test_the_result_says_when_its_reads_began_so_a_release_can_take_them_while_fresh(api, run_module):
+    api.get(SEARCH_URL + "/m1", json=envelope(raw("m1")))
+    before = time.time()
+
+    outcome = run_module(MAIN, args(message_ids=["m1"]))
+
+    read_at = calendar.timegm(time.strptime(outcome.result["read_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    # Whole seconds, rounded down: never later than the reads began.
+    assert int(before) <= read_at <= before
 
 
 def test_unknown_ids_can_be_fatal(api, run_module):
@@ -265,7 +278,7 @@ def test_a_part_that_cannot_be_read_is_a_warning_and_says_why_in_the_message(api
 
 
 def test_after_a_part_refused_for_permission_no_further_part_is_read(api, run_module):
-    first, second = "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321"
+    first, second = "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "5Kmq4Q1TUNa3d13R-2024-01-05T12:02:11-87654321"
     for message_id in (first, second):
         api.get("%s/%s" % (SEARCH_URL, message_id), json=envelope(raw(message_id)))
     api.get(

@@ -29,8 +29,8 @@ from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import (
 MAIN = email_security_release.main
 IDS = [
     "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678",
-    "5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321",
-    "6Lnr5R2UVOb4e24S-2024-01-05T10:03:40-11223344",
+    "5Kmq4Q1TUNa3d13R-2024-01-05T12:02:11-87654321",
+    "6Lnr5R2UVOb4e24S-2024-01-05T14:03:40-11223344",
 ]
 
 
@@ -936,3 +936,87 @@ def test_a_read_that_left_before_the_window_closed_does_not_decide_a_resend(api,
 
     assert [c.request.method for c in api.calls] == ["POST", "GET", "GET"]
     assert [r["status"] for r in outcome.result["results"]] == ["released_unconfirmed"]
+
+
+def known(messages, seconds_ago=5, not_found_ids=()):
+    """A registered email_security_message_info result by ids, its reads begun ``seconds_ago``."""
+    read_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+    return {"changed": False, "read_at": read_at, "messages": messages, "not_found_ids": list(not_found_ids)}
+
+
+def test_fresh_known_messages_are_the_pre_check_and_nothing_is_read_again(api, run_module):
+    """Issue 27: the runbook read each message once to show it, then again in the preview and the release."""
+    api.post(RELEASE_URL, json=envelope([item(IDS[0])]))
+    shown = known([{"id": IDS[0], "is_quarantined": True}, {"id": IDS[1], "is_quarantined": False}])
+
+    outcome = run_module(MAIN, args(message_ids=IDS[:2], only_quarantined=True, known_messages=shown))
+
+    assert [(c.request.method, c.request.url) for c in api.calls] == [("POST", RELEASE_URL)]
+    assert sent_body(api.calls[0]) == {"ids": [IDS[0]]}
+    assert [r["status"] for r in outcome.result["results"]] == ["released", "not_quarantined"]
+    assert outcome.result["summary"]["known_states_taken"] == 2
+    assert outcome.result["summary"]["requests_sent"] == 1
+
+
+def test_known_messages_in_check_mode_send_nothing_at_all(api, run_module):
+    shown = known([{"id": i, "is_quarantined": True} for i in IDS[:2]])
+
+    outcome = run_module(MAIN, args(only_quarantined=True, known_messages=shown), check_mode=True)
+
+    assert len(api.calls) == 0
+    assert [r["status"] for r in outcome.result["results"]] == ["would_release", "would_release"]
+
+
+def test_stale_known_messages_are_read_again(api, run_module):
+    api.get(message_url(IDS[0]), json=quarantined(IDS[0], False))
+    shown = known([{"id": IDS[0], "is_quarantined": True}], seconds_ago=61)
+
+    outcome = run_module(
+        MAIN, args(message_ids=IDS[:1], only_quarantined=True, known_messages=shown, known_messages_max_age=60)
+    )
+
+    assert [c.request.method for c in api.calls] == ["GET"]
+    assert [r["status"] for r in outcome.result["results"]] == ["not_quarantined"]
+    assert outcome.result["summary"]["known_states_taken"] == 0
+
+
+def test_what_known_messages_do_not_settle_is_read(api, run_module):
+    """An id they miss (not found then, or filtered out) and one whose state they do not establish are read."""
+    api.get(message_url(IDS[1]), json=quarantined(IDS[1]))
+    api.get(message_url(IDS[2]), json=quarantined(IDS[2], False))
+    api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
+    shown = known(
+        [{"id": IDS[0], "is_quarantined": True}, {"id": IDS[2], "is_quarantined": None}], not_found_ids=[IDS[1]]
+    )
+
+    outcome = run_module(MAIN, args(message_ids=IDS, only_quarantined=True, known_messages=shown, concurrency=1))
+
+    assert [(c.request.method, c.request.url) for c in api.calls] == [
+        ("GET", message_url(IDS[1])),
+        ("GET", message_url(IDS[2])),
+        ("POST", RELEASE_URL),
+    ]
+    assert [r["status"] for r in outcome.result["results"]] == ["released", "released", "not_quarantined"]
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (dict(only_quarantined=False), "only_quarantined=true"),
+        (dict(known_messages={"messages": []}), "has no read_at"),
+        (dict(known_messages=known([{"is_quarantined": True}])), "with its id"),
+        (dict(known_messages=dict(known([]), read_at="yesterday")), "known_messages.read_at must be an RFC 3339"),
+        (dict(known_messages_max_age=-1), "known_messages_max_age must be 0 or more"),
+    ],
+)
+def test_known_messages_that_cannot_stand_in_for_the_pre_check_are_refused_before_any_request(
+    api, run_module, extra, words
+):
+    options = dict(only_quarantined=True, known_messages=known([{"id": IDS[0], "is_quarantined": True}]))
+    options.update(extra)
+
+    outcome = run_module(MAIN, args(**options))
+
+    assert outcome.failed
+    assert words in outcome.result["msg"]
+    assert len(api.calls) == 0

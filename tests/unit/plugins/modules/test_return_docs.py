@@ -31,7 +31,7 @@ from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import (
 
 # Added by Ansible or by the module's failure path, documented by Ansible itself.
 ANSIBLE_KEYS = {"changed", "failed", "msg", "invocation", "warnings", "deprecations", "diff"}
-IDS = ["4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "5Kmq4Q1TUNa3d13R-2024-01-05T10:02:11-87654321"]
+IDS = ["4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "5Kmq4Q1TUNa3d13R-2024-01-05T12:02:11-87654321"]
 SEARCH_URL = "%s/accounts/%s/email-security/investigate" % (BASE, ACCOUNT)
 
 
