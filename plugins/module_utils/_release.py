@@ -380,9 +380,7 @@ class ReleaseEngine(WritePolicy):
         unknown = [i for i in message_ids if i not in known]
         if self._known_given:
             self.known_taken = len(message_ids) - len(unknown)
-        read = dict(
-            zip(unknown, read_states(self.client, self.account_id, unknown, self.concurrency) if unknown else [])
-        )
+        read = dict(zip(unknown, read_states(self.client, self.account_id, unknown, self.concurrency)))
         for message_id in message_ids:
             state = known.get(message_id) or read[message_id]
             self._before[message_id] = state.state

@@ -60,6 +60,10 @@ CASES = (
 )
 
 
+_ARGUMENTS = {name: make for name, dummy, make in CASES}
+_LABELS = {name: text for name, text, dummy in CASES}
+
+
 def release_floor(size):
     """The fewest requests a release of size ids can take: the API's 1,000 ids per release request."""
     return int(math.ceil(size / 1000.0))
@@ -68,7 +72,7 @@ def release_floor(size):
 def by_id_run(bench, workdir, size, case, latency, runbook=False):
     """Release size quarantined ids of a case by the module's defaults, or by the runbook role; the ledger must
     show each delivered once."""
-    arguments = {name: make for name, dummy, make in CASES}[case](size) + ["--clean", str(CLEAN_MAIL)]
+    arguments = _ARGUMENTS[case](size) + ["--clean", str(CLEAN_MAIL)]
     simulator = bench.SimulatorProcess(0, latency, cloudflare_quota=True, extra=arguments)
     name = "%s-%s-%d" % ("runbook" if runbook else "by-id", case, size)
     result_file = os.path.join(workdir, name + ".json")
@@ -133,7 +137,7 @@ def render_runbook(rows, latency):
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, case, measured in rows:
-        label = {name: text for name, text, dummy in CASES}[case]
+        label = _LABELS[case]
         lines.append(
             "| %d | %s | %.1f s | %d | %d | %d | %d | %d | %.2f | %d (%.0f s) | %d | %d | %d |"
             % (
@@ -175,7 +179,7 @@ def render_by_id(rows, latency):
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, case, measured in rows:
-        label = {name: text for name, text, dummy in CASES}[case]
+        label = _LABELS[case]
         lines.append(
             "| %d | %s | %.1f s | %d | %d | %d | %d | %d | %d (%.0f s) | %d | %d | %d |"
             % (
