@@ -186,7 +186,9 @@ def run_role_search(sim, tmp_path, search):
 
 def test_the_role_forwards_every_search_filter(sim, tmp_path):
     """Issue 14: delivery_status and message_action were dropped, so the search ran over everything quarantined."""
-    next(m for m in sim.state.messages.values() if m.is_quarantined).mark_never_quarantined()
+    moved = next(m for m in sim.state.messages.values() if m.is_quarantined)
+    moved.mark_never_quarantined()
+    moved.auto_move("JunkEmail")
 
     run = run_role_search(sim, tmp_path, {"delivery_status": "moved"})
 

@@ -67,9 +67,26 @@ def main(argv=None):
         help="do not check answers against the contract (requests still are): for benchmarks, where checking a "
         "100-item answer costs more than the client's own work",
     )
+    parser.add_argument(
+        "--deployment",
+        choices=["inline", "api"],
+        help="inline: bad mail is quarantined; api: it is delivered, then moved out of the Inbox (overrides the seed)",
+    )
+    parser.add_argument(
+        "--no-mailbox-integration", action="store_true", help="refuse every move with a 4XX, as an account without one"
+    )
     options = parser.parse_args(argv)
 
-    state = load_state(options.seed, options.generate, options.ledger, options.campaign, options.clean, options.untimed)
+    state = load_state(
+        options.seed,
+        options.generate,
+        options.ledger,
+        options.campaign,
+        options.clean,
+        options.untimed,
+        options.deployment,
+    )
+    state.mailbox_integration = not options.no_mailbox_integration
     state.configure(
         {
             "latency": options.latency,

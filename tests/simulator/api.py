@@ -20,18 +20,26 @@ DETECTIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK
 _RELEASE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/release$")
 _MESSAGE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)$")
 _SEARCH = re.compile(r"^/accounts/([^/]+)/email-security/investigate$")
+_MOVE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/move$")
+_MESSAGE_MOVE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)/move$")
 _SUBMISSIONS = re.compile(r"^/accounts/([^/]+)/email-security/submissions$")
 _MESSAGE_PART = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)/(trace|action_log|detections)$")
 _BULK = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk$")
 _BULK_JOB = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)$")
 _BULK_CANCEL = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)/cancel$")
 _BULK_MESSAGES = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)/messages$")
-_SETTINGS = re.compile(r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains)$")
-_SETTINGS_BATCH = re.compile(r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains)/batch$")
-_SETTINGS_ENTRY = re.compile(r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains)/([^/]+)$")
+_SETTINGS = re.compile(r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains|block_senders)$")
+_SETTINGS_BATCH = re.compile(
+    r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains|block_senders)/batch$"
+)
+_SETTINGS_ENTRY = re.compile(
+    r"^/accounts/([^/]+)/email-security/settings/(allow_policies|trusted_domains|block_senders)/([^/]+)$"
+)
 # (endpoint name, path pattern, method), most specific first: GET .../investigate/bulk is not a message.
 ROUTES = (
     ("release", _RELEASE, "POST"),
+    ("move", _MOVE, "POST"),
+    ("message_move", _MESSAGE_MOVE, "POST"),
     ("bulk_list", _BULK, "GET"),
     ("bulk_create", _BULK, "POST"),
     ("bulk_cancel", _BULK_CANCEL, "POST"),
@@ -53,6 +61,8 @@ ROUTES = (
 )
 WRITE_ENDPOINTS = (
     "release",
+    "move",
+    "message_move",
     "bulk_create",
     "bulk_cancel",
     "bulk_delete",
@@ -74,6 +84,10 @@ def _error(code, message, chain=None):
 
 
 RATE_LIMITED = _error(971, "Please wait and consider throttling your request speed")
+# The contract says only that moves require an active integration and answer a 4XX; the code is the simulator's.
+NO_INTEGRATION = _error(
+    1012, "Requires active integration: this account has no mailbox integration (Microsoft 365 or Google Workspace)"
+)
 
 
 def envelope(result=None, errors=None, messages=None, success=None, **extra):

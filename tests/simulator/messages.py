@@ -52,6 +52,14 @@ class Message:
         self.failed_to = []
         # Until this moment (time.time()) a released message is still on its way: delivery_status shows queued.
         self.in_transit_until = 0.0
+        # The folder of the message in each recipient's mailbox (an API deployment's mailbox integration); a message
+        # in no mailbox (quarantined, or not delivered yet) has none.
+        self.folders = {} if is_quarantined else dict.fromkeys(self.recipients, "Inbox")
+        # Recipients whose mailbox refuses a move (a mailbox the integration cannot reach).
+        self.move_failing_recipients = []
+        # Whether a move ever succeeded, and whether the last one failed: what delivery_status shows.
+        self.ever_moved = False
+        self.last_move_failed = False
 
     @property
     def sent_at(self):
@@ -78,6 +86,12 @@ class Message:
         )
         if data.get("never_quarantined"):
             message.mark_never_quarantined()
+        message.move_failing_recipients = [
+            r for r in data.get("move_failing_recipients", ()) if r in message.recipients
+        ]
+        if data.get("folder"):
+            message.mark_never_quarantined()
+            message.auto_move(data["folder"])
         return message
 
     def mark_never_quarantined(self):
@@ -85,12 +99,44 @@ class Message:
         self.never_quarantined = True
         self.post_delivery_operations = []
         self.action_log = []
+        self.folders = dict.fromkeys(self.recipients, "Inbox")
+
+    def auto_move(self, folder):
+        """What an API deployment does on arrival to mail it judges bad: delivered, then moved to ``folder``."""
+        self.move(folder, requested_by="auto-remediation")
+
+    def move(self, destination, requested_by="api"):
+        """Move the message in every recipient's mailbox: {recipient: moved?}; the action log records the move."""
+        outcome = {}
+        for recipient in self.recipients:
+            if recipient in self.move_failing_recipients or recipient not in self.folders:
+                outcome[recipient] = False
+            else:
+                self.folders[recipient] = destination
+                outcome[recipient] = True
+        succeeded = bool(outcome) and all(outcome.values())
+        self.ever_moved = self.ever_moved or any(outcome.values())
+        self.last_move_failed = not succeeded
+        if "MOVE" not in self.post_delivery_operations:
+            self.post_delivery_operations.append("MOVE")
+        entry = _action("MOVE")
+        entry["properties"] = {"folder": destination, "requested_by": requested_by}
+        entry["status"] = "completed" if succeeded else "failed"
+        entry["success"] = succeeded
+        self.action_log.append(entry)
+        return outcome
+
+    def folder(self):
+        """The one folder the message is in for every recipient, or None (in no mailbox, or in several folders)."""
+        folders = set(self.folders.values())
+        return folders.pop() if len(folders) == 1 and len(self.folders) == len(self.recipients) else None
 
     def release(self, delivered=(), failed=(), transit_seconds=0.0):
         self.is_quarantined = False
         self.in_transit_until = time.time() + transit_seconds
         self.post_delivery_operations.append("QUARANTINE_RELEASE")
         self.action_log.append(_action("QUARANTINE_RELEASE"))
+        self.folders.update((r, "Inbox") for r in delivered)
         self.delivered_to.extend(delivered)
         self.failed_to.extend(failed)
 
@@ -152,8 +198,12 @@ class Message:
         """The message as the contract's MessageDetails: every required field, real nulls where allowed."""
         if self.is_quarantined:
             delivery_status = ["quarantined"]
+        elif self.ever_moved or self.last_move_failed:
+            delivery_status = ["moved" if self.ever_moved else "delivered"] + (
+                ["move_failed"] if self.last_move_failed else []
+            )
         elif self.never_quarantined:
-            delivery_status = ["moved"]
+            delivery_status = ["delivered"]
         elif time.time() < self.in_transit_until:
             delivery_status = ["queued"]
         elif self.failed_to and not self.delivered_to:

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from . import contract
-from .api import _HEX32, API_PREFIX, RATE_LIMITED, ROUTES, WRITE_ENDPOINTS, _error, envelope
+from .api import _HEX32, API_PREFIX, NO_INTEGRATION, RATE_LIMITED, ROUTES, WRITE_ENDPOINTS, _error, envelope
 from .faults import fault_error, reshape
 from .messages import generate_messages
 from .settings import Refused
@@ -204,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         """The answer of an authenticated request the contract accepts."""
         if endpoint == "release":
             return self._release(raw_body, entry)
+        if endpoint in ("move", "message_move"):
+            return self._move(endpoint, route, raw_body, entry)
         if endpoint == "get":
             message = self.state.messages.get(unquote(route.group(2)))
             if message is None:
@@ -301,6 +303,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
         entry["ids"] = list(ids)
         return 200, envelope(state.release(ids)), {}
+
+    def _move(self, endpoint, route, raw_body, entry):
+        """POST investigate/move and investigate/{id}/move; the body was checked against the contract already."""
+        body = json.loads(raw_body.decode("utf-8"))
+        ids = body["ids"] if endpoint == "move" else [unquote(route.group(2))]
+        entry.update(ids=list(ids), destination=body["destination"])
+        if not self.state.mailbox_integration:
+            return 400, envelope(errors=[NO_INTEGRATION]), {}
+        return 200, envelope(self.state.move(ids, body["destination"])), {}
 
     def _bulk(self, endpoint, route, url, raw_body):
         """The bulk job routes; the request was checked against the contract already."""
@@ -589,14 +600,17 @@ class Simulator:
         self.stop()
 
 
-def load_state(seed_path=None, generate=0, ledger_path=None, campaign=0, clean=0, untimed=0):
+def load_state(seed_path=None, generate=0, ledger_path=None, campaign=0, clean=0, untimed=0, deployment=None):
     """A SimulatorState from a JSON seed file (or the defaults), plus ``generate`` synthetic quarantined messages
     over 28 days, ``campaign`` quarantined within the last day, ``clean`` delivered ones over 28 days, and
-    ``untimed`` quarantined ones whose ids carry no time."""
+    ``untimed`` quarantined ones whose ids carry no time. ``deployment`` (inline or api) overrides the seed's: with
+    api, what would be quarantined is delivered and moved out of the Inbox instead."""
     seed = {}
     if seed_path:
         with open(seed_path, encoding="utf-8") as source:
             seed = json.load(source)
+    if deployment:
+        seed["deployment"] = deployment
     state = SimulatorState.from_seed(seed, ledger_path=ledger_path)
     if generate:
         state.add_messages(generate_messages(generate, seed=1))

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The account's settings lists: allow policies and trusted domains (page-numbered listing, create, get, replace,
+"""The account's settings lists: allow policies, trusted domains and blocked senders (page-numbered listing, create, get, replace,
 patch, delete, and an atomic batch), each change in the ledger.
 
 What the contract leaves to the server is decided the strict way, so that the simulator is never more forgiving
@@ -210,4 +210,5 @@ def settings_lists(record):
             record,
         ),
         "trusted_domains": SettingsList("trusted domain", ("is_recent", "is_similarity"), False, record),
+        "block_senders": SettingsList("blocked sender", (), True, record),
     }

@@ -36,6 +36,7 @@ class SimulatorState:
         api_email=DEFAULT_EMAIL,
         api_key=DEFAULT_KEY,
         ledger_path=None,
+        deployment="inline",
     ):
         self.lock = threading.RLock()
         self.account_id = account_id
@@ -43,7 +44,13 @@ class SimulatorState:
         self.read_only_token = read_only_token
         self.api_email = api_email
         self.api_key = api_key
-        self.messages = {m.id: m for m in messages}
+        # "inline": Cloudflare quarantines what it judges bad. "api" (post-delivery, through the mailbox integration
+        # with Microsoft 365 or Google Workspace): it delivers everything and moves what it judges bad out of the Inbox.
+        self.deployment = deployment
+        # Moves need the account's mailbox integration; without it every move is refused with a 4XX.
+        self.mailbox_integration = True
+        self.messages = {}
+        self.add_messages(messages)
         # The contract's release body is {"ids": [...]}; "array" or "both" is an opt-in drift mode.
         self.accept_body = "object"
         # Where a 202's Location points: "root" (/client/v4/...), "absolute" (http://host/client/v4/...) or
@@ -78,7 +85,7 @@ class SimulatorState:
         generate = seed.get("generate")
         if generate:
             messages.extend(generate_messages(generate.get("count", 0), generate.get("seed", 0)))
-        keys = ("account_id", "api_token", "read_only_token", "api_email", "api_key")
+        keys = ("account_id", "api_token", "read_only_token", "api_email", "api_key", "deployment")
         state = cls(messages, ledger_path=ledger_path, **{k: seed[k] for k in keys if k in seed})
         state.schedule_arrivals(seed.get("arrivals", []))
         return state
@@ -88,7 +95,16 @@ class SimulatorState:
     def add_messages(self, messages):
         with self.lock:
             for message in messages:
+                self._arrived(message)
                 self.messages[message.id] = message
+
+    def _arrived(self, message):
+        """An API deployment delivers what it judges bad and then moves it: malicious and spoofed mail to Deleted
+        Items, the rest to Junk Email."""
+        if self.deployment != "api" or not message.is_quarantined:
+            return
+        message.mark_never_quarantined()
+        message.auto_move(AUTO_MOVE_FOLDERS.get(message.final_disposition, "JunkEmail"))
 
     def schedule_arrivals(self, arrivals):
         """Quarantine messages later: each ``{"after_seconds": N, "message": {...}}`` (a seed message; its
@@ -107,6 +123,7 @@ class SimulatorState:
                 data = self.arrivals.pop(0)[1]
                 data.setdefault("sent_date", _utc_text())
                 message = Message.from_dict(data)
+                self._arrived(message)
                 self.messages[message.id] = message
                 self.record("arrival", id=message.id, sender=message.sender)
 
@@ -135,6 +152,7 @@ class SimulatorState:
                 "transit_seconds",
                 "max_per_page",
                 "search_page_overlap",
+                "mailbox_integration",
             ):
                 if name in settings:
                     setattr(self, name, settings[name])
@@ -227,6 +245,35 @@ class SimulatorState:
         message.release(delivered, message.failing_recipients, self.transit_seconds)
         self.record("delivery", id=message.id, recipients=delivered)
         return delivered, list(message.failing_recipients)
+
+    def move(self, ids, destination):
+        """POST investigate/move: a MoveResponseItem per recipient of each message. A move to the folder a message
+        is in already is recorded as a redundant move: the collection must never send one."""
+        items = []
+        with self.lock:
+            for message_id in ids:
+                message = self.messages.get(message_id)
+                if message is None or not message.folders:
+                    items.append(_move_item(message_id, None, destination, False, "not_in_mailbox"))
+                    self.record("move_refused", id=message_id, why="unknown" if message is None else "not in a mailbox")
+                    continue
+                was = message.folder()
+                if was == destination:
+                    self.record("redundant_move", id=message_id, destination=destination)
+                outcome = message.move(destination)
+                self.record("move", id=message_id, destination=destination, folder_before=was)
+                items.extend(
+                    _move_item(message_id, recipient, destination, moved, "completed" if moved else "failed")
+                    for recipient, moved in outcome.items()
+                )
+        return items
+
+    def moves(self):
+        """Message id -> how many move requests reached it, redundant ones included."""
+        counts = {}
+        for event in self.ledger("move"):
+            counts[event["id"]] = counts.get(event["id"], 0) + 1
+        return counts
 
     def submit(self, reclassifications):
         """POST /submissions: one SubmissionResult per message; a submission is recorded on its message."""
@@ -351,6 +398,23 @@ def _window(query, now=None):
         contract.parse_date_time(start) if start else now - datetime.timedelta(days=30),
         contract.parse_date_time(end) if end else now,
     )
+
+
+# Where an API deployment moves mail it judges bad, by final disposition; anything else it moves to Junk Email.
+AUTO_MOVE_FOLDERS = {"MALICIOUS": "DeletedItems", "MALICIOUS-BEC": "DeletedItems", "SPOOF": "DeletedItems"}
+
+
+def _move_item(message_id, recipient, destination, success, status):
+    """A MoveResponseItem: one recipient's mailbox."""
+    return {
+        "message_id": message_id,
+        "recipient": recipient,
+        "destination": destination,
+        "operation": "MOVE",
+        "status": status,
+        "success": success,
+        "completed_at": _utc_text(),
+    }
 
 
 SUBMISSION_DISPOSITIONS = ("MALICIOUS", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE")

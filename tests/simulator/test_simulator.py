@@ -746,3 +746,106 @@ def test_scheduled_mail_is_quarantined_when_its_time_comes(sim):
     time.sleep(0.4)
     assert found() == ["LATE0001-2026-11-25T12:00:00-9"]
     assert [e["id"] for e in sim.state.ledger("arrival")] == ["LATE0001-2026-11-25T12:00:00-9"]
+
+
+def move(sim, ids, destination):
+    return requests.post(url(sim, "/move"), json={"ids": ids, "destination": destination}, headers=AUTH, timeout=10)
+
+
+def action_log(sim, message_id):
+    return requests.get(url(sim, "/%s/action_log" % message_id), headers=AUTH, timeout=10).json()["result"]
+
+
+def test_an_api_deployment_delivers_bad_mail_and_moves_it_out_of_the_inbox_on_arrival():
+    spam = Message("DDDD4444-2026-11-24T08:00:00-4", "a@sender.example", ["x@corp.example"], "Hi", hours_ago(2), "SPAM")
+    phish = Message(
+        "EEEE5555-2026-11-24T08:00:00-5", "p@evil.example", ["x@corp.example"], "Pay", hours_ago(2), "MALICIOUS"
+    )
+    with Simulator(SimulatorState([spam, phish], deployment="api")) as running:
+        detail = requests.get(url(running, "/" + spam.id), headers=AUTH, timeout=10).json()["result"]
+        assert detail["is_quarantined"] is False
+        assert detail["delivery_status"] == ["moved"]
+        assert detail["post_delivery_operations"] == ["MOVE"]
+        assert [(e["operation"], e["properties"]["folder"], e["success"]) for e in action_log(running, spam.id)] == [
+            ("MOVE", "JunkEmail", True)
+        ]
+        assert action_log(running, phish.id)[-1]["properties"]["folder"] == "DeletedItems"
+        assert running.state.ledger("response_violation") == []
+
+
+def test_a_move_answers_per_recipient_records_the_move_and_counts_a_redundant_one(sim):
+    clean = "CCCC3333-2026-11-24T10:00:00-3"
+
+    answer = move(sim, [clean], "DeletedItems").json()
+    again = move(sim, [clean], "DeletedItems").json()
+
+    assert answer["success"] is True
+    assert [(i["message_id"], i["recipient"], i["destination"], i["success"]) for i in answer["result"]] == [
+        (clean, "x@corp.example", "DeletedItems", True)
+    ]
+    assert again["result"][0]["success"] is True
+    assert sim.state.messages[clean].folders == {"x@corp.example": "DeletedItems"}
+    assert sim.state.moves() == {clean: 2}
+    assert [e["id"] for e in sim.state.ledger("redundant_move")] == [clean]
+    assert [e["properties"]["folder"] for e in action_log(sim, clean) if e["operation"] == "MOVE"] == [
+        "DeletedItems",
+        "DeletedItems",
+    ]
+    assert sim.state.ledger("response_violation") == []
+
+
+def test_a_quarantined_message_is_in_no_mailbox_and_is_not_moved(sim):
+    answer = move(sim, ["BBBB2222-2026-11-24T09:00:00-2"], "Inbox").json()
+
+    assert answer["result"][0]["success"] is False
+    assert sim.state.moves() == {}
+    assert [e["why"] for e in sim.state.ledger("move_refused")] == ["not in a mailbox"]
+
+
+def test_without_a_mailbox_integration_every_move_is_refused_with_a_4xx(sim):
+    sim.state.configure({"mailbox_integration": False})
+
+    answer = move(sim, ["CCCC3333-2026-11-24T10:00:00-3"], "Inbox")
+
+    assert answer.status_code == 400
+    assert "integration" in answer.json()["errors"][0]["message"]
+    assert sim.state.moves() == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ids": ["CCCC3333-2026-11-24T10:00:00-3"], "destination": "Trash"},
+        {"ids": ["CCCC3333-2026-11-24T10:00:00-3"]},
+        {"ids": [], "destination": "Inbox"},
+    ],
+)
+def test_a_move_outside_the_contract_is_refused(sim, body):
+    answer = requests.post(url(sim, "/move"), json=body, headers=AUTH, timeout=10)
+
+    assert answer.status_code == 400
+    assert sim.state.moves() == {}
+    assert sim.state.ledger("contract_violation")
+
+
+def test_a_blocked_sender_is_created_and_listed_within_the_contract(sim):
+    list_url = settings_url(sim, "block_senders")
+    created = requests.post(
+        list_url,
+        json={"pattern": "p@evil.example", "pattern_type": "EMAIL", "is_regex": False},
+        headers=AUTH,
+        timeout=10,
+    )
+    duplicate = requests.post(
+        list_url,
+        json={"pattern": "p@evil.example", "pattern_type": "EMAIL", "is_regex": False},
+        headers=AUTH,
+        timeout=10,
+    )
+    listed = requests.get(list_url, params={"pattern": "p@evil.example"}, headers=AUTH, timeout=10).json()
+
+    assert created.status_code == 201
+    assert duplicate.status_code == 409
+    assert [e["pattern"] for e in listed["result"]] == ["p@evil.example"]
+    assert sim.state.ledger("response_violation") == []
+    assert sim.state.ledger("contract_violation") == []
