@@ -14,8 +14,8 @@ class ModuleDocFragment(object):
 options:
   search:
     description:
-      - The Investigate search whose quarantined messages to act on, with the filters of
-        M(mailsec.cloudflare.email_security_message_info).
+      - The Investigate search whose messages to act on (for a release, those still quarantined; for a move, those
+        delivered to a mailbox), with the filters of M(mailsec.cloudflare.email_security_message_info).
       - A time window is required. Set O(search.start), or O(search.all_time=true) to act on everything the
         search matches in Cloudflare's default window; a search with neither is refused before any request.
       - Every filter is checked before any request; an empty filter is refused rather than matching everything.

@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import re
 import threading
 
@@ -362,7 +363,9 @@ class ReleaseEngine(WritePolicy):
             entries.update((i, result_entry(i, WOULD_RELEASE)) for i in remaining)
             return
         batches = in_batches(remaining, self.batch_size)
-        for batch_entries in run_in_order(self._release_batch, batches, self.concurrency):
+        for batch_entries in run_in_order(
+            functools.partial(self.engine.write_guarded, self), batches, self.concurrency
+        ):
             entries.update(batch_entries)
 
     def _unsent_entry(self, message_id):
@@ -406,21 +409,6 @@ class ReleaseEngine(WritePolicy):
                     )
                 )
         return entries, to_release
-
-    def _release_batch(self, batch):
-        try:
-            return self.engine.write(self, batch)
-        except Exception as exc:  # pylint: disable=broad-except
-            # Once a request may have been sent, no fault of ours may hide what became of it: the
-            # batch ends unknown (never released) and the task stops before sending anything else.
-            self.engine.stop(
-                CloudflareError(
-                    "unexpected error while handling a release answer (%s: %s); the "
-                    "messages of that request may or may not have been released" % (type(exc).__name__, exc),
-                    stops_task=True,
-                )
-            )
-            return {i: result_entry(i, UNKNOWN, "outcome unknown: %s" % self.engine.fatal.message) for i in batch}
 
     # The release policy: what the write engine asks of a release ---------------------------------------
 
@@ -497,6 +485,9 @@ class ReleaseEngine(WritePolicy):
 
     def unsent(self, key, why):
         return result_entry(key, NOT_RELEASED, "not sent: " + why)
+
+    def unknown(self, key, why):
+        return result_entry(key, UNKNOWN, why)
 
     def settling_warning(self, keys, error):
         return (

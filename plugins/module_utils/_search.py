@@ -192,4 +192,4 @@ def _state_of(raw):
             error="the search answer does not establish whether it is quarantined (is_quarantined: %r, "
             "delivery_status: %r)" % (raw.get("is_quarantined"), raw.get("delivery_status")),
         )
-    return MessageState(state)
+    return MessageState(state, message=message)

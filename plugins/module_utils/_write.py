@@ -78,7 +78,8 @@ class WritePolicy:
       (``earlier`` when an earlier run's request did it);
     - ``pending(keys, cause)``: {key: entry} for intents whose request may still land (the wait had to stop);
     - ``gave_up(keys, error, attempts)``: {key: entry} for intents not done after the window, when no further
-      attempt is allowed.
+      attempt is allowed;
+    - ``unknown(key, why)``: one key's entry when a fault of ours hid what became of its request.
 
     Entries are whatever the policy reports per key; the engine never reads them. The messages below may be
     replaced by a policy's own words.
@@ -315,6 +316,21 @@ class WriteEngine:
             decided.update(outcomes)
             departure.settled()
         return decided
+
+    def write_guarded(self, policy, keys):
+        """``write``, except that an unexpected exception once a request may have been sent ends its keys
+        ``policy.unknown`` and stops the task, instead of escaping as a traceback that hides what became of it."""
+        try:
+            return self.write(policy, keys)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.stop(
+                CloudflareError(
+                    "unexpected error while handling a %s answer (%s: %s); the messages of that request may or may "
+                    "not have been acted on" % (policy.noun, type(exc).__name__, exc),
+                    stops_task=True,
+                )
+            )
+            return {key: policy.unknown(key, "outcome unknown: %s" % self.fatal.message) for key in keys}
 
     def _after_unsure(self, policy, keys, error, departure, attempts):
         """({key: entry}, keys to send again) after a request that may have been processed."""

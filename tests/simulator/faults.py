@@ -35,6 +35,8 @@ FAULT_KINDS = (
 ITEM_SHAPES = ("id_list", "postfix_int", "no_lists", "not_dict", "conflicting", "odd_messages", "result_object")
 ENDPOINTS = (
     "release",
+    "move",
+    "message_move",
     "get",
     "search",
     "bulk_list",

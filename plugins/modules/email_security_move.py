@@ -1,0 +1,436 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: email_security_move
+short_description: Move delivered messages between mailbox folders with Cloudflare Email Security
+version_added: 1.2.0
+description:
+  - Moves delivered messages to a folder of their recipients' mailboxes through Cloudflare Email Security's
+    Investigate API (C(POST /accounts/{account_id}/email-security/investigate/move)), in batches of up to 1000.
+  - With Cloudflare's API (post-delivery) deployment for Microsoft 365 or Google Workspace, a false positive is not
+    quarantined but moved to C(JunkEmail) or C(DeletedItems); moving it back to the V(Inbox) is its release. Phish
+    that got through is moved out of the inboxes, to V(DeletedItems) for example.
+  - Each message is located first, and only messages not already in O(destination) are sent, so running the same
+    task again sends nothing and reports no change. A message whose details show no move and that was delivered is
+    in the Inbox (no further read); any other delivered message is where the last successful C(MOVE) of its action
+    log put it (one read of its action log).
+  - Quarantined messages are in no mailbox and are not moved; M(mailsec.cloudflare.email_security_release) delivers
+    them.
+  - Moves need the account's mailbox integration. Without it Cloudflare refuses every move with a 4XX, and the task
+    stops with that error explained.
+author:
+  - mailsec.cloudflare maintainers (@mailsec)
+options:
+  message_ids:
+    description:
+      - The ids of the messages to move, as the Investigate API and
+        M(mailsec.cloudflare.email_security_message_info) return them.
+      - Repeated ids are moved once, in the order first seen, with a warning.
+      - A message id is a string of 1 to 256 characters, each a letter, a digit or one of C(._:+=@~-), never C(.)
+        or C(..), never percent-encoded. An empty list, or any item that breaks this rule, fails the task before any
+        request is sent. Booleans, numbers and nulls are refused, not converted; quote ids in YAML.
+      - Exactly one of O(message_ids) and O(search) is required.
+    type: list
+    elements: raw
+    aliases: [ids]
+  destination:
+    description:
+      - The mailbox folder to move the messages to, as Cloudflare names it.
+      - V(RecoverableItemsDeletions) and V(RecoverableItemsPurges) take the messages out of their recipients'
+        reach and need O(confirm_purge=true).
+    type: str
+    required: true
+    choices: [Inbox, JunkEmail, DeletedItems, RecoverableItemsDeletions, RecoverableItemsPurges]
+  confirm_purge:
+    description:
+      - Confirms a move to V(RecoverableItemsDeletions) or V(RecoverableItemsPurges). Without it such a task fails
+        before any request, except in check mode, which reads and names exactly the messages that would go.
+    type: bool
+    default: false
+  max_messages:
+    description:
+      - The most messages this task may move. With O(search), the task fails before sending any move when the
+        search finds more delivered messages than this; with O(message_ids), when more ids are given.
+    type: int
+  batch_size:
+    description:
+      - How many ids one move request carries, from 1 to 1000, the most the API takes in one request.
+    type: int
+    default: 1000
+  fail_on_incomplete:
+    description:
+      - Fail the task when any id ends with a status other than V(moved), V(already_there) or V(would_move) (and,
+        for a move out of the Inbox, V(quarantined) or V(not_in_mailbox), which have nothing to move out). The
+        failed result still carries RV(results), RV(summary) and RV(incomplete_ids).
+    type: bool
+    default: true
+  settle_timeout:
+    description:
+      - Seconds within which the API processes a move request or never will. After a move whose outcome is
+        unknown (its answer lost, timed out, cut, or a server error), its messages are read back until they show in
+        O(destination) or this long has passed since the request was sent; only messages still elsewhere then are
+        sent again. A move sent again while the first may still land could be undone by it.
+      - If the task cannot wait that long (O(task_timeout)), those messages end V(move_pending) and the journal lets
+        the next run that shares the state store settle them before it sends anything.
+    type: float
+    default: 120
+extends_documentation_fragment:
+  - mailsec.cloudflare.connection
+  - mailsec.cloudflare.connection.action_group
+  - mailsec.cloudflare.search
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Check mode never sends a move. It locates every message as a real run would and names in RV(results)
+        exactly the messages a real run would move (V(would_move)), with the folder each is in now.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+    details:
+      - The diff shows each message's folder before and after, for example C(JunkEmail) to C(Inbox).
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run reports no changes.
+    support: full
+    details:
+      - Messages already in O(destination) end V(already_there) and are not sent.
+notes:
+  - B(A move lands once.) Rate-limit answers, authentication and permission refusals and connections that failed
+    before any byte was written are the only failures after which a move is sent again at once. After any other
+    failure its messages are read back until they show in O(destination) (V(moved_unconfirmed)) or
+    O(settle_timeout) has passed; a server that answered has finished with the request, so one read decides.
+  - B(Crash and re-run.) Each move request is written to the journal of the state store (O(state_backend)) before
+    it leaves. The next run that shares the store settles a move an earlier run left unsettled, to any folder,
+    before it sends anything, so a late move never undoes a later one.
+  - B(Statuses claim only what is known.) V(moved) needs the answer's per-recipient items, each a success; a message
+    seen in O(destination) without them is V(moved_unconfirmed). The answer's items are matched to the requested
+    ids by their C(message_id); an answer keyed otherwise leaves every message to be read back.
+  - Every Investigate API operation is marked beta in Cloudflare's published contract.
+seealso:
+  - module: mailsec.cloudflare.email_security_release
+  - module: mailsec.cloudflare.email_security_blocked_sender
+  - name: Move messages (Cloudflare API reference)
+    description: The endpoint this module calls.
+    link: https://developers.cloudflare.com/api/resources/email_security/subresources/investigate/subresources/move/methods/bulk/
+"""
+
+EXAMPLES = r"""
+- name: Move a false positive that Cloudflare moved to Junk Email back to the Inbox (API deployment)
+  mailsec.cloudflare.email_security_move:
+    message_ids:
+      - 4Njp3P0STMz2c02Q-2026-11-24T10:00:00-12345678
+    destination: Inbox
+  register: moved
+
+- name: It reached every recipient's Inbox
+  ansible.builtin.assert:
+    that: moved.results | map(attribute='status') | unique == ['moved']
+
+- name: Preview which delivered messages of a phish campaign would leave the inboxes (reads only)
+  mailsec.cloudflare.email_security_move:
+    search:
+      sender: billing@phish.example
+      start: "2026-11-24T08:00:00Z"
+      detections_only: false
+    destination: DeletedItems
+  check_mode: true
+  diff: true
+  register: preview
+
+- name: Pull the campaign out of every inbox
+  mailsec.cloudflare.email_security_move:
+    search:
+      sender: billing@phish.example
+      start: "2026-11-24T08:00:00Z"
+      detections_only: false
+    destination: DeletedItems
+    max_messages: 5000
+
+- name: Purge, out of the recipients' reach (needs the confirmation)
+  mailsec.cloudflare.email_security_move:
+    message_ids: "{{ preview.results | selectattr('status', 'eq', 'would_move') | map(attribute='id') }}"
+    destination: RecoverableItemsPurges
+    confirm_purge: true
+"""
+
+RETURN = r"""
+destination:
+  description: The folder the task moved to.
+  returned: always
+  type: str
+  sample: Inbox
+results:
+  description:
+    - One entry per unique requested id (or message the search found), in request order. Also returned when the
+      task fails.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The message id.
+      type: str
+      returned: always
+      sample: 4Njp3P0STMz2c02Q-2026-11-24T10:00:00-12345678
+    status:
+      description:
+        - V(moved) moved for every recipient, as the answer's items say. V(would_move) check mode.
+        - V(partially_moved) moved for some recipients, not for others (see RV(results[].failed)).
+        - V(moved_unconfirmed) seen in O(destination) after this run's move, without per-recipient items for it
+          (the answer was lost, or held no item for it).
+        - V(move_pending) a move for it may still land: its answer was lost and it was not in O(destination) at the
+          last read, before O(settle_timeout) had passed. Run the task again with the same state store.
+        - V(not_moved) refused, moved for no recipient, or not sent (the detail says which).
+        - V(already_there) in O(destination) already, so not sent (also for a message an interrupted earlier run
+          had moved).
+        - V(quarantined) in quarantine, not in a mailbox; not sent. Release it with
+          M(mailsec.cloudflare.email_security_release).
+        - V(not_in_mailbox) delivered to no mailbox (rejected, bounced, deferred, or still queued); not sent.
+        - V(not_found) Cloudflare has no such message. V(unknown) where it is, or what became of its move, could not
+          be established; never counted as moved.
+      type: str
+      returned: always
+      sample: moved
+    folder_before:
+      description: Where the message was when it was located (a folder, C(quarantine), C(no mailbox)), or null.
+      type: str
+      returned: always
+      sample: JunkEmail
+    moved:
+      description: Recipients for whom the answer says the message was moved. Never null.
+      type: list
+      elements: str
+      returned: always
+      sample: [alice@example.com]
+    failed:
+      description: Recipients for whom the answer says the move failed. Never null.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    detail:
+      description: Why the status is what it is, when that is not self-evident; null otherwise.
+      type: str
+      returned: always
+      sample: already in Inbox; not sent
+summary:
+  description: Counts over RV(results); every status has its own count, zero included.
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: Messages in RV(results).
+      type: int
+      returned: always
+    incomplete:
+      description: The length of RV(incomplete_ids).
+      type: int
+      returned: always
+    recipients_moved:
+      description: Recipients moved, over all messages.
+      type: int
+      returned: always
+    recipients_failed:
+      description: Recipients whose move failed, over all messages.
+      type: int
+      returned: always
+    requests_sent:
+      description: HTTP requests sent, reads and retries included.
+      type: int
+      returned: always
+    retries:
+      description: Requests that were retried.
+      type: int
+      returned: always
+    rate_limit_pauses:
+      description: How many times the task paused to stay inside the rate limit.
+      type: int
+      returned: always
+    rate_limit_paused_seconds:
+      description: Seconds the task waited to stay inside the rate limit.
+      type: float
+      returned: always
+  sample:
+    total: 2
+    moved: 1
+    partially_moved: 0
+    moved_unconfirmed: 0
+    move_pending: 0
+    not_moved: 0
+    would_move: 0
+    already_there: 1
+    quarantined: 0
+    not_in_mailbox: 0
+    not_found: 0
+    unknown: 0
+    incomplete: 0
+    recipients_moved: 2
+    recipients_failed: 0
+    requests_sent: 4
+    retries: 0
+    rate_limit_pauses: 0
+    rate_limit_paused_seconds: 0.0
+moved_ids:
+  description: Ids moved for every recipient by this run (status V(moved)).
+  returned: always
+  type: list
+  elements: str
+  sample: [4Njp3P0STMz2c02Q-2026-11-24T10:00:00-12345678]
+incomplete_ids:
+  description: Every id that is not where the task was to put it, and needs attention; see O(fail_on_incomplete).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+unexpected_items:
+  description: Items of a move answer that match no requested id or say nothing of success, as returned.
+  returned: always
+  type: list
+  elements: raw
+  sample: []
+search:
+  description: With O(search), what the search found, and the pages it took.
+  returned: when O(search) is set
+  type: dict
+  contains:
+    pages:
+      description: Search pages read (up to 1000 messages each).
+      type: int
+      returned: always
+    found:
+      description: Messages the search matched, each listed in RV(results).
+      type: int
+      returned: always
+    quarantined:
+      description: Of those, messages in quarantine (not moved).
+      type: int
+      returned: always
+    skipped_items:
+      description: Items of the search answer without a valid message id; they are never moved.
+      type: int
+      returned: always
+  sample: {pages: 10, found: 10000, quarantined: 0, skipped_items: 0}
+error:
+  description: The API error that stopped the task, without credentials or headers.
+  returned: when an error stopped the whole task (credentials, permissions, no mailbox integration, task_timeout)
+  type: dict
+  contains:
+    status:
+      description: The HTTP status, when there was an answer.
+      type: int
+      returned: always
+    errors:
+      description: Cloudflare's C(errors[]) (C(code), C(message)).
+      type: list
+      elements: dict
+      returned: always
+    method:
+      description: The HTTP method of the failed request.
+      type: str
+      returned: always
+    path:
+      description: The API path of the failed request.
+      type: str
+      returned: always
+  sample:
+    status: 400
+    errors: [{code: 1012, message: Requires active integration}]
+    method: POST
+    path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/move
+"""
+
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+    DESTINATIONS,
+    MailboxSearch,
+    move_run,
+    validate_move_options,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import SEARCH_OPTION, search_spec
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import DEFAULT_SETTLE_TIMEOUT
+
+
+def _checked_input(params, check_mode):
+    """(unique message ids, the repeated ones, the search spec or None), or ValidationError: before any request."""
+    validate_move_options(
+        params["destination"], params["confirm_purge"], check_mode, params["batch_size"], params["settle_timeout"]
+    )
+    max_messages = params["max_messages"]
+    if max_messages is not None:
+        check_range("max_messages", max_messages, 1)
+    if params["search"] is not None:
+        return [], [], search_spec(params["search"])
+    message_ids, repeated = unique_message_ids(params["message_ids"])
+    if max_messages is not None and len(message_ids) > max_messages:
+        raise ValidationError(
+            "message_ids holds %d ids, more than max_messages (%d); nothing was sent" % (len(message_ids), max_messages)
+        )
+    return message_ids, repeated, None
+
+
+def main():
+    module = CloudflareModule(
+        writes=True,
+        argument_spec=dict(
+            message_ids=dict(type="list", elements="raw", aliases=["ids"]),
+            search=SEARCH_OPTION,
+            destination=dict(type="str", required=True, choices=list(DESTINATIONS)),
+            confirm_purge=dict(type="bool", default=False),
+            max_messages=dict(type="int"),
+            batch_size=dict(type="int", default=1000),
+            fail_on_incomplete=dict(type="bool", default=True),
+            settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT),
+        ),
+        mutually_exclusive=[("message_ids", "search")],
+        required_one_of=[("message_ids", "search")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        message_ids, repeated, spec = _checked_input(params, module.check_mode)
+    except ValidationError as exc:
+        module.fail_json(msg=str(exc))
+    settings = module.resolve_settings()
+    if repeated:
+        module.warn(
+            "%d repeated id(s) in message_ids were dropped; each message is moved once: %s"
+            % (len(repeated), ", ".join(sorted(set(repeated))[:10]))
+        )
+    client = module.client(settings)
+    search = None
+    if spec is not None:
+        search = MailboxSearch(client, settings["account_id"], spec, params["max_messages"])
+    run = move_run(
+        client, module.state, settings, params, module.check_mode, module.warn, reader=search.read if search else None
+    )
+    try:
+        report = run.run(message_ids, find=search.find if search else None)
+    finally:
+        client.close()
+    result = report.result(client, with_diff=module._diff)
+    if search is not None:
+        result.update(search=search.summary())
+        if search.skipped:
+            module.warn(
+                "%d item(s) of the search answer carry no valid message id and were not moved" % len(search.skipped)
+            )
+    failure = report.failure(params["fail_on_incomplete"])
+    if failure is not None:
+        module.fail_json(msg=failure, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
