@@ -188,7 +188,7 @@ results:
         - V(partially_moved) moved for some recipients, not for others (see RV(results[].failed)).
         - V(moved_unconfirmed) seen in O(destination) after this run's move, without per-recipient items for it
           (the answer was lost, or held no item for it).
-        - V(move_pending) a move for it may still land: its answer was lost and it was not in O(destination) at the
+        - V(move_pending) a move for it may still land; its answer was lost and it was not in O(destination) at the
           last read, before O(settle_timeout) had passed. Run the task again with the same state store.
         - V(not_moved) refused, moved for no recipient, or not sent (the detail says which).
         - V(already_there) in O(destination) already, so not sent (also for a message an interrupted earlier run
@@ -234,6 +234,50 @@ summary:
       returned: always
     incomplete:
       description: The length of RV(incomplete_ids).
+      type: int
+      returned: always
+    moved:
+      description: Messages moved for every recipient.
+      type: int
+      returned: always
+    partially_moved:
+      description: Messages moved for some recipients only.
+      type: int
+      returned: always
+    moved_unconfirmed:
+      description: Messages seen in the destination without per-recipient items.
+      type: int
+      returned: always
+    move_pending:
+      description: Messages whose move may still land.
+      type: int
+      returned: always
+    not_moved:
+      description: Messages refused, moved for no recipient, or not sent.
+      type: int
+      returned: always
+    would_move:
+      description: Messages a real run would send (check mode).
+      type: int
+      returned: always
+    already_there:
+      description: Messages in the destination already.
+      type: int
+      returned: always
+    quarantined:
+      description: Messages in quarantine, not in a mailbox.
+      type: int
+      returned: always
+    not_in_mailbox:
+      description: Messages delivered to no mailbox.
+      type: int
+      returned: always
+    not_found:
+      description: Ids Cloudflare does not know.
+      type: int
+      returned: always
+    unknown:
+      description: Messages whose location or outcome could not be established.
       type: int
       returned: always
     recipients_moved:

@@ -16,6 +16,7 @@ from ansible_collections.mailsec.cloudflare.plugins.modules import (
     email_security_bulk_job_info,
     email_security_bulk_release,
     email_security_message_info,
+    email_security_move,
     email_security_release,
     email_security_submission,
     email_security_trusted_domain,
@@ -325,3 +326,38 @@ def test_every_key_of_a_settings_list_info_result_is_documented(api, run_module,
     docs = documented(module)
     assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
     assert absent_always_keys(outcome.result, docs) == []
+
+
+def test_every_key_of_a_move_result_is_documented(api, run_module):
+    api.get("%s/%s" % (SEARCH_URL, IDS[0]), json=envelope(dict(message(IDS[0], quarantined=False))))
+    api.get("%s/%s" % (SEARCH_URL, IDS[1]), json=envelope(dict(message(IDS[1], quarantined=False))))
+    api.post(
+        SEARCH_URL + "/move",
+        json=envelope(
+            [
+                {"message_id": IDS[0], "recipient": "a@example.com", "success": True, "status": "completed"},
+                {"message_id": "not-requested", "recipient": "a@example.com", "success": True},
+            ]
+        ),
+    )
+    api.get("%s/%s" % (SEARCH_URL, IDS[1]), json=envelope(dict(message(IDS[1], quarantined=False))))
+
+    outcome = run_module(
+        email_security_move.main,
+        dict(
+            account_id=ACCOUNT,
+            api_token=TOKEN,
+            base_url=BASE,
+            message_ids=IDS,
+            destination="DeletedItems",
+            fail_on_incomplete=False,
+            concurrency=1,
+        ),
+        diff=True,
+    )
+
+    docs = documented(email_security_move)
+    assert [r["status"] for r in outcome.result["results"]] == ["moved", "unknown"]
+    assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+    assert absent_always_keys(outcome.result, docs) == []
+    assert set(outcome.result["summary"]) == set(docs["summary"]["contains"])
