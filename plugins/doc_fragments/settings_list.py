@@ -9,7 +9,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # The options of an entry of a settings list (allow policies, trusted domains), shared by their modules.
+    # The options of an entry of a settings list (allow policies, trusted domains, blocked senders), shared by their modules.
     DOCUMENTATION = r"""
 options:
   state:

@@ -76,15 +76,18 @@ ACTIONS = (CREATED, UPDATED, DELETED, UNCHANGED, "would_create", "would_update",
 
 
 class SettingsKind:
-    """What differs between the two lists: path, flags with their defaults on create, and identity."""
+    """What differs between the lists: path, flags with their defaults on create, and identity. ``contradicts``:
+    the kind of list whose entry for the same pattern would contradict one of this list (a sender both allowed
+    and blocked), checked before any change."""
 
-    def __init__(self, name, segment, flags, typed, filters, entries_option):
+    def __init__(self, name, segment, flags, typed, filters, entries_option, contradicts=None):
         self.name = name
         self.segment = segment
         self.flags = flags
         self.typed = typed
         self.filters = filters
         self.entries_option = entries_option
+        self.contradicts = contradicts
 
     def path(self, account_id, entry_id=None):
         path = "/accounts/%s/email-security/settings/%s" % (account_id, self.segment)
@@ -116,6 +119,15 @@ TRUSTED_DOMAIN = SettingsKind(
     typed=False,
     filters=("is_recent", "is_similarity"),
     entries_option="domains",
+)
+BLOCKED_SENDER = SettingsKind(
+    "blocked sender",
+    "block_senders",
+    flags=dict(is_regex=False),
+    typed=True,
+    filters=(),
+    entries_option="senders",
+    contradicts=ALLOW_POLICY,
 )
 
 
@@ -424,19 +436,44 @@ class SettingsListRun(WritePolicy):
         self._declared = declared
         with self.engine.exclusive("nothing was changed. Run again once it has finished"):
             self.engine.settle_earlier(self, [item.key for item in declared])
+            self._refuse_contradictions(declared)
             changes = self._plan(declared, self._read(declared))
             sent = [change for change in changes if change.action != UNCHANGED]
             if sent and not self.check_mode:
                 self._send(sent)
         return [self._result(change) for change in changes], self._diff(changes)
 
-    def _read(self, declared):
+    def _read(self, declared, kind=None):
+        kind = kind or self.kind
         if len(declared) == 1:
             filters = {"pattern": declared[0].pattern}
-            if self.kind.typed:
+            if kind.typed:
                 filters["pattern_type"] = declared[0].pattern_type
-            return list_entries(self.client, self.account_id, self.kind, filters)
-        return list_entries(self.client, self.account_id, self.kind)
+            return list_entries(self.client, self.account_id, kind, filters)
+        return list_entries(self.client, self.account_id, kind)
+
+    def _refuse_contradictions(self, declared):
+        """Stop the task, before any change, when a present entry's pattern is in the contradicting list."""
+        other = self.kind.contradicts
+        present = [item for item in declared if item.state == "present"]
+        if other is None or not present:
+            return
+        wanted = {item.identity for item in present}
+        clashes = [e for e in self._read(present, other) if other.identity(e) in wanted]
+        if clashes:
+            raise CloudflareError(
+                "%s; a sender cannot be both. Nothing was changed: remove the %s first (state: absent), or leave "
+                "the pattern out"
+                % (
+                    "; ".join(
+                        "%s %r is an %s already (id %s)"
+                        % (other.identity(e)[1], e.get("pattern"), other.name, e.get("id"))
+                        for e in clashes
+                    ),
+                    other.name,
+                ),
+                stops_task=True,
+            )
 
     def _plan(self, declared, listed):
         by_identity = {}

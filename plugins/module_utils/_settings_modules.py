@@ -42,7 +42,7 @@ def _entry_spec(kind):
 
 
 def run_settings_module(kind):
-    """The email_security_allow_policy / email_security_trusted_domain module for ``kind``."""
+    """The email_security_allow_policy / _trusted_domain / _blocked_sender module for ``kind``."""
     spec = _entry_spec(kind)
     spec.update(state=dict(type="str", choices=["present", "absent"], default="present"))
     spec.update(only_expired=dict(type="bool", default=False))
@@ -95,7 +95,7 @@ def run_settings_module(kind):
 
 
 def run_settings_info_module(kind, result_key):
-    """The email_security_allow_policy_info / email_security_trusted_domain_info module for ``kind``."""
+    """The email_security_allow_policy_info / _trusted_domain_info / _blocked_sender_info module for ``kind``."""
     spec = dict(
         pattern=dict(type="str"),
         search=dict(type="str"),
