@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Random fault schedules against the other writes: bulk job creates, submissions and the settings lists (allow
-policies).
+"""Random fault schedules against the other writes: bulk job creates, submissions, the settings lists (allow
+policies) and moves.
 
 Like the release suite, each policy runs through the write engine in this process against a real HTTP simulator,
 journalled, with lost answers, slow processing, server errors, rate limits and odd answer shapes on its routes. What
@@ -13,7 +13,10 @@ must hold:
   may still be landing), and no status that the simulator's ledger contradicts;
 - settings lists: no entry created twice (by the run, or by a run again with its journal), no entry the task did not name
   changed or deleted, no expiry lost, and no result that the list as it ends up contradicts; a run that stops leaves
-  each named entry as it was or as declared, nothing in between.
+  each named entry as it was or as declared, nothing in between;
+- moves: no message moved twice (a run, then a run again at once, while a slow move of the first may still be
+  landing), no move sent to the folder a message is in already, and no status that the ledger or the mailbox
+  contradicts.
 Bounded by max_examples and by the client's deadline per schedule.
 """
 
@@ -40,6 +43,14 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+    ALREADY_THERE,
+    MOVED,
+    MOVED_UNCONFIRMED,
+    NOT_MOVED,
+    PARTIALLY_MOVED,
+    MoveRun,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import search_spec
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
     ALLOW_POLICY,
@@ -475,3 +486,104 @@ def test_no_fault_schedule_duplicates_deletes_the_wrong_entry_or_loses_an_expiry
         assert state.ledger("contract_violation") == []
 
     _check_bounded(check, "settings-lists", stats)
+
+
+# Moves ----------------------------------------------------------------------------------------------------------
+
+MOVE_SCHEDULE = st.fixed_dictionaries(
+    {
+        "messages": st.integers(1, 8),
+        "in_inbox_already": st.integers(0, 2),
+        "unknown_ids": st.integers(0, 2),
+        "concurrency": st.integers(1, 3),
+        "batch_size": st.integers(1, 4),
+        "faults": st.lists(
+            st.one_of(
+                st.tuples(st.just("move"), _write_fault(), st.integers(1, 2)),
+                st.tuples(st.sampled_from(["get", "message_part"]), READ_FAULT, st.integers(1, 2)),
+            ),
+            max_size=4,
+        ),
+    }
+)
+# Statuses that claim this run's move reached the message, and those that claim it is in the destination.
+_MOVED_BY_THIS_RUN = (MOVED, PARTIALLY_MOVED)
+_IN_DESTINATION = (MOVED, MOVED_UNCONFIRMED, ALREADY_THERE)
+
+
+def _move_contradictions(results, state, requested, ledger_start):
+    """What the statuses of one run claim that the ledger (moves from ledger_start are this run's) or the mailboxes
+    deny."""
+    this_run = collections.Counter(event["id"] for event in state.ledger("move")[ledger_start:])
+    ever = collections.Counter(event["id"] for event in state.ledger("move"))
+    found = []
+    if [entry["id"] for entry in results] != requested:
+        found.append("results are not one per requested id, in order")
+    for entry in results:
+        message_id, status = entry["id"], entry["status"]
+        message = state.messages.get(message_id)
+        if status in _MOVED_BY_THIS_RUN and not this_run[message_id]:
+            found.append("%s is %s but this run's ledger has no move of it" % (message_id, status))
+        if status == MOVED_UNCONFIRMED and not ever[message_id]:
+            found.append("%s is %s but the ledger never moved it" % (message_id, status))
+        if status == NOT_MOVED and this_run[message_id]:
+            found.append("%s is %s but this run moved it" % (message_id, status))
+        if status in _IN_DESTINATION and (message is None or message.folder() != "Inbox"):
+            found.append("%s is %s but it is in %s" % (message_id, status, message and message.folders))
+    return found
+
+
+def _run_moves(schedule, stats):
+    messages = generate_messages(schedule["messages"], seed=len(schedule["faults"]))
+    state = SimulatorState(messages, deployment="api")
+    for message in messages[: schedule["in_inbox_already"]]:
+        message.move("Inbox")
+    requested = [m.id for m in messages] + ["zzUnknown%02d-mv" % n for n in range(schedule["unknown_ids"])]
+    found, state_dir, met = [], tempfile.mkdtemp(prefix="moves-"), 0
+    with Simulator(state) as sim:
+        _inject(state, schedule["faults"])
+        for attempt in ("first run", "run again at once"):
+            ledger_start = len(state.ledger("move"))
+            client = _client(sim, state, schedule["concurrency"])
+            try:
+                report = MoveRun(
+                    client,
+                    state.account_id,
+                    "Inbox",
+                    batch_size=schedule["batch_size"],
+                    concurrency=schedule["concurrency"],
+                    **_state(state_dir, state.account_id),
+                ).run(requested)
+            finally:
+                client.close()
+            found += [
+                "%s: %s" % (attempt, c) for c in _move_contradictions(report.results, state, requested, ledger_start)
+            ]
+            if attempt == "first run":
+                met = _faults_met(state)
+                for fault in state.faults:
+                    fault.remaining = 0
+        _let_slow_requests_land(schedule["faults"])
+        moved = collections.Counter(event["id"] for event in state.ledger("move"))
+        twice = [i for i, n in moved.items() if n > 1] + [e["id"] for e in state.ledger("redundant_move")]
+    shutil.rmtree(state_dir)
+    stats["schedules"] += 1
+    stats["faults_met"] += met
+    stats["moves"] += sum(moved.values())
+    stats["moved_twice"] += len(twice)
+    stats["status_contradictions"] += len(found)
+    return twice, found, state
+
+
+def test_no_fault_schedule_moves_twice_or_misreports():
+    stats = collections.Counter()
+
+    @bounded(SCHEDULES)
+    @given(schedule=MOVE_SCHEDULE)
+    def check(schedule):
+        twice, contradictions, state = _run_moves(schedule, stats)
+        assert twice == [], schedule
+        assert contradictions == [], (schedule, contradictions)
+        assert state.ledger("contract_violation") == []
+
+    _check_bounded(check, "moves", stats)
