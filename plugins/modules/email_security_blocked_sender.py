@@ -14,9 +14,9 @@ module: email_security_blocked_sender
 short_description: Keep Cloudflare Email Security blocked senders as declared, with expiry
 version_added: 1.2.0
 description:
-  - Creates, updates or deletes blocked senders (C(/accounts/{account_id}/email-security/settings/block_senders)):
-    senders, domains or IP addresses whose mail Cloudflare blocks, for example the sender of a phish campaign, for
-    30 days.
+  - Creates, updates or deletes blocked senders (C(/accounts/{account_id}/email-security/settings/block_senders)),
+    the senders, domains or IP addresses whose mail Cloudflare blocks, for example the sender of a phish campaign,
+    for 30 days.
   - A blocked sender is matched by O(pattern) and O(pattern_type). Only the fields that differ are changed.
   - A sender cannot be both allowed and blocked. Before any change the allow policies are read, and a pattern that
     is an allow policy already (same pattern and pattern type) fails the task, naming the policy; nothing is
