@@ -86,3 +86,23 @@ def unique_message_ids(message_ids, option="message_ids"):
             seen.add(message_id)
             unique.append(message_id)
     return unique, repeated
+
+
+def requested_message_ids(message_ids, max_messages=None):
+    """(unique ids, the repeated ones) of a writing task's message_ids, no more of them than max_messages (when set);
+    raise ValidationError for bad input."""
+    unique, repeated = unique_message_ids(message_ids)
+    if max_messages is not None and len(unique) > max_messages:
+        raise ValidationError(
+            "message_ids holds %d ids, more than max_messages (%d); nothing was sent" % (len(unique), max_messages)
+        )
+    return unique, repeated
+
+
+def repeated_warning(repeated, acted):
+    """The warning for repeated ids a task dropped, saying what it does to each message once (``acted``)."""
+    return "%d repeated id(s) in message_ids were dropped; each message is %s once: %s" % (
+        len(repeated),
+        acted,
+        ", ".join(sorted(set(repeated))[:10]),
+    )

@@ -50,6 +50,8 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
     Seen,
     WriteEngine,
     WritePolicy,
+    incomplete_counts,
+    outcome_summary,
 )
 
 INBOX = "Inbox"
@@ -148,8 +150,9 @@ class Location:
 
 
 def _moved_on_record(message):
-    statuses = message.get("delivery_status") or []
-    return "moved" in statuses or "move_failed" in statuses or "MOVE" in (message.get("post_delivery_operations") or [])
+    """Whether a message (normalized: its lists never null) shows a move, successful or not."""
+    statuses = message["delivery_status"]
+    return "moved" in statuses or "move_failed" in statuses or "MOVE" in message["post_delivery_operations"]
 
 
 def _without_log(state):
@@ -163,12 +166,11 @@ def _without_log(state):
     message = state.message
     if _moved_on_record(message):
         return None
-    if "delivered" in (message.get("delivery_status") or []):
+    if "delivered" in message["delivery_status"]:
         return Location(Location.MAILBOX, INBOX)
     return Location(
         Location.NO_MAILBOX,
-        error="delivery_status %s: it reached no mailbox"
-        % (", ".join(message.get("delivery_status") or []) or "empty"),
+        error="delivery_status %s: it reached no mailbox" % (", ".join(message["delivery_status"]) or "empty"),
     )
 
 
@@ -214,7 +216,7 @@ def _from_log(client, account_id, message_id, message):
         return Location(Location.UNKNOWN, error="its action log could not be read: %s" % exc.message)
     if folder is not None:
         return Location(Location.MAILBOX, folder)
-    if "delivered" in (message.get("delivery_status") or []):
+    if "delivered" in message["delivery_status"]:
         return Location(Location.MAILBOX, INBOX)
     return Location(Location.UNKNOWN, error="it shows a move, but its action log holds no successful MOVE")
 
@@ -230,21 +232,12 @@ def locate(client, account_id, message_ids, states, workers):
 
 
 class MailboxSearch(QuarantineSearch):
-    """A search as the messages to move: every match with its state, capped by the messages found in a mailbox."""
+    """A search as the messages to move: every match with its state, capped by the messages found delivered."""
 
-    def find(self):
-        states, self.pages, self.skipped = self._pass()
-        self.found = len(states)
-        self.quarantined = sum(1 for state in states.values() if state.state == STATE_QUARANTINED)
-        delivered = sum(1 for state in states.values() if state.state in (STATE_RELEASED, STATE_NOT_QUARANTINED))
-        if self.max_messages is not None and delivered > self.max_messages:
-            raise CloudflareError(
-                "the search matched %d delivered message(s), more than max_messages (%d); nothing was moved. Narrow "
-                "the search (search.start, search.end, search.sender...) or raise max_messages"
-                % (delivered, self.max_messages),
-                stops_task=True,
-            )
-        return list(states), states
+    capped_kind = "delivered"
+
+    def capped_count(self, states):
+        return sum(1 for state in states.values() if state.state in (STATE_RELEASED, STATE_NOT_QUARANTINED))
 
 
 # The run --------------------------------------------------------------------------------------------------------
@@ -276,16 +269,12 @@ class MoveReport:
         return any(entry["status"] in changing for entry in self.results)
 
     def summary(self, client):
-        summary = dict.fromkeys(STATUSES, 0)
-        for entry in self.results:
-            summary[entry["status"]] += 1
+        summary = outcome_summary(self.results, "status", STATUSES, client.requests_sent)
         pacer = client.pacer
         summary.update(
-            total=len(self.results),
             incomplete=len(self.incomplete_ids),
             recipients_moved=sum(len(entry["moved"]) for entry in self.results),
             recipients_failed=sum(len(entry["failed"]) for entry in self.results),
-            requests_sent=client.requests_sent,
             retries=client.retries_done,
             rate_limit_pauses=pacer.pauses,
             rate_limit_paused_seconds=round(pacer.paused_seconds, 1),
@@ -322,11 +311,7 @@ class MoveReport:
             )
         if not (incomplete and fail_on_incomplete):
             return None
-        counts = {}
-        for entry in self.results:
-            if entry["status"] not in self._complete:
-                counts[entry["status"]] = counts.get(entry["status"], 0) + 1
-        described = ", ".join("%d %s" % (counts[status], status) for status in STATUSES if status in counts)
+        described = incomplete_counts(self.results, STATUSES, self._complete)
         return (
             "%d of %d message(s) were not moved to %s (%s); see incomplete_ids and each result's detail, or set "
             "fail_on_incomplete: false" % (incomplete, total, self.destination, described)

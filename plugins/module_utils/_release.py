@@ -43,6 +43,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
     Seen,
     WriteEngine,
     WritePolicy,
+    incomplete_counts,
 )
 
 RELEASED = "released"
@@ -225,11 +226,7 @@ class ReleaseReport:
             )
         if not (incomplete and fail_on_incomplete):
             return None
-        counts = {}
-        for entry in self.results:
-            if entry["status"] not in COMPLETE_STATUSES:
-                counts[entry["status"]] = counts.get(entry["status"], 0) + 1
-        described = ", ".join("%d %s" % (counts[status], status) for status in STATUSES if status in counts)
+        described = incomplete_counts(self.results, STATUSES, COMPLETE_STATUSES)
         return (
             "%d of %d message(s) were not fully released (%s); see incomplete_ids and each result's detail, or "
             "set fail_on_incomplete: false" % (incomplete, total, described)

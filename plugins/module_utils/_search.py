@@ -117,6 +117,12 @@ class QuarantineSearch:
         self.quarantined = 0
         self.skipped = []
 
+    # What max_messages caps: the messages a release would send, those still quarantined.
+    capped_kind = "quarantined"
+
+    def capped_count(self, states):
+        return _count_quarantined(states)
+
     def find(self):
         """(ids in the search's order, {id: MessageState}); raise CloudflareError when it stops the task.
 
@@ -126,11 +132,12 @@ class QuarantineSearch:
         self.pages = pages
         self.found = len(states)
         self.quarantined = _count_quarantined(states)
-        if self.max_messages is not None and self.quarantined > self.max_messages:
+        capped = self.capped_count(states)
+        if self.max_messages is not None and capped > self.max_messages:
             raise CloudflareError(
-                "the search matched %d quarantined message(s), more than max_messages (%d); nothing was sent. "
+                "the search matched %d %s message(s), more than max_messages (%d); nothing was sent. "
                 "Narrow the search (search.start, search.end, search.sender...) or raise max_messages"
-                % (self.quarantined, self.max_messages),
+                % (capped, self.capped_kind, self.max_messages),
                 stops_task=True,
             )
         return list(states), states

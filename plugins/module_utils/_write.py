@@ -402,3 +402,13 @@ def outcome_summary(results, field, names, requests_sent):
         summary[result[field]] += 1
     summary.update(total=len(results), requests_sent=requests_sent)
     return summary
+
+
+def incomplete_counts(results, statuses, complete):
+    """How many results end with each status outside ``complete``, as text ("2 unknown, 1 not_released"), in the
+    order of ``statuses``."""
+    counts = {}
+    for result in results:
+        if result["status"] not in complete:
+            counts[result["status"]] = counts.get(result["status"], 0) + 1
+    return ", ".join("%d %s" % (counts[status], status) for status in statuses if status in counts)

@@ -394,7 +394,7 @@ error:
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import repeated_warning, requested_message_ids
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
     DESTINATIONS,
     MailboxSearch,
@@ -416,11 +416,7 @@ def _checked_input(params, check_mode):
         check_range("max_messages", max_messages, 1)
     if params["search"] is not None:
         return [], [], search_spec(params["search"])
-    message_ids, repeated = unique_message_ids(params["message_ids"])
-    if max_messages is not None and len(message_ids) > max_messages:
-        raise ValidationError(
-            "message_ids holds %d ids, more than max_messages (%d); nothing was sent" % (len(message_ids), max_messages)
-        )
+    message_ids, repeated = requested_message_ids(params["message_ids"], max_messages)
     return message_ids, repeated, None
 
 
@@ -448,10 +444,7 @@ def main():
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     if repeated:
-        module.warn(
-            "%d repeated id(s) in message_ids were dropped; each message is moved once: %s"
-            % (len(repeated), ", ".join(sorted(set(repeated))[:10]))
-        )
+        module.warn(repeated_warning(repeated, "moved"))
     client = module.client(settings)
     search = None
     if spec is not None:

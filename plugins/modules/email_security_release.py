@@ -521,7 +521,7 @@ error:
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import repeated_warning, requested_message_ids
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import KnownStates
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
@@ -553,11 +553,7 @@ def _checked_input(params):
         known = KnownStates.from_result(params["known_messages"], params["known_messages_max_age"])
     if params["search"] is not None:
         return [], [], search_spec(params["search"]), None
-    message_ids, repeated = unique_message_ids(params["message_ids"])
-    if max_messages is not None and len(message_ids) > max_messages:
-        raise ValidationError(
-            "message_ids holds %d ids, more than max_messages (%d); nothing was sent" % (len(message_ids), max_messages)
-        )
+    message_ids, repeated = requested_message_ids(params["message_ids"], max_messages)
     return message_ids, repeated, None, known
 
 
@@ -587,10 +583,7 @@ def main():
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     if repeated:
-        module.warn(
-            "%d repeated id(s) in message_ids were dropped; each message is released once: %s"
-            % (len(repeated), ", ".join(sorted(set(repeated))[:10]))
-        )
+        module.warn(repeated_warning(repeated, "released"))
 
     client = module.client(settings)
     search = None

@@ -41,12 +41,16 @@ class Ledger:
             if (method is None or e["method"] == method) and (endpoint is None or e["endpoint"] == endpoint)
         ]
 
+    def per_id(self, event):
+        """Message id -> how many events of this kind name it."""
+        counts = {}
+        for recorded in self.events(event):
+            counts[recorded["id"]] = counts.get(recorded["id"], 0) + 1
+        return counts
+
     def deliveries(self):
         """Message id -> how many times it was delivered."""
-        counts = {}
-        for event in self.events("delivery"):
-            counts[event["id"]] = counts.get(event["id"], 0) + 1
-        return counts
+        return self.per_id("delivery")
 
     def close(self):
         with self._lock:

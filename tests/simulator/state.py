@@ -270,10 +270,7 @@ class SimulatorState:
 
     def moves(self):
         """Message id -> how many move requests reached it, redundant ones included."""
-        counts = {}
-        for event in self.ledger("move"):
-            counts[event["id"]] = counts.get(event["id"], 0) + 1
-        return counts
+        return self.ledger_book.per_id("move")
 
     def submit(self, reclassifications):
         """POST /submissions: one SubmissionResult per message; a submission is recorded on its message."""
