@@ -30,6 +30,7 @@ import time
 import requests
 
 import by_id
+import move
 import outbreak
 import exit_cost
 import state_cost
@@ -271,7 +272,7 @@ def sequential_script(size, latency):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument(
         "--outbreak-sizes",
@@ -316,6 +317,21 @@ def main(argv=None):
         nargs="*",
         default=[1000],
         help="ids that carry no time (read one by one) released with the safe default under Cloudflare's quota",
+    )
+    parser.add_argument(
+        "--move-sizes",
+        type=int,
+        nargs="*",
+        default=[1000, 10000],
+        help="delivered messages found by one search moved out of the inboxes under Cloudflare's quota",
+    )
+    parser.add_argument(
+        "--move-back-sizes",
+        type=int,
+        nargs="*",
+        default=[1000],
+        help="messages an API deployment moved, found by one search and moved back to the Inbox (an action-log "
+        "read each) under Cloudflare's quota",
     )
     parser.add_argument("--memory-size", type=int, default=100000, help="ids for the memory run (0 to skip)")
     parser.add_argument(
@@ -384,6 +400,7 @@ def main(argv=None):
 
     by_id_rows = by_id.measure_all(sys.modules[__name__], workdir, options, latency)
     runbook_rows = by_id.measure_runbook(sys.modules[__name__], workdir, options, latency)
+    move_rows = move.measure_all(sys.modules[__name__], workdir, options, latency)
 
     state_figures = state_cost.measure() if options.state_cost else None
     exit_figures = exit_cost.measure() if options.exit_cost else None
@@ -393,7 +410,7 @@ def main(argv=None):
         print("state store per write request: %s" % json.dumps(state_figures), flush=True)
 
     report = render(rows, overhead, overhead_mb, uri_per_id, latency, memory) + _other_tables(
-        outbreaks, by_id_rows, runbook_rows, state_figures, exit_figures, latency
+        outbreaks, by_id_rows, runbook_rows, move_rows, state_figures, exit_figures, latency
     )
     print()
     print(report)
@@ -403,7 +420,7 @@ def main(argv=None):
     return 0
 
 
-def _other_tables(outbreaks, by_id_rows, runbook_rows, state_figures, exit_figures, latency):
+def _other_tables(outbreaks, by_id_rows, runbook_rows, move_rows, state_figures, exit_figures, latency):
     """The report's tables after the first one, for the parts that were measured."""
     report = ""
     if outbreaks:
@@ -412,6 +429,8 @@ def _other_tables(outbreaks, by_id_rows, runbook_rows, state_figures, exit_figur
         report += "\n".join(by_id.render_by_id(by_id_rows, latency)) + "\n"
     if runbook_rows:
         report += "\n".join(by_id.render_runbook(runbook_rows, latency)) + "\n"
+    if move_rows:
+        report += "\n".join(move.render_moves(move_rows, latency)) + "\n"
     if state_figures:
         report += "\n".join(state_cost.render(state_figures, latency)) + "\n"
     if exit_figures:
