@@ -332,7 +332,7 @@ def test_execution_environment_definition_builds_a_context_from_the_tarball(tmp_
     assert published["collections"][0]["name"] == "mailsec.cloudflare"
 
 
-@pytest.mark.parametrize("survey", ["release_messages.json", "release_by_search.json"])
+@pytest.mark.parametrize("survey", ["release_messages.json", "release_by_search.json", "phish_remediation.json"])
 def test_survey_specs_name_the_variables_the_playbooks_read(survey):
     with open(os.path.join(COLLECTION_ROOT, "extensions", "awx", "surveys", survey), encoding="utf-8") as source:
         spec = json.load(source)

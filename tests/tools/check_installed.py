@@ -46,6 +46,8 @@ REQUIRED_FILES = (
     "plugins/filter/recipient_table.py",
     "plugins/filter/delivery_confirmation.py",
     "roles/quarantine_release/meta/argument_specs.yml",
+    "roles/phish_remediation/meta/argument_specs.yml",
+    "playbooks/phish_remediation.yml",
     "extensions/eda/plugins/event_source/email_security_quarantine.py",
     "extensions/eda/rulebooks/release_approved_senders.yml",
     "extensions/eda/rulebooks/approve_other_releases.yml",
@@ -85,7 +87,7 @@ def main(collections_path, tarball):
         for name in sorted(os.listdir(os.path.join(root, "plugins", "filter")))
         if name.endswith(".py")
     ]
-    plugins.append(("role", "mailsec.cloudflare.quarantine_release"))
+    plugins += [("role", "mailsec.cloudflare." + name) for name in sorted(os.listdir(os.path.join(root, "roles")))]
     for plugin_type, name in plugins:
         process = subprocess.run(
             [ansible_doc, "-t", plugin_type, name], env=env, capture_output=True, text=True, check=False

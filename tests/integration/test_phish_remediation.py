@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The phish_remediation role through its AWX playbook: a campaign that got through, found by a search, moved out of
+every inbox, its sender blocked for 30 days, reported as missed, one report; a run again changes nothing."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import glob
+import json
+import os
+
+import pytest
+
+from conftest import COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, assert_within_contract, run_playbook
+from tests.simulator import Message, Simulator, load_state
+
+PHISH_SENDER = "billing@phish-campaign.example"
+RECIPIENTS = ["alice@corp.example", "bob@corp.example"]
+PLAYBOOK = os.path.join(COLLECTION_ROOT, "playbooks", "phish_remediation.yml")
+
+
+def _moment(hours_ago):
+    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours_ago)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def campaign_sim():
+    """An API deployment whose mail includes a 5-message phish campaign delivered to two inboxes each."""
+    state = load_state(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"), deployment="api")
+    campaign = []
+    for n in range(5):
+        sent = _moment(1) if n else _moment(1.5)
+        message = Message(
+            "PHISH%011d-%s-%d" % (n, sent[:-1], n), PHISH_SENDER, RECIPIENTS, "Invoice overdue", sent, "NONE", False
+        )
+        message.mark_never_quarantined()
+        campaign.append(message)
+    state.add_messages(campaign)
+    with Simulator(state) as running:
+        running.campaign = [m.id for m in campaign]
+        yield running
+    assert_within_contract(running.state)
+    assert running.state.ledger("redundant_move") == []
+
+
+def remediate(sim, tmp_path, name, options=(), **extra):
+    variables = dict(
+        sender=PHISH_SENDER,
+        start=_moment(3),
+        reason="invoice phish reported by users",
+        ticket="INC-4711",
+        report_dir=str(tmp_path / "reports"),
+    )
+    variables.update(extra)
+    (tmp_path / name).mkdir()
+    return run_playbook(PLAYBOOK, tmp_path / name, ansible_env(sim, tmp_path), variables, options)
+
+
+def test_a_campaign_leaves_every_inbox_its_sender_is_blocked_for_30_days_and_it_is_reported_missed(
+    campaign_sim, tmp_path
+):
+    state = campaign_sim.state
+
+    preview = remediate(campaign_sim, tmp_path, "check", options=["--check"])
+    assert preview.returncode == 0, preview.output
+    assert state.ledger("move") == [] and state.ledger("settings_created") == [] and state.ledger("submission") == []
+
+    first = remediate(campaign_sim, tmp_path, "first")
+    assert first.returncode == 0, first.output
+    for message_id in campaign_sim.campaign:
+        assert state.messages[message_id].folders == dict.fromkeys(RECIPIENTS, "DeletedItems")
+    assert state.moves() == dict.fromkeys(campaign_sim.campaign, 1)
+    assert len([r for r in state.requests(method="POST") if r["endpoint"] == "move"]) == 1
+    blocked = list(state.settings["block_senders"].entries.values())
+    assert [(e["pattern"], e["pattern_type"]) for e in blocked] == [(PHISH_SENDER, "EMAIL")]
+    assert "INC-4711: invoice phish reported by users" in blocked[0]["comments"]
+    submitted = state.ledger("submission")
+    assert sorted(e["id"] for e in submitted) == sorted(campaign_sim.campaign)
+    assert {e["disposition"] for e in submitted} == {"MALICIOUS"}
+    # Only the campaign: the demo's other mail stays where it was.
+    assert all(e["id"] in campaign_sim.campaign for e in state.ledger("move"))
+
+    reports = sorted(glob.glob(str(tmp_path / "reports" / "phish-remediation-INC-4711-*.json")))
+    report = json.loads(open(reports[-1], encoding="utf-8").read())
+    assert sorted(report["moved_ids"]) == sorted(campaign_sim.campaign)
+    assert report["not_in_destination"] == []
+    assert report["steps"] == {
+        "preview": "done",
+        "move": "done",
+        "block": "done",
+        "report_missed": "done",
+        "verify": "skipped (every move confirmed)",
+    }
+    expires = datetime.datetime.strptime(report["blocked_senders"][0]["expires_at"], "%Y-%m-%dT%H:%M:%SZ")
+    days = (expires.replace(tzinfo=datetime.timezone.utc) - datetime.datetime.now(datetime.timezone.utc)).days
+    assert days in (29, 30)
+    assert report["missed_detection"]["summary"]["submitted"] == 5
+    assert os.path.exists(reports[-1][: -len(".json")] + ".md")
+
+    again = remediate(campaign_sim, tmp_path, "again")
+    assert again.returncode == 0, again.output
+    assert state.moves() == dict.fromkeys(campaign_sim.campaign, 1)
+    assert len(state.ledger("settings_created")) == 1
+    assert len(state.ledger("submission")) == 5
+
+
+def test_a_real_run_without_a_reason_or_above_the_cap_moves_nothing(campaign_sim, tmp_path):
+    state = campaign_sim.state
+
+    no_reason = remediate(campaign_sim, tmp_path, "no-reason", reason="")
+    over_cap = remediate(campaign_sim, tmp_path, "over-cap", max_messages=2)
+
+    assert no_reason.returncode != 0
+    assert "phish_remediation_reason" in no_reason.output
+    assert over_cap.returncode != 0
+    assert "5 messages would be moved, more than phish_remediation_max_messages (2)" in over_cap.output
+    assert state.requests(method="POST") == []
