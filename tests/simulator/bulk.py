@@ -2,11 +2,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Server-side bulk release jobs (POST /investigate/bulk and the routes under it), as the contract describes them.
+"""Server-side bulk jobs (POST /investigate/bulk and the routes under it), RELEASE and MOVE, as the contract
+describes them.
 
 A job moves PENDING -> DISCOVERING -> PROCESSING -> COMPLETED as time passes: discovery takes
-``discovery_seconds`` and snapshots the messages the search matches that are quarantined, one row per
-(message, client recipient); processing then handles ``rate`` rows per second. Progress is computed when the
+``discovery_seconds`` and snapshots the messages the search matches that are quarantined (RELEASE) or in a mailbox
+(MOVE), one row per (message, client recipient); processing then handles ``rate`` rows per second. Progress is computed when the
 job is read, so no thread runs behind the server. A row whose message left quarantine before its turn is
 released again all the same and the ledger records a double delivery: the simulator assumes Cloudflare is no
 kinder to two jobs with the same intent than its release endpoint is to two requests.
@@ -61,6 +62,8 @@ class _Row:
 class BulkJob:
     def __init__(self, request, created_at, settings):
         self.job_id = str(uuid.uuid4())
+        self.action = request.get("action") or "RELEASE"
+        self.destination = request.get("destination")
         self.search_params = dict(request.get("search_params") or {})
         self.comment = request.get("comment")
         self.created_at = created_at
@@ -73,9 +76,9 @@ class BulkJob:
         self.messages_processed = 0
         self._settings = settings
 
-    def advance(self, now, discover, release):
-        """Bring the job to where time has taken it. ``discover()`` lists matching quarantined messages;
-        ``release(message)`` delivers one and returns (delivered, failed) recipients."""
+    def advance(self, now, discover, act):
+        """Bring the job to where time has taken it. ``discover(job)`` lists the messages it acts on;
+        ``act(job, message)`` releases or moves one and returns the recipients it reached and those it failed."""
         if self.status in TERMINAL:
             return
         settings = self._settings
@@ -83,7 +86,7 @@ class BulkJob:
             self.status = "DISCOVERING"
             self.started_at = now
         if self.status == "DISCOVERING" and now >= self.started_at + settings.discovery_seconds:
-            for message in discover(self.search_params):
+            for message in discover(self):
                 for recipient in message.recipients:
                     self.rows.append(_Row(message, recipient, now))
             self.status = "PROCESSING"
@@ -92,17 +95,21 @@ class BulkJob:
         processing_since = self.started_at + settings.discovery_seconds
         due = min(len(self.rows), int((now - processing_since) * settings.rate))
         while self.processed < due:
-            # A message is released for all its recipients at once, so its rows are processed together.
+            # A message is released (or moved) for all its recipients at once, so its rows are processed together.
             if settings.fail_after is not None and self.messages_processed >= settings.fail_after:
                 self._end(now, "FAILED", "the job failed while processing: internal error")
                 return
             message = self.rows[self.processed].message
-            delivered, failed = release(message)
+            reached, dummy = act(self, message)
             self.messages_processed += 1
             while self.processed < len(self.rows) and self.rows[self.processed].message is message:
                 row = self.rows[self.processed]
-                row.status = "COMPLETED" if row.recipient in delivered else "FAILED"
-                row.status_message = None if row.status == "COMPLETED" else "delivery to the recipient failed"
+                row.status = "COMPLETED" if row.recipient in reached else "FAILED"
+                row.status_message = (
+                    None
+                    if row.status == "COMPLETED"
+                    else "the recipient's %s failed" % ("delivery" if self.action == "RELEASE" else "mailbox move")
+                )
                 row.processed_at = now
                 self.processed += 1
         if self.processed >= len(self.rows):
@@ -126,8 +133,8 @@ class BulkJob:
             counters[_COUNTERS[row.status]] += 1
         detail = {
             "job_id": self.job_id,
-            "action_type": "RELEASE",
-            "action_params": {"type": "RELEASE"},
+            "action_type": self.action,
+            "action_params": self._action_params(),
             "search_params": dict(self.search_params),
             "comment": self.comment,
             "status": self.status,
@@ -140,13 +147,16 @@ class BulkJob:
         detail.update(counters)
         return detail
 
+    def _action_params(self):
+        return {"type": "MOVE", "destination": self.destination} if self.action == "MOVE" else {"type": "RELEASE"}
+
     def row_as_api(self, row):
         return {
             "message_id": row.row_id,
             "postfix_id": row.message.postfix_id,
             "alert_id": row.message.alert_id,
-            "action_type": "RELEASE",
-            "action_params": {"type": "RELEASE", "client_recipient": row.recipient},
+            "action_type": self.action,
+            "action_params": dict(self._action_params(), client_recipient=row.recipient),
             "status": row.status,
             "status_message": row.status_message,
             "retry_count": 0,
@@ -170,14 +180,14 @@ class BulkJobs:
         self.jobs[job.job_id] = job
         return job
 
-    def advance_all(self, discover, release):
+    def advance_all(self, discover, act):
         now = self._clock()
         for job in self.jobs.values():
-            job.advance(now, discover, release)
+            job.advance(now, discover, act)
 
-    def listed(self, status=None):
+    def listed(self, status=None, action=None):
         jobs = sorted(self.jobs.values(), key=lambda j: j.created_at, reverse=True)
-        return [job for job in jobs if status is None or job.status == status]
+        return [job for job in jobs if status in (None, job.status) and action in (None, job.action)]
 
     def cancel(self, job):
         job.cancel(self._clock())

@@ -322,11 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.record("bulk_job_created", job_id=job.job_id, comment=job.comment)
             return 201, envelope(job.as_api()), {}
         if endpoint == "bulk_list":
-            listed = [
-                job
-                for job in jobs.listed(query.get("status", [None])[0])
-                if query.get("action_type", ["RELEASE"])[0] == "RELEASE"
-            ]
+            listed = jobs.listed(query.get("status", [None])[0], query.get("action_type", [None])[0])
             return _paged(listed, query, lambda job: job.as_api(), self.state.max_per_page)
         job = jobs.jobs.get(route.group(2))
         if job is None:

@@ -257,16 +257,22 @@ class SimulatorState:
                     items.append(_move_item(message_id, None, destination, False, "not_in_mailbox"))
                     self.record("move_refused", id=message_id, why="unknown" if message is None else "not in a mailbox")
                     continue
-                was = message.folder()
-                if was == destination:
-                    self.record("redundant_move", id=message_id, destination=destination)
-                outcome = message.move(destination)
-                self.record("move", id=message_id, destination=destination, folder_before=was)
+                outcome = self._move(message, destination)
                 items.extend(
                     _move_item(message_id, recipient, destination, moved, "completed" if moved else "failed")
                     for recipient, moved in outcome.items()
                 )
         return items
+
+    def _move(self, message, destination, requested_by="api"):
+        """Move one message, recorded in the ledger (a move to the folder it is in already as a redundant one too):
+        {recipient: moved?}."""
+        was = message.folder()
+        if was == destination:
+            self.record("redundant_move", id=message.id, destination=destination)
+        outcome = message.move(destination, requested_by=requested_by)
+        self.record("move", id=message.id, destination=destination, folder_before=was, requested_by=requested_by)
+        return outcome
 
     def moves(self):
         """Message id -> how many move requests reached it, redundant ones included."""
@@ -323,16 +329,23 @@ class SimulatorState:
 
     def bulk_jobs(self):
         with self.lock:
-            self.bulk.advance_all(self._discover, self._deliver)
+            self.bulk.advance_all(self._discover, self._act)
             return self.bulk
 
-    def _discover(self, search_params):
-        query = {name: [_query_text(value)] for name, value in search_params.items() if value is not None}
+    def _discover(self, job):
+        """What a job acts on: the messages its search matches that are quarantined (RELEASE) or in a mailbox (MOVE)."""
+        query = {name: [_query_text(value)] for name, value in job.search_params.items() if value is not None}
         start, end = _window(query)
         matches_search = _matcher(query, query.get("detections_only", ["true"])[0].lower() != "false")
-        return [
-            m for m in self.messages.values() if m.is_quarantined and start <= m.sent_at < end and matches_search(m)
-        ]
+        actionable = (lambda m: bool(m.folders)) if job.action == "MOVE" else (lambda m: m.is_quarantined)
+        return [m for m in self.messages.values() if actionable(m) and start <= m.sent_at < end and matches_search(m)]
+
+    def _act(self, job, message):
+        """A job's action on one message: (recipients reached, recipients failed)."""
+        if job.action == "RELEASE":
+            return self._deliver(message)
+        outcome = self._move(message, job.destination, "bulk job %s" % job.job_id)
+        return [r for r, moved in outcome.items() if moved], [r for r, moved in outcome.items() if not moved]
 
     def search(self, query):
         """(messages, result_info) of one page, or raise SearchRefused when Cloudflare would refuse the search."""

@@ -522,6 +522,26 @@ def test_a_bulk_job_discovers_then_releases_each_recipient_once_and_its_counters
     assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []
 
 
+def test_a_move_job_moves_what_is_in_a_mailbox_and_lists_apart_from_release_jobs(sim):
+    sim.state.configure({"bulk_discovery_seconds": 0.1, "bulk_rate": 200})
+    search = {"start": hours_ago(24), "detections_only": False}
+    created = bulk(sim, "POST", json={"action": "MOVE", "destination": "DeletedItems", "search_params": search})
+    release_job = bulk(sim, "POST", json={"action": "RELEASE", "search_params": {"start": hours_ago(24)}})
+
+    job = wait_for(sim, created.json()["result"]["job_id"])
+    wait_for(sim, release_job.json()["result"]["job_id"])
+    # Only the delivered message is in a mailbox when the move job discovers.
+    assert (job["action_type"], job["action_params"]) == ("MOVE", {"type": "MOVE", "destination": "DeletedItems"})
+    assert job["status"] == "COMPLETED" and job["messages_successful"] == 1
+    assert sim.state.moves() == {"CCCC3333-2026-11-24T10:00:00-3": 1}
+    assert sim.state.messages["CCCC3333-2026-11-24T10:00:00-3"].folders == {"x@corp.example": "DeletedItems"}
+    moves = bulk(sim, "GET", params={"action_type": "MOVE", "per_page": 10}).json()["result"]
+    everything = bulk(sim, "GET", params={"per_page": 10}).json()["result"]
+    assert [j["job_id"] for j in moves] == [job["job_id"]]
+    assert len(everything) == 2
+    assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []
+
+
 def test_two_jobs_with_the_same_search_deliver_twice(sim):
     """The simulator is no kinder than the release endpoint: a second job re-releases what both discovered."""
     sim.state.configure({"bulk_discovery_seconds": 0.1, "bulk_rate": 5})
