@@ -3,12 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Server-side bulk release jobs: exactly one job per intent, waiting for it, and its per-message outcomes.
+"""Server-side bulk jobs, RELEASE or MOVE: exactly one job per intent, waiting for it, and its per-message outcomes.
 
 A job created twice would release twice whatever both discover, and job creation has no idempotency key.
 So every job carries the task's intent (a key derived from the account, the search, and the user's key,
-reason and ticket) in its ``comment``. Before creating, and after a create whose outcome is unknown, the
-RELEASE jobs are listed and one with the same intent is adopted instead of creating another. A create that
+reason and ticket, and for a move its destination) in its ``comment``. Before creating, and after a create whose
+outcome is unknown, the jobs of that action are listed and one with the same intent is adopted instead of creating
+another. A create that
 left without an answer is also written to the journal, so that a run that dies meanwhile makes the next run
 on this machine keep looking for the job until ``settle_timeout`` has passed, before it creates one.
 """
@@ -24,6 +25,13 @@ import time
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import numbered_pages
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+    MOVE_PENDING,
+    MOVED,
+    NOT_MOVED,
+    PARTIALLY_MOVED,
+    move_entry,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import count
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
@@ -73,13 +81,44 @@ def check_job_id(job_id):
     return job_id.lower()
 
 
-def intent_key(account_id, search_params, key=None, reason=None, ticket=None):
-    """The task's intent as 32 hex digits: the same account, search, key, reason and ticket give the same one."""
-    material = json.dumps(
-        {"account": account_id, "search": search_params, "key": key, "reason": reason, "ticket": ticket},
-        sort_keys=True,
-    )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+class BulkAction:
+    """What a job does to each message it discovers: RELEASE it, or MOVE it to ``destination``."""
+
+    def __init__(self, name, destination=None):
+        self.name = name
+        self.destination = destination
+        self.moves = name == "MOVE"
+        # The status of a message the job fully did, the verb for it, and the check-mode count's result key.
+        self.done_status, self.verb, self.would_key = (
+            (MOVED, "moved", "would_move") if self.moves else (RELEASED, "released", "would_release")
+        )
+
+    @classmethod
+    def of_job(cls, job):
+        params = job.get("action_params") if isinstance(job.get("action_params"), dict) else {}
+        return cls(job.get("action_type") or "RELEASE", params.get("destination"))
+
+    def body(self, search_params, comment):
+        body = {"action": self.name, "search_params": search_params, "comment": comment}
+        if self.moves:
+            body["destination"] = self.destination
+        return body
+
+    def message_result(self, message_id, rows):
+        return _moved_message(message_id, rows) if self.moves else _released_message(message_id, rows)
+
+
+RELEASE_JOB = BulkAction("RELEASE")
+
+
+def intent_key(account_id, search_params, key=None, reason=None, ticket=None, action=RELEASE_JOB):
+    """The task's intent as 32 hex digits: the same account, search, key, reason, ticket (and for a move, its
+    destination) give the same one. A release's material is what it was before moves existed, so that a run of a
+    newer version adopts the job an older one made."""
+    material = {"account": account_id, "search": search_params, "key": key, "reason": reason, "ticket": ticket}
+    if action.moves:
+        material["move_to"] = action.destination
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
 
 def job_comment(intent, reason=None, ticket=None):
@@ -110,23 +149,21 @@ def job_progress(job):
     """One line on how far a job has come: per-recipient rows processed of those discovered, and how each ended."""
     counts = job_summary(job)
     processed = counts["successful"] + counts["failed"] + counts["skipped"] + counts["cancelled"]
+    verb = BulkAction.of_job(job).verb
     line = "bulk job %s %s" % (job.get("job_id"), job.get("status"))
     if not counts["discovered"]:
         return line + ": no message found yet"
     if job.get("status") in _DISCOVERING:
         return line + ": %s message deliveries found so far" % count(counts["discovered"])
-    return (
-        line
-        + ": %s of %s message deliveries processed (%d %%): %s released, %s failed, %s skipped, %s cancelled"
-        % (
-            count(processed),
-            count(counts["discovered"]),
-            100 * processed // counts["discovered"],
-            count(counts["successful"]),
-            count(counts["failed"]),
-            count(counts["skipped"]),
-            count(counts["cancelled"]),
-        )
+    return line + ": %s of %s message deliveries processed (%d %%): %s %s, %s failed, %s skipped, %s cancelled" % (
+        count(processed),
+        count(counts["discovered"]),
+        100 * processed // counts["discovered"],
+        count(counts["successful"]),
+        verb,
+        count(counts["failed"]),
+        count(counts["skipped"]),
+        count(counts["cancelled"]),
     )
 
 
@@ -137,11 +174,12 @@ def validate_wait_options(wait_timeout, poll_interval, settle_timeout):
 
 
 class BulkJobs:
-    """The bulk job operations of one account, through a CloudflareClient."""
+    """The bulk job operations of one account for one action, through a CloudflareClient."""
 
-    def __init__(self, client, account_id, clock=None, sleep=None):
+    def __init__(self, client, account_id, clock=None, sleep=None, action=RELEASE_JOB):
         self.client = client
         self.account_id = account_id
+        self.action = action
         self.polls = 0
         self._clock = clock or time.monotonic
         self._sleep = sleep or time.sleep
@@ -153,8 +191,8 @@ class BulkJobs:
         return _job(self.client.get(bulk_path(self.account_id, job_id)).result, "GET")
 
     def listed(self, status=None, max_pages=MAX_LIST_PAGES):
-        """RELEASE jobs, page after page, at most max_pages pages of LIST_PAGE_SIZE."""
-        params = {"action_type": "RELEASE"}
+        """Jobs of this action, page after page, at most max_pages pages of LIST_PAGE_SIZE."""
+        params = {"action_type": self.action.name}
         if status is not None:
             params["status"] = status
         return numbered_pages(self.client, bulk_path(self.account_id), params, LIST_PAGE_SIZE, max_pages)
@@ -165,7 +203,7 @@ class BulkJobs:
         return max(matching, key=lambda job: str(job.get("created_at") or "")) if matching else None
 
     def create(self, search_params, comment, on_send=None):
-        body = {"action": "RELEASE", "search_params": search_params, "comment": comment}
+        body = self.action.body(search_params, comment)
         return _job(self.client.post(bulk_path(self.account_id), body, on_send=on_send).result, "POST")
 
     def cancel(self, job_id):
@@ -196,16 +234,17 @@ class BulkJobs:
         return numbered_pages(self.client, bulk_path(self.account_id, job_id, "messages"), params, RESULT_PAGE_SIZE)
 
     def outcomes(self, job, which):
-        """Per-message results shaped like the release module's, for ``which`` of none, incomplete or all.
+        """Per-message results shaped like the release (or move) module's, for ``which`` of none, incomplete or all.
 
         Rows are per recipient, so a message's outcome needs all its rows: ``incomplete`` reads every row, but
-        only when the counters show rows failed, cancelled or skipped, and keeps the messages not fully released.
+        only when the counters show rows failed, cancelled or skipped, and keeps the messages not fully done.
         """
         if which == "none" or (which == "incomplete" and not any(job.get(name) for name in _INCOMPLETE_COUNTERS)):
             return []
-        results = results_from_rows(self.message_rows(job["job_id"]))
+        action = BulkAction.of_job(job)
+        results = results_from_rows(self.message_rows(job["job_id"]), action)
         if which == "incomplete":
-            return [entry for entry in results if entry["status"] != RELEASED]
+            return [entry for entry in results if entry["status"] != action.done_status]
         return results
 
 
@@ -220,14 +259,15 @@ def _row_target(row):
     return message.get("id") or row.get("postfix_id")
 
 
-def results_from_rows(rows):
-    """One result per message (rows are per recipient), in the order first seen, statuses as the release module's."""
+def results_from_rows(rows, action=RELEASE_JOB):
+    """One result per message (rows are per recipient), in the order first seen, statuses as the release (or move)
+    module's."""
     grouped = {}
     for row in rows:
         target = _row_target(row)
         if isinstance(target, str) and target:
             grouped.setdefault(target, []).append(row)
-    return [_message_result(message_id, message_rows) for message_id, message_rows in grouped.items()]
+    return [action.message_result(message_id, message_rows) for message_id, message_rows in grouped.items()]
 
 
 # Where a recipient's row status puts the recipient; PENDING and PROCESSING put it nowhere yet.
@@ -263,16 +303,33 @@ def _message_status(lists, pending):
     return NOT_RELEASED
 
 
-def _message_result(message_id, rows):
-    lists, pending, notes = _folded_rows(rows)
+def _rows_detail(pending, notes):
     detail = "; ".join(notes) or None
     if pending:
         detail = "the job had not processed every recipient yet (%s)" % detail
+    return "bulk job: %s" % detail if detail else None
+
+
+def _moved_message(message_id, rows):
+    """A MOVE job's rows of one message as a move result: a recipient COMPLETED was moved, one pending is not yet."""
+    lists, pending, notes = _folded_rows(rows)
+    moved, failed = lists["delivered"], lists["failed"] + lists["undelivered"]
+    if pending:
+        status = MOVE_PENDING
+    elif moved:
+        status = PARTIALLY_MOVED if failed else MOVED
+    else:
+        status = NOT_MOVED
+    return move_entry(message_id, status, _rows_detail(pending, notes), None, moved, failed)
+
+
+def _released_message(message_id, rows):
+    lists, pending, notes = _folded_rows(rows)
     postfix_ids = [row.get("postfix_id") for row in rows if isinstance(row.get("postfix_id"), str)]
     return result_entry(
         message_id,
         _message_status(lists, pending),
-        "bulk job: %s" % detail if detail else None,
+        _rows_detail(pending, notes),
         lists["delivered"],
         lists["failed"],
         lists["undelivered"],
@@ -416,16 +473,17 @@ class BulkReleaseRun(WritePolicy):
 class BulkReport:
     """What one bulk release task established: the job, the per-message outcomes, or what stopped it."""
 
-    def __init__(self, run, job=None, results=(), would_release=None, error=None):
+    def __init__(self, run, job=None, results=(), would_act_on=None, error=None):
         self.run = run
+        self.action = run.jobs.action
         self.job = job
         self.results = list(results)
-        self.would_release = would_release
+        self.would_act_on = would_act_on
         self.error = error
 
     @property
     def incomplete_ids(self):
-        return [entry["id"] for entry in self.results if entry["status"] != RELEASED]
+        return [entry["id"] for entry in self.results if entry["status"] != self.action.done_status]
 
     def summary(self, requests_sent):
         summary = job_summary(self.job or {})
@@ -447,8 +505,8 @@ class BulkReport:
             incomplete_ids=self.incomplete_ids,
             summary=self.summary(requests_sent),
         )
-        if self.would_release is not None:
-            result["would_release"] = self.would_release
+        if self.would_act_on is not None:
+            result[self.action.would_key] = self.would_act_on
         if with_diff:
             result["diff"] = self.diff()
         if self.error is not None:
@@ -456,13 +514,13 @@ class BulkReport:
         return result
 
     def diff(self):
-        planned = {"action": "RELEASE", "search_params": self.run.spec.as_search_params(), "comment": self.run.comment}
+        planned = self.action.body(self.run.spec.as_search_params(), self.run.comment)
         before = {} if self.run.created or self.job is None else planned
         return {
             "before": json.dumps(before, indent=2, sort_keys=True) + "\n",
             "after": json.dumps(planned, indent=2, sort_keys=True) + "\n",
-            "before_header": "bulk release jobs of this intent",
-            "after_header": "bulk release jobs of this intent",
+            "before_header": "bulk %s jobs of this intent" % self.action.name.lower(),
+            "after_header": "bulk %s jobs of this intent" % self.action.name.lower(),
         }
 
     def failure(self, fail_on_incomplete, waited):
@@ -479,13 +537,14 @@ class BulkReport:
             return None
         counts = job_summary(job)
         return (
-            "bulk job %s is %s: of %d message(s) discovered, %d released, %d failed, %d skipped, %d cancelled and "
+            "bulk job %s is %s: of %d message(s) discovered, %d %s, %d failed, %d skipped, %d cancelled and "
             "%d not processed yet%s; see results and incomplete_ids, or set fail_on_incomplete: false"
             % (
                 job["job_id"],
                 job.get("status"),
                 counts["discovered"],
                 counts["successful"],
+                self.action.verb,
                 counts["failed"],
                 counts["skipped"],
                 counts["cancelled"],
@@ -495,18 +554,19 @@ class BulkReport:
         )
 
 
-def bulk_release(run, count_quarantined, message_results, check_mode):
-    """Run a BulkReleaseRun to the end: a BulkReport, never an exception for what Cloudflare answered."""
-    job, results, would_release = None, [], None
+def bulk_release(run, count_actionable, message_results, check_mode):
+    """Run a BulkReleaseRun to the end: a BulkReport, never an exception for what Cloudflare answered.
+    ``count_actionable()`` counts what a new job would act on, for check mode."""
+    job, results, would_act_on = None, [], None
     try:
         job = run.run(check_mode)
         if job is None:
-            would_release = count_quarantined()
+            would_act_on = count_actionable()
         else:
             results = run.jobs.outcomes(job, message_results)
     except CloudflareError as exc:
-        return BulkReport(run, job, results, would_release, exc)
-    return BulkReport(run, job, results, would_release)
+        return BulkReport(run, job, results, would_act_on, exc)
+    return BulkReport(run, job, results, would_act_on)
 
 
 def job_info(jobs, job_id, params):
@@ -520,7 +580,7 @@ def job_info(jobs, job_id, params):
             job=job,
             jobs=[job],
             results=results,
-            incomplete_ids=[entry["id"] for entry in results if entry["status"] != RELEASED],
+            incomplete_ids=[entry["id"] for entry in results if entry["status"] != BulkAction.of_job(job).done_status],
             summary=summary,
         )
     max_pages = -(-params["limit"] // LIST_PAGE_SIZE)

@@ -92,8 +92,8 @@ IN_QUARANTINE, IN_NO_MAILBOX = "quarantine", "no mailbox"
 _SUCCESSFUL_STATUSES = ("completed", "success", "succeeded")
 
 
-def validate_move_options(destination, confirm_purge, check_mode, batch_size, settle_timeout):
-    """ValidationError before any request: an unknown folder, a purge not confirmed, a batch or window out of range."""
+def check_destination(destination, confirm_purge, check_mode):
+    """ValidationError before any request: a folder the contract does not name, or a purge not confirmed."""
     if destination not in DESTINATIONS:
         raise ValidationError("destination must be one of %s (got %r)" % (", ".join(DESTINATIONS), destination))
     if destination in PURGE_DESTINATIONS and not confirm_purge and not check_mode:
@@ -102,6 +102,11 @@ def validate_move_options(destination, confirm_purge, check_mode, batch_size, se
             "confirm_purge: true to do that, or run in check mode first to see exactly which messages would go"
             % destination
         )
+
+
+def validate_move_options(destination, confirm_purge, check_mode, batch_size, settle_timeout):
+    """ValidationError before any request: an unknown folder, a purge not confirmed, a batch or window out of range."""
+    check_destination(destination, confirm_purge, check_mode)
     check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE)
     check_range("settle_timeout", settle_timeout, 1, 3600)
 

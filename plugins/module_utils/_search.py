@@ -142,9 +142,9 @@ class QuarantineSearch:
             )
         return list(states), states
 
-    def count_quarantined(self):
-        """How many messages the search finds still quarantined (one pass, no cap)."""
-        return _count_quarantined(self._pass()[0])
+    def count_capped(self):
+        """How many messages the search finds of those max_messages caps (one pass, no cap)."""
+        return self.capped_count(self._pass()[0])
 
     def read(self, message_ids):
         """MessageStates for message_ids, in order: by repeating the search when that is cheaper than a GET each.

@@ -11,12 +11,14 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: email_security_bulk_release
-short_description: Release everything a search finds through a Cloudflare Email Security bulk job
+short_description: Release or move everything a search finds through a Cloudflare Email Security bulk job
 version_added: 1.1.0
 description:
   - Creates a server-side RELEASE job (C(POST /accounts/{account_id}/email-security/investigate/bulk)) for the
     messages an Investigate search matches, waits until the job ends, and reports its counters and, per message,
     what it did.
+  - With O(action=move), a MOVE job instead, which moves every delivered message the search matches to
+    O(destination), as M(mailsec.cloudflare.email_security_move) does for smaller sets.
   - Cloudflare discovers and releases the messages itself, so an outbreak of 100,000 messages takes a few hundred
     requests (the create, status polls, and pages of per-message outcomes) instead of one or more per message.
   - For smaller sets, M(mailsec.cloudflare.email_security_release) with its O(mailsec.cloudflare.email_security_release#module:search)
@@ -24,9 +26,32 @@ description:
 author:
   - mailsec.cloudflare maintainers (@mailsec)
 options:
+  action:
+    description:
+      - V(release) releases the quarantined messages the search matches; V(move) moves the delivered ones to
+        O(destination). Cloudflare's job acts on every such message it discovers, one already in O(destination)
+        included.
+    type: str
+    choices: [release, move]
+    default: release
+    version_added: 1.2.0
+  destination:
+    description:
+      - The mailbox folder of a move job; required with O(action=move), refused otherwise.
+      - V(RecoverableItemsDeletions) and V(RecoverableItemsPurges) take the messages out of their recipients'
+        reach and need O(confirm_purge=true).
+    type: str
+    choices: [Inbox, JunkEmail, DeletedItems, RecoverableItemsDeletions, RecoverableItemsPurges]
+    version_added: 1.2.0
+  confirm_purge:
+    description: Confirms a move job to a Recoverable Items folder; check mode counts without it.
+    type: bool
+    default: false
+    version_added: 1.2.0
   search:
     description:
-      - The Investigate search whose quarantined messages the job releases, with the filters of
+      - The Investigate search whose quarantined messages the job releases (or, with O(action=move), whose
+        delivered messages it moves), with the filters of
         M(mailsec.cloudflare.email_security_message_info); they become the job's C(search_params).
       - A time window is required. Set O(search.start), or O(search.all_time=true) to act on everything the
         search matches in Cloudflare's default window; a search with neither is refused before any request.
@@ -97,7 +122,7 @@ attributes:
     support: full
     details:
       - Check mode lists the jobs (to find one with the same intent) and runs the search to count the messages a new
-        job would release (RV(would_release)); it creates and cancels nothing.
+        job would release (RV(would_release)) or move (RV(would_move)); it creates and cancels nothing.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
@@ -110,8 +135,8 @@ attributes:
       - A second run finds the job of the same intent and reports it with C(changed=false) once it has completed.
 notes:
   - B(One job per intent.) The intent is a key derived from the account, O(search), O(key), O(reason) and
-    O(ticket), written into the job's C(comment) as C(mailsec.cloudflare intent=<32 hex digits>). Before creating,
-    the newest 1000 RELEASE jobs are listed and a job with the same intent is adopted instead (one that ended
+    O(ticket) (and, for a move, O(destination)), written into the job's C(comment) as C(mailsec.cloudflare
+    intent=<32 hex digits>). Before creating, the newest 1000 jobs of the action are listed and a job with the same intent is adopted instead (one that ended
     C(FAILED) or C(CANCELLED) is followed by a new job). Keep O(search.start) fixed for one incident, so that a
     re-run has the same intent.
   - B(A lost answer.) After a create whose answer was lost, jobs are listed until the job appears or
@@ -199,13 +224,23 @@ adopted:
   type: bool
 would_release:
   description: In check mode, when no job of this intent exists, the quarantined messages the search finds now.
-  returned: when no job exists in check mode
+  returned: when no release job exists in check mode
   type: int
   sample: 9990
+would_move:
+  description:
+    - In check mode, when no job of this intent exists, the delivered messages the search finds now, each of which
+      a move job would move.
+  returned: when no move job exists in check mode (O(action=move))
+  type: int
+  sample: 9990
+  version_added: 1.2.0
 results:
   description:
     - Per-message outcomes (see O(message_results)), shaped like
-      RV(mailsec.cloudflare.email_security_release#module:results).
+      RV(mailsec.cloudflare.email_security_release#module:results), or with O(action=move) like
+      RV(mailsec.cloudflare.email_security_move#module:results) (V(moved), V(partially_moved), V(not_moved),
+      V(move_pending); C(folder_before) is null, since the job does not say).
     - V(released) when the job delivered to every recipient, V(partially_released), V(not_released) (failed,
       skipped or cancelled; the detail says which), or V(release_pending) for a message the job has not finished.
   returned: always
@@ -224,9 +259,9 @@ results:
       description: Recipients the job released it to.
       type: list
       elements: str
-      returned: always
+      returned: with O(action=release)
     failed:
-      description: Recipients the job failed to release it to.
+      description: Recipients the job failed to release it to (or, with O(action=move), to move it for, skipped and cancelled ones included).
       type: list
       elements: str
       returned: always
@@ -234,9 +269,20 @@ results:
       description: Recipients the job skipped or cancelled.
       type: list
       elements: str
-      returned: always
+      returned: with O(action=release)
+    moved:
+      description: Recipients for whom the job moved it.
+      type: list
+      elements: str
+      returned: with O(action=move)
+      version_added: 1.2.0
+    folder_before:
+      description: Always null; a job does not say where a message was.
+      type: str
+      returned: with O(action=move)
+      version_added: 1.2.0
     detail:
-      description: The job's status message for each recipient that was not released, or null.
+      description: The job's status message for each recipient that was not released (or moved), or null.
       type: str
       returned: always
     postfix_id:
@@ -251,7 +297,7 @@ results:
       undelivered: []
       detail: "bulk job: alice@corp.example: FAILED delivery to the recipient failed"
 incomplete_ids:
-  description: The ids in RV(results) whose status is not V(released).
+  description: The ids in RV(results) whose status is not V(released) (with O(action=move), not V(moved)).
   returned: always
   type: list
   elements: str
@@ -329,12 +375,19 @@ error:
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
     MESSAGE_RESULTS,
+    RELEASE_JOB,
+    BulkAction,
     BulkJobs,
     BulkReleaseRun,
     bulk_release,
     intent_key,
     job_comment,
     validate_wait_options,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+    DESTINATIONS,
+    MailboxSearch,
+    check_destination,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
@@ -344,10 +397,23 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import 
 )
 
 
+def _checked_action(params, check_mode):
+    """The job's BulkAction, or ValidationError before any request."""
+    if params["action"] == "release":
+        if params["destination"] is not None:
+            raise ValidationError("destination is for action: move; a release job delivers to the recipients' inboxes")
+        return RELEASE_JOB
+    check_destination(params["destination"], params["confirm_purge"], check_mode)
+    return BulkAction("MOVE", params["destination"])
+
+
 def main():
     module = CloudflareModule(
         writes=True,
         argument_spec=dict(
+            action=dict(type="str", default="release", choices=["release", "move"]),
+            destination=dict(type="str", choices=list(DESTINATIONS)),
+            confirm_purge=dict(type="bool", default=False),
             search=dict(SEARCH_OPTION, required=True),
             key=dict(type="str", no_log=False),
             reason=dict(type="str"),
@@ -360,22 +426,27 @@ def main():
             fail_on_incomplete=dict(type="bool", default=True),
             settle_timeout=dict(type="float", default=120),
         ),
+        required_if=[("action", "move", ["destination"])],
         supports_check_mode=True,
     )
     params = module.params
     try:
         spec = search_spec(params["search"])
         validate_wait_options(params["wait_timeout"], params["poll_interval"], params["settle_timeout"])
+        action = _checked_action(params, module.check_mode)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     account_id = settings["account_id"]
-    intent = intent_key(account_id, spec.as_search_params(), params["key"], params["reason"], params["ticket"])
+    intent = intent_key(
+        account_id, spec.as_search_params(), params["key"], params["reason"], params["ticket"], action=action
+    )
 
     client = module.client(settings)
     state = module.state
+    counted = MailboxSearch if action.moves else QuarantineSearch
     run = BulkReleaseRun(
-        BulkJobs(client, account_id),
+        BulkJobs(client, account_id, action=action),
         spec,
         intent,
         job_comment(intent, params["reason"], params["ticket"]),
@@ -387,7 +458,7 @@ def main():
     try:
         report = bulk_release(
             run,
-            lambda: QuarantineSearch(client, account_id, spec).count_quarantined(),
+            lambda: counted(client, account_id, spec).count_capped(),
             params["message_results"],
             module.check_mode,
         )

@@ -169,3 +169,31 @@ def test_a_quarantined_message_is_pointed_at_the_release_module(sim, tmp_path):
     assert run.result["results"][0]["status"] == "quarantined"
     assert "email_security_release" in run.result["results"][0]["detail"]
     assert sim.state.requests(method="POST") == []
+
+
+def test_a_move_job_moves_what_a_search_finds_once_and_a_run_again_adopts_it(api_sim, tmp_path):
+    api_sim.state.configure({"bulk_discovery_seconds": 0.1, "bulk_rate": 1000})
+    moved_by_cloudflare = [m.id for m in api_sim.state.messages.values() if m.folder() != "Inbox"]
+    args = {
+        "action": "move",
+        "destination": "Inbox",
+        "search": {"all_time": True},
+        "ticket": "INC-9",
+        "poll_interval": 1,
+        "message_results": "all",
+    }
+    env = ansible_env(api_sim, tmp_path)
+    runs = []
+    for name in ("job1", "job2"):
+        playbook = release_playbook(tmp_path, args, name=name, module="email_security_bulk_release")
+        runs.append(run_playbook(playbook, tmp_path, env, {"result_file": str(tmp_path / (name + ".json"))}))
+
+    first, again = runs
+    assert first.returncode == 0, first.output
+    assert first.result["created"] is True
+    assert sorted(r["id"] for r in first.result["results"]) == sorted(moved_by_cloudflare)
+    assert {r["status"] for r in first.result["results"]} == {"moved"}
+    assert api_sim.state.moves() == dict.fromkeys(moved_by_cloudflare, 1)
+    assert all(api_sim.state.messages[i].folder() == "Inbox" for i in moved_by_cloudflare)
+    assert again.result["adopted"] is True and again.result["changed"] is False
+    assert len(api_sim.state.ledger("bulk_job_created")) == 1

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import intent_key
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import BulkAction, intent_key
 from ansible_collections.mailsec.cloudflare.plugins.modules import (
     email_security_bulk_job_info,
     email_security_bulk_release,
@@ -405,3 +405,84 @@ def test_an_answered_failed_create_with_no_job_in_the_window_says_what_is_known(
     assert outcome.failed and calls(api).count("POST /bulk") == 1
     assert "HTTP 409" in outcome.result["msg"] and "[1409] Conflict" in outcome.result["msg"]
     assert "no job with this intent showed in the job list within settle_timeout (10 s)" in outcome.result["msg"]
+
+
+MOVE_INTENT = intent_key(
+    ACCOUNT,
+    {"sender": "partner.example", "start": START, "detections_only": True},
+    None,
+    None,
+    "INC-1",
+    action=BulkAction("MOVE", "DeletedItems"),
+)
+
+
+def move_job(status, **counters):
+    detail = job(status, intent=MOVE_INTENT, **counters)
+    detail.update(action_type="MOVE", action_params={"type": "MOVE", "destination": "DeletedItems"})
+    return detail
+
+
+def move_row(message_id, recipient, status):
+    detail = row(message_id, recipient, status, None if status == "COMPLETED" else "mailbox unreachable")
+    detail.update(
+        action_type="MOVE", action_params={"type": "MOVE", "destination": "DeletedItems", "client_recipient": recipient}
+    )
+    return detail
+
+
+def test_a_move_job_lists_move_jobs_creates_one_with_its_destination_and_folds_rows_into_move_results(api, run_module):
+    api.get(BULK_URL, json=listing([]))
+    api.post(BULK_URL, status=201, json=envelope(move_job("PENDING")))
+    api.get(BULK_URL + "/" + JOB_ID, json=envelope(move_job("COMPLETED", successful=2, failed=1)))
+    api.get(
+        BULK_URL + "/" + JOB_ID + "/messages",
+        json=listing(
+            [
+                move_row("m1-x", "a@corp.example", "COMPLETED"),
+                move_row("m2-y", "b@corp.example", "COMPLETED"),
+                move_row("m2-y", "c@corp.example", "FAILED"),
+            ]
+        ),
+    )
+
+    outcome = run_module(
+        MAIN, args(action="move", destination="DeletedItems", message_results="all", fail_on_incomplete=False)
+    )
+
+    assert query_of(api.calls[0])["action_type"] == "MOVE"
+    body = json.loads(api.calls[1].request.body)
+    assert (body["action"], body["destination"]) == ("MOVE", "DeletedItems")
+    assert MOVE_INTENT in body["comment"] and MOVE_INTENT != INTENT
+    assert [(r["id"], r["status"], r["moved"], r["failed"]) for r in outcome.result["results"]] == [
+        ("m1-x", "moved", ["a@corp.example"], []),
+        ("m2-y", "partially_moved", ["b@corp.example"], ["c@corp.example"]),
+    ]
+    assert outcome.result["incomplete_ids"] == ["m2-y"]
+
+
+def test_a_move_job_of_the_same_intent_is_adopted_not_created_again(api, run_module):
+    api.get(BULK_URL, json=listing([move_job("COMPLETED", successful=3)]))
+
+    outcome = run_module(MAIN, args(action="move", destination="DeletedItems", message_results="none"))
+
+    assert outcome.result["adopted"] is True and outcome.result["changed"] is False
+    assert calls(api) == ["GET /bulk"]
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (dict(action="move"), "destination"),
+        (dict(action="move", destination="RecoverableItemsPurges"), "confirm_purge"),
+        (dict(destination="Inbox"), "destination is for action: move"),
+    ],
+)
+def test_a_move_job_without_a_destination_or_purge_confirmation_is_refused_before_any_request(
+    api, run_module, extra, named
+):
+    outcome = run_module(MAIN, args(**extra))
+
+    assert outcome.failed
+    assert named in outcome.result["msg"]
+    assert len(api.calls) == 0
