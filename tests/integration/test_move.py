@@ -14,7 +14,7 @@ import pytest
 
 from tests.simulator import Message, Simulator, load_state
 
-from conftest import SIMULATOR_DIR, ansible_env, assert_within_contract, release_playbook, run_playbook
+from conftest import COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, assert_within_contract, release_playbook, run_playbook
 
 DEMO_SEED = os.path.join(SIMULATOR_DIR, "seeds", "demo.json")
 PHISH_SENDER = "billing@phish-campaign.example"
@@ -197,3 +197,34 @@ def test_a_move_job_moves_what_a_search_finds_once_and_a_run_again_adopts_it(api
     assert all(api_sim.state.messages[i].folder() == "Inbox" for i in moved_by_cloudflare)
     assert again.result["adopted"] is True and again.result["changed"] is False
     assert len(api_sim.state.ledger("bulk_job_created")) == 1
+
+
+def test_the_release_runbook_moves_an_api_deployments_false_positives_back_to_the_inbox(api_sim, tmp_path):
+    """quarantine_release by ids: what Cloudflare moved to Junk Email is moved back through the guard and reported,
+    once; a run again moves nothing."""
+    ids = junk(api_sim, 3)
+    playbook = os.path.join(COLLECTION_ROOT, "playbooks", "release_messages.yml")
+    variables = {
+        "message_ids": ids,
+        "reason": "partner invoices moved to junk",
+        "ticket": "INC-77",
+        "report_false_positive": True,
+        "move_back": True,
+        "report_dir": str(tmp_path / "reports"),
+    }
+    runs = []
+    for name in ("first", "again"):
+        (tmp_path / name).mkdir()
+        runs.append(run_playbook(playbook, tmp_path / name, ansible_env(api_sim, tmp_path), variables))
+
+    first, again = runs
+    assert first.returncode == 0, first.output
+    assert "would move back to the Inbox: 3" in first.output
+    assert all(api_sim.state.messages[i].folder() == "Inbox" for i in ids)
+    assert api_sim.state.moves() == dict.fromkeys(ids, 1)
+    # Reported to Cloudflare as false positives like released messages, each once.
+    assert sorted(e["id"] for e in api_sim.state.ledger("submission")) == sorted(ids)
+    assert again.returncode == 0, again.output
+    assert "would move back to the Inbox: 0" in again.output
+    assert api_sim.state.moves() == dict.fromkeys(ids, 1)
+    assert len(api_sim.state.ledger("submission")) == 3
