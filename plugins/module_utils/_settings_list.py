@@ -129,6 +129,7 @@ BLOCKED_SENDER = SettingsKind(
     entries_option="senders",
     contradicts=ALLOW_POLICY,
 )
+ALLOW_POLICY.contradicts = BLOCKED_SENDER
 
 
 # Expiry ----------------------------------------------------------------------------------------------------
@@ -462,12 +463,18 @@ class SettingsListRun(WritePolicy):
         clashes = [e for e in self._read(present, other) if other.identity(e) in wanted]
         if clashes:
             raise CloudflareError(
-                "%s; a sender cannot be both. Nothing was changed: remove the %s first (state: absent), or leave "
+                "%s; a sender cannot be both allowed and blocked. Nothing was changed: remove the %s first (state: absent), or leave "
                 "the pattern out"
                 % (
                     "; ".join(
-                        "%s %r is an %s already (id %s)"
-                        % (other.identity(e)[1], e.get("pattern"), other.name, e.get("id"))
+                        "%s %r is %s %s already (id %s)"
+                        % (
+                            other.identity(e)[1],
+                            e.get("pattern"),
+                            "an" if other.name[0] in "aeiou" else "a",
+                            other.name,
+                            e.get("id"),
+                        )
                         for e in clashes
                     ),
                     other.name,

@@ -19,6 +19,9 @@ description:
   - A policy is matched by O(pattern) and O(pattern_type). Only the fields that differ are changed; fields not
     given keep their value on an existing policy.
   - Many policies in one task (O(policies)) go in Cloudflare's atomic batch request, 1000 changes per request.
+  - A sender cannot be both allowed and blocked. Since 1.2.0, before any change the blocked senders are read, and a
+    pattern that is a blocked sender already (same pattern and pattern type,
+    M(mailsec.cloudflare.email_security_blocked_sender)) fails the task, naming the block; nothing is changed.
   - The fields past their end of life (C(is_sender), C(is_recipient), C(is_spoof), C(last_modified)) are never
     sent, and are left out of what the module returns.
 author:
@@ -123,7 +126,8 @@ attributes:
     details:
       - O(ttl) sets an expiry only where none is running, so a second run does not move it on.
 notes:
-  - Reading costs one request per 1000 policies (one filtered request for a single O(pattern)); each change is one
+  - Reading costs one request per 1000 policies (one filtered request for a single O(pattern)), and as much for the
+    blocked senders when a policy is declared present; each change is one
     request, or one batch request per 1000 changes with O(policies).
   - A change whose answer was lost is not sent again while it may still land. The list is read again until it shows
     the change or O(settle_timeout) has passed; only then is the change sent again. If the server answered with an

@@ -20,7 +20,7 @@ description:
   - A blocked sender is matched by O(pattern) and O(pattern_type). Only the fields that differ are changed.
   - A sender cannot be both allowed and blocked. Before any change the allow policies are read, and a pattern that
     is an allow policy already (same pattern and pattern type) fails the task, naming the policy; nothing is
-    changed.
+    changed. M(mailsec.cloudflare.email_security_allow_policy) refuses a blocked sender the same way.
   - Many senders in one task (O(senders)) go in Cloudflare's atomic batch request, 1000 changes per request.
 author:
   - mailsec.cloudflare maintainers (@mailsec)

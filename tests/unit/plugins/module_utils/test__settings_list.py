@@ -29,6 +29,8 @@ from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import F
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 BASE = "https://api.example.test/client/v4"
 POLICIES = "%s/accounts/%s/email-security/settings/allow_policies" % (BASE, ACCOUNT)
+# A sender cannot be both allowed and blocked: a run declaring a present policy reads the block list first.
+BLOCKS = "%s/accounts/%s/email-security/settings/block_senders" % (BASE, ACCOUNT)
 SENDER = "billing@supplier.example"
 
 
@@ -85,6 +87,7 @@ def test_the_expiry_marker_round_trips_through_comments():
 
 
 def test_only_the_differing_fields_are_patched(api):
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy(verify_sender=False)))
     api.patch(POLICIES + "/p-1", json={"success": True, "errors": [], "messages": [], "result": policy()})
 
@@ -92,11 +95,12 @@ def test_only_the_differing_fields_are_patched(api):
     results, diff = SettingsListRun(real_client(), ACCOUNT, ALLOW_POLICY).run([declared])
 
     assert [r["action"] for r in results] == ["updated"]
-    assert json.loads(api.calls[1].request.body) == {"verify_sender": True}
+    assert json.loads(api.calls[2].request.body) == {"verify_sender": True}
     assert diff["before"][0]["verify_sender"] is False and diff["after"][0]["verify_sender"] is True
 
 
 def test_several_changes_go_in_one_atomic_batch(api):
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy("old@supplier.example", "p-7")))
     api.post(
         POLICIES + "/batch",
@@ -109,13 +113,14 @@ def test_several_changes_go_in_one_atomic_batch(api):
     results, dummy = SettingsListRun(real_client(), ACCOUNT, ALLOW_POLICY).run(declared)
 
     assert [(r["action"], r["id"]) for r in results] == [("created", "p-8"), ("deleted", "p-7")]
-    body = json.loads(api.calls[1].request.body)
+    body = json.loads(api.calls[2].request.body)
     assert body["deletes"] == [{"id": "p-7"}] and [p["pattern"] for p in body["posts"]] == [SENDER]
 
 
 def test_a_lost_create_is_settled_by_reading_the_list_until_it_shows(api, tmp_path):
     clock = FakeClock()
     journal = WriteJournal(str(tmp_path), ACCOUNT)
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing())
     api.post(POLICIES, body=requests.exceptions.ReadTimeout("read timed out"))
     api.get(POLICIES, json=listing())
@@ -135,10 +140,11 @@ def test_a_change_an_earlier_run_left_in_flight_is_waited_for_before_planning(ap
     journal.record("allow_policies", [Declared(ALLOW_POLICY, {"pattern": SENDER}).key], 120.0)
     api.get(POLICIES, json=listing())
     api.get(POLICIES, json=listing(policy()))
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy()))
 
     run = SettingsListRun(real_client(), ACCOUNT, ALLOW_POLICY, journal=journal, clock=clock, sleep=clock.sleep)
     results, dummy = run.run([Declared(ALLOW_POLICY, {"pattern": SENDER})])
 
     assert [r["action"] for r in results] == ["unchanged"]
-    assert [c.request.method for c in api.calls] == ["GET", "GET", "GET"]
+    assert [c.request.method for c in api.calls] == ["GET", "GET", "GET", "GET"]

@@ -22,6 +22,7 @@ from ansible_collections.mailsec.cloudflare.plugins.modules import (
 )
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import ACCOUNT, BASE, TOKEN, envelope
 
+BLOCKS = "%s/accounts/%s/email-security/settings/block_senders" % (BASE, ACCOUNT)
 POLICIES = "%s/accounts/%s/email-security/settings/allow_policies" % (BASE, ACCOUNT)
 DOMAINS = "%s/accounts/%s/email-security/settings/trusted_domains" % (BASE, ACCOUNT)
 SENDER = "invoices@partner.example"
@@ -69,15 +70,17 @@ def body_of(call):
 
 
 def test_a_missing_policy_is_created_with_every_required_field_and_its_expiry(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing())
     api.post(POLICIES, status=201, json=envelope(policy()))
     expires = moment(30)
 
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, comments="INC-1", expires_at=expires))
 
-    assert "pattern=invoices%40partner.example" in api.calls[0].request.url
-    assert "pattern_type=EMAIL" in api.calls[0].request.url
-    assert body_of(api.calls[1]) == {
+    assert "pattern=invoices%40partner.example" in api.calls[1].request.url
+    assert "pattern_type=EMAIL" in api.calls[1].request.url
+    assert body_of(api.calls[2]) == {
         "pattern": SENDER,
         "pattern_type": "EMAIL",
         "is_acceptable_sender": True,
@@ -92,31 +95,37 @@ def test_a_missing_policy_is_created_with_every_required_field_and_its_expiry(ap
     assert result["results"][0]["action"] == "created"
     assert result["results"][0]["id"] == "p-1"
     assert result["results"][0]["expires_at"] == expires
-    assert result["summary"]["requests_sent"] == 2
+    assert result["summary"]["requests_sent"] == 3
 
 
 def test_a_policy_as_declared_is_left_alone(api, run_module):
     expires = moment(10)
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy(comments="INC-1 [mailsec.cloudflare expires_at=%s]" % expires)))
 
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, comments="INC-1", expires_at=expires))
 
     assert outcome.result["changed"] is False
     assert outcome.result["results"][0]["action"] == "unchanged"
-    assert len(api.calls) == 1
+    assert len(api.calls) == 2
 
 
 def test_empty_comments_made_elsewhere_are_left_alone(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy(comments="")))
 
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER))
 
     assert outcome.result["changed"] is False
-    assert len(api.calls) == 1
+    assert len(api.calls) == 2
 
 
 def test_a_ttl_does_not_move_a_running_expiry_on_a_rerun(api, run_module):
     running = moment(3)
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy(comments="INC-1 [mailsec.cloudflare expires_at=%s]" % running)))
 
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, comments="INC-1", ttl="30d"))
@@ -126,24 +135,28 @@ def test_a_ttl_does_not_move_a_running_expiry_on_a_rerun(api, run_module):
 
 
 def test_a_ttl_renews_an_expiry_that_has_passed(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy(comments="[mailsec.cloudflare expires_at=%s]" % moment(-1))))
     api.patch(POLICIES + "/p-1", json=envelope(policy()))
 
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, ttl="7d"))
 
-    sent = body_of(api.calls[1])
+    sent = body_of(api.calls[2])
     assert list(sent) == ["comments"]
     assert outcome.result["results"][0]["expires_at"] > moment(6)
 
 
 def test_only_the_fields_that_differ_are_patched_and_the_diff_shows_them(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy(comments="INC-1")))
     api.patch(POLICIES + "/p-1", json=envelope(policy(is_trusted_sender=True, comments="INC-1")))
 
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, is_trusted_sender=True), diff=True)
 
-    assert api.calls[1].request.method == "PATCH"
-    assert body_of(api.calls[1]) == {"is_trusted_sender": True}
+    assert api.calls[2].request.method == "PATCH"
+    assert body_of(api.calls[2]) == {"is_trusted_sender": True}
     result = outcome.result
     assert result["results"][0]["action"] == "updated"
     assert result["diff"]["before"]["is_trusted_sender"] is False
@@ -173,11 +186,13 @@ def test_absent_with_only_expired_keeps_a_policy_still_running(api, run_module):
 
 
 def test_check_mode_only_reads_and_predicts(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing())
 
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, ttl="1d"), check_mode=True, diff=True)
 
-    assert [call.request.method for call in api.calls] == ["GET"]
+    assert [call.request.method for call in api.calls] == ["GET", "GET"]
     result = outcome.result
     assert result["changed"] is True
     assert result["results"][0]["action"] == "would_create"
@@ -186,6 +201,8 @@ def test_check_mode_only_reads_and_predicts(api, run_module):
 
 
 def test_many_policies_go_in_one_batch_after_one_listing(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing(policy(), policy("old@partner.example", "p-2")))
     api.post(
         POLICIES + "/batch",
@@ -211,8 +228,8 @@ def test_many_policies_go_in_one_batch_after_one_listing(api, run_module):
         ),
     )
 
-    assert "pattern=" not in api.calls[0].request.url and "per_page=1000" in api.calls[0].request.url
-    batch = body_of(api.calls[1])
+    assert "pattern=" not in api.calls[1].request.url and "per_page=1000" in api.calls[1].request.url
+    batch = body_of(api.calls[2])
     assert batch["deletes"] == [{"id": "p-2"}]
     assert batch["patches"] == [{"id": "p-1", "comments": "INC-2"}]
     assert batch["puts"] == []
@@ -221,10 +238,12 @@ def test_many_policies_go_in_one_batch_after_one_listing(api, run_module):
     ]
     assert [r["action"] for r in outcome.result["results"]] == ["updated", "created", "deleted"]
     assert outcome.result["results"][1]["id"] == "p-3"
-    assert outcome.result["summary"]["requests_sent"] == 2
+    assert outcome.result["summary"]["requests_sent"] == 3
 
 
 def test_a_lost_create_that_landed_is_found_not_sent_again(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing())
     api.post(POLICIES, body=requests.exceptions.ReadTimeout("read timed out"))
     api.get(POLICIES, json=listing(policy()))
@@ -232,12 +251,14 @@ def test_a_lost_create_that_landed_is_found_not_sent_again(api, run_module):
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER))
 
     assert not outcome.failed
-    assert [call.request.method for call in api.calls] == ["GET", "POST", "GET"]
+    assert [call.request.method for call in api.calls] == ["GET", "GET", "POST", "GET"]
     assert outcome.result["results"][0]["id"] == "p-1"
 
 
 def test_a_lost_create_the_list_does_not_show_within_settle_timeout_is_created_once_more(api, run_module, mocker):
     warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing())
     api.post(POLICIES, body=requests.exceptions.ReadTimeout("read timed out"))
     # The settle rule: the list read at once, after 1, 2 and 4 s, and once the window has closed; then the create
@@ -249,13 +270,15 @@ def test_a_lost_create_the_list_does_not_show_within_settle_timeout_is_created_o
     outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER, settle_timeout=10))
 
     assert not outcome.failed, outcome.result
-    assert [call.request.method for call in api.calls] == ["GET", "POST"] + ["GET"] * 5 + ["POST"]
+    assert [call.request.method for call in api.calls] == ["GET", "GET", "POST"] + ["GET"] * 5 + ["POST"]
     assert outcome.result["results"][0]["action"] == "created"
     assert outcome.result["results"][0]["id"] == "p-9"
     assert any("it is not resent before then" in call.args[1] for call in warn.call_args_list)
 
 
 def test_a_lost_create_with_no_retries_left_fails_saying_it_never_landed(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing())
     api.post(POLICIES, body=requests.exceptions.ReadTimeout("read timed out"))
     for dummy in range(5):
@@ -266,10 +289,12 @@ def test_a_lost_create_with_no_retries_left_fails_saying_it_never_landed(api, ru
     assert outcome.failed
     assert "did not show the change 10 s after each of 1 requests" in outcome.result["msg"]
     assert "Run the task again" in outcome.result["msg"]
-    assert [call.request.method for call in api.calls] == ["GET", "POST"] + ["GET"] * 5
+    assert [call.request.method for call in api.calls] == ["GET", "GET", "POST"] + ["GET"] * 5
 
 
 def test_a_refused_change_is_read_back_not_resent_and_fails_with_cloudflares_error(api, run_module):
+    # A sender cannot be both allowed and blocked: the block list is read first.
+    api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing())
     api.post(POLICIES, status=400, json=envelope(None, False, [{"code": 1001, "message": "pattern refused"}]))
     api.get(POLICIES, json=listing())
@@ -278,7 +303,7 @@ def test_a_refused_change_is_read_back_not_resent_and_fails_with_cloudflares_err
 
     assert outcome.failed
     assert "pattern refused" in outcome.result["msg"]
-    assert [call.request.method for call in api.calls] == ["GET", "POST", "GET"]
+    assert [call.request.method for call in api.calls] == ["GET", "GET", "POST", "GET"]
     assert outcome.result["error"]["status"] == 400
     assert outcome.result["error"]["errors"] == [{"code": 1001, "message": "pattern refused"}]
     assert TOKEN not in json.dumps(outcome.result)
@@ -370,3 +395,15 @@ def test_trusted_domain_info_lists_entries(api, run_module):
 
     assert outcome.result["domains"][0]["pattern"] == "partner-invoices.example"
     assert "last_modified" not in outcome.result["domains"][0]
+
+
+def test_a_blocked_sender_is_not_allowed_and_nothing_is_changed(api, run_module):
+    blocked = {"id": "b-1", "pattern": SENDER, "pattern_type": "EMAIL", "is_regex": False, "comments": "INC-9"}
+    api.get(BLOCKS, json=listing(blocked))
+
+    outcome = run_module(email_security_allow_policy.main, args(pattern=SENDER))
+
+    assert outcome.failed
+    assert "EMAIL '%s' is a blocked sender already (id b-1)" % SENDER in outcome.result["msg"]
+    assert "cannot be both allowed and blocked" in outcome.result["msg"]
+    assert [call.request.method for call in api.calls] == ["GET"]
