@@ -144,9 +144,10 @@ options:
       - Where the journal of requests in flight, the per-account lock and the shared request budget are kept.
       - V(local) keeps them in files in O(state_dir), shared by the runs on one machine only.
       - V(postgresql) keeps them in the PostgreSQL database of O(state_dsn), shared by every machine that reaches it
-        (AWX execution nodes, container-group pods, event source restarts). The lock is a session-level advisory
-        lock, the journal and budget are tables named C(mailsec_cloudflare_*), created on first use. A run checks,
-        before each write request, that it still holds the lock, and writes nothing when it cannot write the journal.
+        (AWX execution nodes, container-group pods, event source restarts). The lock is a lease row per account,
+        the journal and budget are tables named C(mailsec_cloudflare_*), created on first use. A run proves,
+        before each write request and in the transaction of its journal entry, that it still holds the lease, and
+        writes nothing when it cannot write the journal.
         Needs the Python library C(psycopg) (C(psycopg[binary])) where the module runs.
       - If not set, the environment variable E(MAILSEC_CLOUDFLARE_STATE_BACKEND) is used, then V(local).
     type: str
@@ -158,6 +159,9 @@ options:
         C(postgresql://mailsec@db.example:5432/awx?sslmode=verify-full), used with O(state_backend=postgresql).
         The user needs C(CREATE) on the schema the first time (or the tables created beforehand by their owner),
         then C(SELECT), C(INSERT), C(UPDATE) and C(DELETE) on them.
+      - A database of the collection's own, not the automation platform's. Reached directly, or through a
+        connection pooler in session or transaction mode (PgBouncer, RDS Proxy, a managed pooler); a pooler in
+        statement mode is refused before any request, since it allows no transaction.
       - The DSN and its password never appear in output, logs, errors or diffs. Prefer a password from
         E(PGPASSWORD) or C(~/.pgpass) or an AWX credential that injects E(MAILSEC_CLOUDFLARE_STATE_DSN).
       - If not set, the environment variable E(MAILSEC_CLOUDFLARE_STATE_DSN) is used.

@@ -5,9 +5,12 @@
 
 """The state store in PostgreSQL: what ``LocalState`` keeps in files, shared by every machine that reaches the database.
 
-- the account lock is a session-level advisory lock (as AWX's task manager coordinates its nodes): the server
-  releases it when the holder's connection dies, as the kernel releases a ``flock``; before each write request the
-  holder proves, with one statement on the same session, that it still holds it;
+- the account lock is a lease: a row per account naming its holder and when it expires by the database's clock,
+  taken, renewed and given back in transactions of their own, renewed every few seconds while held, and proved in
+  the same transaction that writes each request's journal entry. Nothing the store relies on lives in a server
+  session (no session-level lock, no server-side prepared statement), so it holds through a connection pooler in
+  transaction mode (PgBouncer, RDS Proxy, a managed pooler) as on a direct connection. A holder that dies holds the
+  account until its lease expires (``LEASE_SECONDS``);
 - the journal, the request budget and the event source's checkpoint are tables named ``mailsec_cloudflare_*``,
   created on first use under a transaction-level advisory lock (two nodes creating them at once take turns);
 - every time a settle window is measured against is the database server's clock, so nodes whose clocks disagree
@@ -48,13 +51,20 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._checkpoint_for
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, take_in_turn
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import BudgetUnavailableError, Ledger
 
-SCHEMA_VERSION = 1
+# Version 2 replaced the session-level advisory lock with the lease table: a node of an earlier release, which would
+# not see a lease, refuses the database instead of writing beside one that holds it.
+SCHEMA_VERSION = 2
 TABLE_PREFIX = "mailsec_cloudflare_"
 CONNECT_TIMEOUT_SECONDS = 10
-# The first key of every advisory lock this collection takes ("mail"): apart from any other application's locks.
+# How long a lease outlives its last renewal, and how often a holder renews it. A holder that dies, or loses the
+# database, keeps the account from other runs for at most LEASE_SECONDS; one that is merely slow renews in time.
+LEASE_SECONDS = 15.0
+LEASE_RENEW_SECONDS = 4.0
+# The keys of the transaction-level advisory lock under which the tables are made ("mail", 0): apart from any other
+# application's locks. Held for one transaction only, so a pooler keeps it on one server connection.
 _LOCK_NAMESPACE = 0x6D61696C
 _SCHEMA_LOCK = 0
-_TABLE_NAMES = [TABLE_PREFIX + table for table in ("schema", "journal", "budget", "checkpoint", "emitted")]
+_TABLE_NAMES = [TABLE_PREFIX + table for table in ("schema", "journal", "budget", "checkpoint", "emitted", "lease")]
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_schema (version integer NOT NULL)",
     "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_journal ("
@@ -68,6 +78,24 @@ _SCHEMA = (
     " name text PRIMARY KEY, version integer NOT NULL, since text NOT NULL, emitted jsonb NOT NULL)",
     "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_emitted ("
     " name text NOT NULL, message_id text NOT NULL, sent_date text NOT NULL, PRIMARY KEY (name, message_id))",
+    "CREATE TABLE IF NOT EXISTS mailsec_cloudflare_lease ("
+    " account_id text PRIMARY KEY, holder text NOT NULL, holder_name text NOT NULL, expires_at timestamptz NOT NULL)",
+)
+_LEASE_TAKE = (
+    "INSERT INTO mailsec_cloudflare_lease AS lease (account_id, holder, holder_name, expires_at)"
+    " VALUES (%s, %s, %s, clock_timestamp() + make_interval(secs => %s))"
+    " ON CONFLICT (account_id) DO UPDATE SET holder = EXCLUDED.holder, holder_name = EXCLUDED.holder_name,"
+    " expires_at = EXCLUDED.expires_at WHERE lease.expires_at <= clock_timestamp() RETURNING true"
+)
+# The proof and the renewal are one statement: a lease is only ever extended by a holder it has not expired on.
+_LEASE_RENEW = (
+    "UPDATE mailsec_cloudflare_lease SET expires_at = clock_timestamp() + make_interval(secs => %s)"
+    " WHERE account_id = %s AND holder = %s AND expires_at > clock_timestamp() RETURNING true"
+)
+_LEASE_LOST = (
+    "the account lock was lost (its lease in the state database expired or was taken over: the database was out of "
+    "reach, or this run stalled, for longer than %.0f s), so another run may be writing to this account now; nothing "
+    "further is sent" % LEASE_SECONDS
 )
 _FIX = "check state_dsn (or MAILSEC_CLOUDFLARE_STATE_DSN)"
 
@@ -94,27 +122,25 @@ def dsn_secrets(dsn):
     return secrets
 
 
-def _signed_32(digest):
-    return int.from_bytes(digest[:4], "big", signed=True)
-
-
 class PostgresState:
     """The journal, lock, budget and checkpoints of every account, in one PostgreSQL database.
 
-    One connection per process, shared by its threads; it is reopened after a loss only while it holds no lock,
-    since a lock that died with its session cannot be had back without another run having had the chance to take it.
+    One connection per process, shared by its threads, with no server-side prepared statements; it is reopened
+    after a loss, since the account lock is a lease row and not the session: the next proof on the new connection
+    decides whether it is still held.
     """
 
     backend = "postgresql"
 
     def __init__(self, dsn):
         self._secrets = sorted(dsn_secrets(dsn), key=len, reverse=True)
+        # Who holds a lock is told by this name (in the lease, and in pg_stat_activity at most 63 bytes of it).
+        self.application_name = "mailsec.cloudflare pid %d on %s" % (os.getpid(), _host())
         try:
             self._conninfo = _conninfo.make_conninfo(
                 dsn,
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                # Who holds a lock is told by this name (pg_stat_activity), at most 63 bytes.
-                application_name=("mailsec.cloudflare pid %d on %s" % (os.getpid(), _host()))[:63],
+                application_name=self.application_name[:63],
             )
         except psycopg.Error as exc:
             raise StateStoreError(
@@ -122,7 +148,8 @@ class PostgresState:
                 "host=... dbname=... (%s); %s. The value is not shown" % (self._cause(exc), _FIX)
             ) from None
         self._guard = threading.RLock()
-        self._locks_held = 0
+        # account id -> the holder token of the lease this process holds on it.
+        self._leases = {}
         self._connection = None
         self._open()
         self._ensure_schema()
@@ -140,15 +167,24 @@ class PostgresState:
 
     def _open(self):
         try:
-            self._connection = psycopg.connect(self._conninfo, autocommit=True)
+            # A statement prepared on one server connection is not on the next one a transaction pooler hands out.
+            self._connection = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
         except psycopg.OperationalError as exc:
             raise StateStoreError(
                 "the state database cannot be reached or refused the login (%s); %s, and that the server is up and "
                 "lets this host in" % (self._cause(exc), _FIX)
             ) from None
         try:
-            read_only = self._connection.execute("SHOW transaction_read_only").fetchone()[0]
+            # In a transaction block, as every change the store makes: a pooler in statement mode refuses one here.
+            with self._connection.transaction():
+                read_only = self._connection.execute("SHOW transaction_read_only").fetchone()[0]
         except psycopg.Error as exc:
+            if "statement pooling" in str(exc):
+                raise StateStoreError(
+                    "the state database is reached through a connection pooler in statement mode (%s), which allows "
+                    "no transaction; point state_dsn at a pool in transaction or session mode, or at the database's "
+                    "own port" % self._cause(exc)
+                ) from None
             raise StateStoreError("the state database did not answer (%s)" % self._cause(exc)) from None
         if read_only == "on":
             raise StateStoreError(
@@ -161,11 +197,6 @@ class PostgresState:
         with self._guard:
             try:
                 if self._connection is None or self._connection.broken or self._connection.closed:
-                    if self._locks_held:
-                        raise StateStoreError(
-                            "the connection to the state database that held the account lock was lost, and with it "
-                            "the lock; nothing further is sent"
-                        )
                     self._open()
                 return work(self._connection)
             except psycopg.Error as exc:
@@ -188,6 +219,8 @@ class PostgresState:
                     connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_NAMESPACE, _SCHEMA_LOCK))
                     for statement in _SCHEMA:
                         connection.execute(statement)
+                    # Made now or upgraded from version 1 (its tables kept): nodes of version 1 now refuse it.
+                    connection.execute("DELETE FROM mailsec_cloudflare_schema WHERE version < %s", (SCHEMA_VERSION,))
                     if connection.execute("SELECT count(*) FROM mailsec_cloudflare_schema").fetchone()[0] == 0:
                         connection.execute(
                             "INSERT INTO mailsec_cloudflare_schema (version) VALUES (%s)", (SCHEMA_VERSION,)
@@ -254,85 +287,141 @@ class PostgresState:
     def checkpoint(self, name):
         return PostgresCheckpoint(self, name)
 
-    def lock_taken(self):
+    def lease_taken(self, account_id, holder):
         with self._guard:
-            self._locks_held += 1
+            self._leases[account_id] = holder
 
-    def lock_given_back(self):
+    def lease_given_back(self, account_id):
         with self._guard:
-            self._locks_held = max(0, self._locks_held - 1)
+            self._leases.pop(account_id, None)
+
+    def prove_lease(self, connection, account_id):
+        """Renew this process's lease on the account inside the caller's transaction, or raise StateStoreError when
+        it no longer holds one it took; a process that never took one (a store used without the lock) proves
+        nothing."""
+        with self._guard:
+            holder = self._leases.get(account_id)
+        if holder is None:
+            return
+        if connection.execute(_LEASE_RENEW, (LEASE_SECONDS, account_id, holder)).fetchone() is None:
+            raise _LeaseLostError(_LEASE_LOST)
 
 
 def _host():
     return socket.gethostname() or "unknown host"
 
 
+class _LeaseLostError(StateStoreError):
+    """This process's lease on the account expired or was taken over: nothing more may be sent for it."""
+
+
 class PostgresAccountLock:
-    """One writing run per account across every machine that shares the database."""
+    """One writing run per account across every machine that shares the database: a lease row.
+
+    Taken when it is free or expired, renewed every ``LEASE_RENEW_SECONDS`` by a thread of its own (so that a run
+    waiting on a bulk job, a settle window or the quota keeps it), proved before each write and in the transaction of
+    each journal entry, deleted when given back.
+    """
 
     def __init__(self, state, account_id):
         self._state = state
-        self._keys = (_LOCK_NAMESPACE, _signed_32(hashlib.sha256(account_id.encode("utf-8")).digest()))
-        self._held = False
+        self._account_id = account_id
+        self._holder = None
+        self._lost = threading.Event()
+        self._stop = threading.Event()
+        self._renewer = None
 
     def acquire(self, max_wait, on_wait=None, sleep=time.sleep):
-        take_in_turn(self._try_take, self._holder, "(%s, through the state database)", max_wait, on_wait, sleep)
-        self._held = True
-        self._state.lock_taken()
+        holder = uuid.uuid4().hex
+        take_in_turn(
+            lambda: self._try_take(holder),
+            self._holder_name,
+            "(%s, through the state database)",
+            max_wait,
+            on_wait,
+            sleep,
+        )
+        self._holder = holder
+        self._lost.clear()
+        self._stop.clear()
+        self._state.lease_taken(self._account_id, holder)
+        self._renewer = threading.Thread(target=self._keep_renewed, name="mailsec-lease-renewer", daemon=True)
+        self._renewer.start()
         return self
 
-    def _try_take(self):
+    def _try_take(self, holder):
         return self._state.run(
             "taking the account lock",
-            lambda connection: connection.execute("SELECT pg_try_advisory_lock(%s, %s)", self._keys).fetchone()[0],
+            lambda connection: (
+                connection.execute(
+                    _LEASE_TAKE, (self._account_id, holder, self._state.application_name, LEASE_SECONDS)
+                ).fetchone()
+                is not None
+            ),
         )
 
-    def _where(self):
-        # pg_locks shows a two-key advisory lock's keys as unsigned oids, objsubid 2.
-        return (
-            "l.locktype = 'advisory' AND l.classid::bigint = %s AND l.objid::bigint = %s AND l.objsubid = 2 "
-            "AND l.granted",
-            (self._keys[0] & 0xFFFFFFFF, self._keys[1] & 0xFFFFFFFF),
-        )
-
-    def _holder(self):
-        where, keys = self._where()
+    def _holder_name(self):
         row = self._state.run(
             "looking up who holds the account lock",
             lambda connection: connection.execute(
-                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE " + where,
-                keys,
+                "SELECT holder_name, greatest(0, extract(epoch FROM expires_at - clock_timestamp()))::float8"
+                " FROM mailsec_cloudflare_lease WHERE account_id = %s",
+                (self._account_id,),
             ).fetchone(),
         )
-        return row[0] if row and row[0] else "holder unknown"
+        if row is None:
+            return "holder unknown"
+        return "%s, its lease renewed until %.0f s from now" % (row[0] or "holder unknown", row[1])
+
+    def _renew(self):
+        try:
+            self._state.run(
+                "renewing the account lock's lease",
+                lambda connection: self._state.prove_lease(connection, self._account_id),
+            )
+        except _LeaseLostError:
+            self._lost.set()
+            return False
+        return True
+
+    def _keep_renewed(self):
+        # A renewal the database fails is tried again at the next beat: the lease stays good until it expires, and
+        # the proof before each write is what decides.
+        while not self._stop.wait(LEASE_RENEW_SECONDS):
+            try:
+                if not self._renew():
+                    return
+            except StateStoreError:
+                continue
 
     def held(self):
-        """Whether this session still holds the lock: one statement on the session that took it."""
-        if not self._held:
+        """Whether this run still holds the lease: renewed now, by the database's clock, or False."""
+        if self._holder is None or self._lost.is_set():
             return False
-        where, keys = self._where()
         try:
-            return self._state.run(
-                "proving it still holds the account lock",
-                lambda connection: connection.execute(
-                    "SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = pg_backend_pid() AND " + where + ")", keys
-                ).fetchone()[0],
-            )
+            return self._renew()
         except StateStoreError:
             return False
 
     def release(self):
-        if not self._held:
+        if self._holder is None:
             return
-        self._held = False
-        self._state.lock_given_back()
+        holder, self._holder = self._holder, None
+        self._stop.set()
+        self._state.lease_given_back(self._account_id)
+        if self._renewer is not None:
+            self._renewer.join()
+            self._renewer = None
         try:
             self._state.run(
                 "giving back the account lock",
-                lambda connection: connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._keys),
+                lambda connection: connection.execute(
+                    "DELETE FROM mailsec_cloudflare_lease WHERE account_id = %s AND holder = %s",
+                    (self._account_id, holder),
+                ),
             )
         except StateStoreError:
-            # A lock whose session is gone was given back by the server.
+            # A lease not deleted expires by itself, LEASE_SECONDS after its last renewal.
             pass
 
 
@@ -366,24 +455,32 @@ class PostgresJournal:
         }
 
     def record(self, operation, keys, settle_timeout):
+        """The entry of a request about to leave, written in one transaction with the proof of the account's lease."""
         key = uuid.uuid4().hex
-        self._state.run(
-            "writing the journal entry of a request about to leave",
-            lambda connection: connection.execute(
-                "INSERT INTO mailsec_cloudflare_journal (entry_key, account_id, operation, ids, sent_at, "
-                "settle_timeout, pid, host) VALUES (%s, %s, %s, %s, clock_timestamp(), %s, %s, %s)",
-                (key, self._account_id, operation, Jsonb(list(keys)), settle_timeout, os.getpid(), _host()),
-            ),
-        )
+
+        def write(connection):
+            with connection.transaction():
+                self._state.prove_lease(connection, self._account_id)
+                connection.execute(
+                    "INSERT INTO mailsec_cloudflare_journal (entry_key, account_id, operation, ids, sent_at, "
+                    "settle_timeout, pid, host) VALUES (%s, %s, %s, %s, clock_timestamp(), %s, %s, %s)",
+                    (key, self._account_id, operation, Jsonb(list(keys)), settle_timeout, os.getpid(), _host()),
+                )
+
+        self._state.run("writing the journal entry of a request about to leave", write)
         return key
 
     def touch(self, key):
-        self._state.run(
-            "moving a journal entry's time as its request leaves",
-            lambda connection: connection.execute(
-                "UPDATE mailsec_cloudflare_journal SET sent_at = clock_timestamp() WHERE entry_key = %s", (key,)
-            ),
-        )
+        """A request leaving later than its entry was written (after a wait) proves the lease again as it goes."""
+
+        def move(connection):
+            with connection.transaction():
+                self._state.prove_lease(connection, self._account_id)
+                connection.execute(
+                    "UPDATE mailsec_cloudflare_journal SET sent_at = clock_timestamp() WHERE entry_key = %s", (key,)
+                )
+
+        self._state.run("moving a journal entry's time as its request leaves", move)
 
     def settle(self, key, keys=None):
         def drop(connection):

@@ -17,6 +17,7 @@ import time
 import pytest
 import yaml
 
+from tests.postgres_server import PostgresServer
 from tests.simulator import Simulator, load_state
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,6 +38,16 @@ def sim():
     with Simulator(load_state(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"))) as running:
         yield running
     assert_within_contract(running.state)
+
+
+@pytest.fixture
+def postgres():
+    """A real PostgreSQL server of the test's own (tests/postgres_server.py), stopped when the test ends."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 class PlaybookRun:

@@ -34,24 +34,16 @@ from conftest import (
 )
 from test_exactly_once import assert_nothing_delivered_twice
 from tests.event_source_plugin import load_event_source_plugin
-from tests.postgres_server import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer
+from tests.postgres_server import SUPERUSER, SUPERUSER_PASSWORD
 from tests.simulator import generate_messages
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import PostgresState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import SCHEMA_VERSION, PostgresState
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._quarantine_feed import QuarantineSource
 
 TRIALS = 4
 EXPLICIT = {"released", "partially_released", "already_released", "released_unconfirmed", "not_released"}
 EXPLICIT_OR_PENDING = EXPLICIT | {"release_pending"}
-
-
-@pytest.fixture
-def postgres():
-    server = PostgresServer().start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def node_env(sim, tmp_path, name, dsn, **overrides):
@@ -307,7 +299,31 @@ def test_the_schema_is_made_once_when_many_nodes_start_at_once(postgres):
         store.close()
 
     assert errors == [] and len(stores) == 8
-    assert postgres.sql("SELECT version FROM mailsec_cloudflare_schema", database="mailsec") == [(1,)]
+    assert postgres.sql("SELECT version FROM mailsec_cloudflare_schema", database="mailsec") == [(SCHEMA_VERSION,)]
+
+
+def test_tables_of_version_1_are_upgraded_in_place_and_then_refused_by_a_node_of_version_1(postgres):
+    # Version 1 locked with a session-level advisory lock and had no lease table: its nodes would not see a lease
+    # and must not write beside one that holds it, so the upgrade leaves a version they refuse.
+    PostgresState(postgres.dsn()).close()
+    postgres.sql("DROP TABLE mailsec_cloudflare_lease", database="mailsec")
+    postgres.sql("UPDATE mailsec_cloudflare_schema SET version = 1", database="mailsec")
+    postgres.sql(
+        "INSERT INTO mailsec_cloudflare_journal VALUES ('kept', 'acct', 'release', '[\"a\"]', now(), 120, 1, 'h')",
+        database="mailsec",
+    )
+
+    store = PostgresState(postgres.dsn())
+    try:
+        assert list(store.journal("acct").unsettled("release")) == ["kept"]
+        assert store.lock("acct").acquire(0).held()
+    finally:
+        store.close()
+    assert postgres.sql("SELECT version FROM mailsec_cloudflare_schema", database="mailsec") == [(2,)]
+    assert SCHEMA_VERSION == 2
+    postgres.sql("UPDATE mailsec_cloudflare_schema SET version = 3", database="mailsec")
+    with pytest.raises(StateStoreError, match="newer than this release knows"):
+        PostgresState(postgres.dsn())
 
 
 def test_settle_windows_are_measured_by_the_database_clock(postgres):
