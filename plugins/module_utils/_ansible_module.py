@@ -10,10 +10,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import difflib
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule, heuristic_log_sanitize, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, _load_params, heuristic_log_sanitize, missing_required_lib
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
     HAS_REQUESTS,
@@ -49,16 +50,21 @@ class CloudflareModule(AnsibleModule):
     def __init__(self, argument_spec, writes=False, **kwargs):
         self._secrets = []
         self.state = None
+        self._client = None
         # A module that writes keeps a journal and takes the account lock: it says when they will not last.
         self._writes = writes
         spec = copy.deepcopy(CONNECTION_ARGUMENT_SPEC)
         spec.update(argument_spec)
+        # Ansible reports a misspelt option as a missing one when another check fails first (message_id: gives
+        # "one of message_ids, search is required"): the refusal says the misspelling first.
+        self._misspelt = misspelt_options(_load_params(), spec)
         super(CloudflareModule, self).__init__(
             argument_spec=spec,
             mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE + kwargs.pop("mutually_exclusive", []),
             required_together=CONNECTION_REQUIRED_TOGETHER + kwargs.pop("required_together", []),
             **kwargs,
         )
+        self._misspelt = None
         if not HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
@@ -130,7 +136,7 @@ class CloudflareModule(AnsibleModule):
         """A client paced on the state store's budget; the store is opened first when it is not yet."""
         state = self.state or self.open_state(settings)
         try:
-            return connect(
+            self._client = connect(
                 settings,
                 self.warn,
                 deadline=time.monotonic() + settings["task_timeout"],
@@ -142,6 +148,8 @@ class CloudflareModule(AnsibleModule):
                 msg="state_dir %s cannot be used for the shared request budget (%s); set state_dir or "
                 "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc)
             )
+        self._client.verbose = self._verbosity >= 3
+        return self._client
 
     # Ansible masks no_log values in what a module returns, but only raw values, and never in dict
     # keys; server text (errors, notices, unexpected items) may quote a credential in any form, so
@@ -153,7 +161,29 @@ class CloudflareModule(AnsibleModule):
         super(CloudflareModule, self).exit_json(**redact(kwargs, self._secrets))
 
     def fail_json(self, msg, **kwargs):
+        if getattr(self, "_misspelt", None):
+            msg = "%s; %s" % (self._misspelt, msg)
+        # A task that could not reach the API says so first, with what to check, whatever it then counts.
+        unreachable = self._client.unreachable if getattr(self, "_client", None) is not None else None
+        if unreachable and unreachable not in msg:
+            msg = "%s%s. %s" % (unreachable[0].upper(), unreachable[1:], msg)
         super(CloudflareModule, self).fail_json(msg=redact(msg, self._secrets), **redact(kwargs, self._secrets))
+
+
+def misspelt_options(params, spec):
+    """What to say of the task's options that are no option of the module, each with the nearest it may have
+    meant; None when there are none."""
+    known = set(spec)
+    for option in spec.values():
+        known.update(option.get("aliases") or ())
+    unknown = sorted(name for name in params if name not in known and not name.startswith("_ansible_"))
+    if not unknown:
+        return None
+    described = []
+    for name in unknown:
+        nearest = difflib.get_close_matches(name, sorted(spec), n=1, cutoff=0.6)
+        described.append("%s (did you mean %s?)" % (name, nearest[0]) if nearest else name)
+    return "unsupported option%s %s" % ("s" if len(unknown) > 1 else "", ", ".join(described))
 
 
 def _dsn_secrets(*dsns):

@@ -142,6 +142,16 @@ class CloudflareError(Exception):
     def as_dict(self):
         return {"status": self.status, "errors": self.errors, "method": self.method, "path": self.path}
 
+    @property
+    def why_unsent(self):
+        """Why an id this error stopped the task before sending was not sent, in a few words: the task's message
+        says the whole of it once (a login refused for 500 ids is not printed 500 times)."""
+        if self.status is not None:
+            first = next((e for e in self.errors if isinstance(e, dict)), {})
+            said = " [%s] %s" % (first.get("code"), first.get("message")) if first else ""
+            return "the task stopped first on HTTP %s%s; its message says why" % (self.status, said)
+        return self.message
+
 
 class OutcomeUnknownError(CloudflareError):
     """A write reached the server, or may have, and it may have taken effect.
@@ -431,6 +441,58 @@ def _never_connected(exc):
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
+# A transport failure's cause, as a person reads it, and what to check: the first pattern its text matches.
+_TRANSPORT_CAUSES = (
+    (
+        ("ProxyError", "Unable to connect to proxy", "Tunnel connection failed"),
+        "the proxy failed or could not be reached",
+        "check HTTPS_PROXY (and NO_PROXY) where the module runs, and that the proxy is up",
+    ),
+    (
+        ("WRONG_VERSION_NUMBER", "record layer failure", "unknown protocol"),
+        "the TLS handshake failed: the server does not speak TLS on that port",
+        "check the scheme and port of base_url (CLOUDFLARE_BASE_URL): https:// to a plain-http port, or the reverse",
+    ),
+    (
+        ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "hostname mismatch", "doesn't match"),
+        "its TLS certificate was not accepted",
+        "check base_url's host name, and ca_path for a private CA (validate_certs=false only for a test server)",
+    ),
+    (
+        ("SSLError", "SSL:"),
+        "the TLS connection failed",
+        "check base_url (CLOUDFLARE_BASE_URL), ca_path and any TLS-inspecting proxy (HTTPS_PROXY)",
+    ),
+    (
+        ("Name or service not known", "Temporary failure in name resolution", "nodename nor servname", "getaddrinfo"),
+        "its host name could not be resolved",
+        "check the host name in base_url (CLOUDFLARE_BASE_URL) and this machine's DNS",
+    ),
+    (
+        ("Connection refused", "Errno 111"),
+        "the connection was refused",
+        "check base_url (CLOUDFLARE_BASE_URL), that the server is up, and any proxy (HTTPS_PROXY)",
+    ),
+    (
+        ("ConnectTimeout", "timed out", "Network is unreachable", "No route to host"),
+        "the connection could not be made in time",
+        "check base_url (CLOUDFLARE_BASE_URL), the network or firewall, and any proxy (HTTPS_PROXY)",
+    ),
+)
+
+
+def transport_cause(exc):
+    """(cause, fix) of a failure to reach the server, in a few words each: never urllib3's internals."""
+    text = "%s %s" % (type(exc).__name__, exc)
+    for patterns, cause, fix in _TRANSPORT_CAUSES:
+        if any(pattern in text for pattern in patterns):
+            return cause, fix
+    return (
+        "the connection failed (%s)" % type(exc).__name__,
+        "check base_url (CLOUDFLARE_BASE_URL), the network and any proxy (HTTPS_PROXY)",
+    )
+
+
 def may_have_reached_server(exc, phase):
     """False only when the request certainly was not processed: nothing of it was written."""
     if isinstance(
@@ -515,6 +577,12 @@ class CloudflareClient:
         self._secrets = [s for s in (api_token, api_key) if s]
         self._secret_forms = secret_forms(self._secrets)
         self._on_retry = on_retry
+        self._retries_said = set()
+        # At -vvv (set by the module): every retry said, and transport errors with urllib3's own words.
+        self.verbose = False
+        # The last failure to reach the server, cause and fix, until an answer comes: what a task that ends with
+        # nothing done says first.
+        self.unreachable = None
         # Where the client's users (the write engine, bulk jobs) say what they wait for.
         self.progress = progress or SILENT
         self._sleep = sleep or time.sleep
@@ -582,6 +650,7 @@ class CloudflareClient:
                 self._after_transport_error(exc, method, path, write, backoff)
                 continue
             self.pacer.observe(response.headers)
+            self.unreachable = None
             envelope = self._envelope(response)
             if response.status_code == 429:
                 self._after_rate_limit(response, envelope, method, path, backoff)
@@ -622,23 +691,28 @@ class CloudflareClient:
             cutoff.release()
 
     def _after_transport_error(self, exc, method, path, write, backoff):
-        reason = str(exc)
+        # urllib3's own words (pools, adapters, retries) only at -vvv: the cause and the fix say what to do.
+        internals = " [%s]" % exc if self.verbose else ""
         if write and may_have_reached_server(exc, getattr(_wire, "phase", None)):
             raise OutcomeUnknownError(
-                "%s %s: the connection failed after the request was sent (%s); it may have been processed"
-                % (method, path, reason),
+                "%s %s: the connection failed after the request was sent (%s%s); it may have been processed"
+                % (method, path, transport_cause(exc)[0], internals),
                 method=method,
                 path=path,
             )
         if isinstance(exc, requests.exceptions.Timeout) and not isinstance(exc, requests.exceptions.ConnectTimeout):
-            what = "%s %s: %s from %s; raise timeout if the server is slow" % (method, path, reason, self.base_url)
+            said = str(exc)
+            # The deadline's own timeout says how long was waited; urllib3's says it with its pool's internals.
+            if not (self.verbose or said.startswith("no complete answer")):
+                said = "no complete answer within %.1f s (timeout)" % self.timeout
+            why = "%s from %s" % (said, self.base_url)
+            fix = "raise timeout if the server is slow"
         else:
-            what = (
-                "%s %s: could not reach %s: %s. Check base_url (CLOUDFLARE_BASE_URL), the network and any proxy "
-                "(HTTPS_PROXY)" % (method, path, self.base_url, reason)
-            )
-        failure = CloudflareError(what, method=method, path=path)
-        self._retry_or_raise(backoff, failure, None, "connection failed: %s" % reason)
+            cause, fix = transport_cause(exc)
+            why = "could not reach %s: %s%s" % (self.base_url, cause, internals)
+        self.unreachable = "%s; %s" % (why, fix)
+        failure = CloudflareError("%s %s: %s; %s" % (method, path, why, fix), method=method, path=path)
+        self._retry_or_raise(backoff, failure, None, why)
 
     def _after_server_failure(self, method, path, status, envelope, backoff):
         failure = error_from_response(method, path, status, envelope or {})
@@ -719,6 +793,13 @@ class CloudflareClient:
             return None
         return envelope if isinstance(envelope, dict) else None
 
+    def _first_time(self, why):
+        with self._count_lock:
+            if why in self._retries_said:
+                return False
+            self._retries_said.add(why)
+            return True
+
     def _retry_or_raise(self, backoff, failure, wait, why, hold_everyone=False):
         """Wait before the next attempt, or raise failure when no attempt or time is left."""
         if backoff.exhausted:
@@ -730,10 +811,18 @@ class CloudflareClient:
         with self._count_lock:
             self.retries_done += 1
         backoff.attempt += 1
-        if self._on_retry is not None:
+        if self._on_retry is not None and (self.verbose or self._first_time(why)):
             self._on_retry(
-                "%s %s: %s; retry %d of %d in %.1f s"
-                % (failure.method, failure.path, why, backoff.attempt, self.retries, wait)
+                "%s %s: %s; retry %d of %d in %.1f s%s"
+                % (
+                    failure.method,
+                    failure.path,
+                    why,
+                    backoff.attempt,
+                    self.retries,
+                    wait,
+                    "" if self.verbose else " (said once per cause; -vvv says every retry)",
+                )
             )
         if hold_everyone:
             self.pacer.hold(wait)

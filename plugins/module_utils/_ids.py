@@ -23,6 +23,8 @@ MAX_ID_LENGTH = 256
 ID_CHARACTERS = "letters, digits and ._:+=@~-"
 _ID = re.compile(r"^[A-Za-z0-9._:+=@~-]+$")
 _MAX_REPORTED_PROBLEMS = 10
+# What stands between ids pasted as text: the runbooks' rule and the modules'.
+_SEPARATORS = re.compile(r"[\s,;]+")
 # The first kind of character found explains the problem best; checked in this order.
 _WRONG_CHARACTERS = (
     (re.compile(r"[{}\[\]()<>]"), "a brace or bracket"),
@@ -55,9 +57,22 @@ def id_problem(value):
     return "(%r) contains a character outside %s" % (value[:80], ID_CHARACTERS)
 
 
+def given_ids(message_ids):
+    """The ids of a list as the task gave it: each text item split where commas, semicolons, spaces or line breaks
+    stand between ids (no id holds one), as the runbooks read pasted ids; other items as they are, to be refused."""
+    ids = []
+    for item in message_ids:
+        if isinstance(item, str):
+            ids.extend(token for token in _SEPARATORS.split(item) if token)
+        else:
+            ids.append(item)
+    return ids
+
+
 def unique_message_ids(message_ids, option="message_ids"):
     """Return (ids in first-seen order without repeats, the repeated ids); raise ValidationError for bad input."""
-    if not isinstance(message_ids, (list, tuple)) or not message_ids:
+    message_ids = given_ids(message_ids) if isinstance(message_ids, (list, tuple)) else None
+    if not message_ids:
         raise ValidationError("%s is empty: give at least one message id" % option)
     problems = []
     for position, message_id in enumerate(message_ids, 1):

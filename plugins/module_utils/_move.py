@@ -425,7 +425,7 @@ class MoveRun:
     def _unsent_entry(self, message_id):
         if self.engine.fatal is None:
             return move_entry(message_id, UNKNOWN, "no outcome was recorded for this id; check it before moving again")
-        return self.policy.unsent(message_id, self.engine.fatal.message)
+        return self.policy.unsent(message_id, self.engine.fatal.why_unsent)
 
     def _run_steps(self, message_ids, states, entries):
         remaining = self._settle_earlier_moves(message_ids, entries)

@@ -159,16 +159,49 @@ def _is_loopback(host):
         return False
 
 
-def check_base_url(base_url, validate_certs, allow_insecure, notices):
-    """The base URL, refused when it carries credentials or would send them unprotected to another host."""
-    source = "check the base_url option or %s" % ENV_BASE_URL
-    if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ValidationError("base_url must be an http(s) URL such as %s (%s)" % (DEFAULT_BASE_URL, source))
+def _url_parts(base_url, source, fix):
+    """The parts of a base URL that is one http(s) URL the API paths can be added to; ValidationError otherwise."""
+    blank = re.search(r"[\s\x00-\x1f\x7f]", base_url)
+    if blank:
+        raise ValidationError(
+            "%s holds %s at character %d of %d: a URL has no white space or control character (is something "
+            "pasted after it?); %s. The URL is not shown"
+            % (
+                source,
+                "a space" if blank.group() == " " else "a control character",
+                blank.start() + 1,
+                len(base_url),
+                fix,
+            )
+        )
+    if not re.match(r"^https?://[^/]+", base_url, re.IGNORECASE):
+        raise ValidationError(
+            "%s must be an http(s) URL starting with https://; %s. The URL is not shown" % (source, fix)
+        )
     parts = urlsplit(base_url)
+    if parts.query or parts.fragment or base_url.endswith(("?", "#")):
+        raise ValidationError(
+            "%s must not hold a query or fragment (?... or #...): the API paths are added after it; %s" % (source, fix)
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValidationError("%s has a port that is not a number from 1 to 65535; %s" % (source, fix))
+    return parts
+
+
+def check_base_url(base_url, validate_certs, allow_insecure, notices, source="base_url"):
+    """The base URL, refused when it is not one URL, carries credentials, or would send them unprotected to another
+    host. ``source`` names where it came from: the option, or the environment variable."""
+    named = "the %s %s" % (source, "option" if source == "base_url" else "environment variable")
+    parts = _url_parts(base_url, source, "set %s to a URL such as %s" % (named, DEFAULT_BASE_URL))
+    check = "check %s" % named
     if parts.username is not None or parts.password is not None:
         raise ValidationError(
             "base_url must not hold a user name or password (user:password@host); the API token "
-            "is the only credential sent (%s). The URL is not shown" % source
+            "is the only credential sent (%s). The URL is not shown" % check
         )
     insecure = [
         what
@@ -215,6 +248,7 @@ def resolve_connection(params, environ, notices=None):
             params.get("validate_certs", True),
             params.get("allow_insecure", False),
             notices,
+            "base_url" if params.get("base_url") or not environ.get(ENV_BASE_URL) else ENV_BASE_URL,
         ),
         validate_certs=params.get("validate_certs", True),
         ca_path=params.get("ca_path"),

@@ -370,7 +370,7 @@ class ReleaseEngine(WritePolicy):
             return result_entry(
                 message_id, UNKNOWN, "no outcome was recorded for this id; check it before releasing again"
             )
-        return self.unsent(message_id, self.engine.fatal.message)
+        return self.unsent(message_id, self.engine.fatal.why_unsent)
 
     def _pre_check(self, message_ids, known=None):
         """Read every message (or take its state from ``known``); return entries for those settled without a

@@ -35,6 +35,12 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 
 SEARCH_PAGE_SIZE = 1000
+_EMPTY_SEARCH_CAUSES = (
+    "Most likely the window is outside the mail's dates: search.start and search.end are compared with when "
+    "Cloudflare received each message, in UTC (a date without Z or an offset is UTC); widen them, then check each "
+    "filter's spelling (search.sender is the full address), and set search.detections_only: false to include mail "
+    "without a detection"
+)
 DEFAULT_POLL_TIMEOUT = 120.0
 
 # The filters of a search, as module options: flat in email_security_message_info, inside ``search`` elsewhere.
@@ -74,6 +80,16 @@ class SearchSpec:
 
     def query(self, per_page=SEARCH_PAGE_SIZE):
         return search_params(self.filters, self.detections_only, per_page)
+
+    def describe(self):
+        """The search as a person reads it: its window and filters."""
+        window = "from %s to %s" % (self.filters.get("start", "30 days ago"), self.filters.get("end", "now"))
+        filters = [
+            "%s %s" % (name, value) for name, value in sorted(self.filters.items()) if name not in ("start", "end")
+        ]
+        if self.detections_only:
+            filters.append("detections_only true")
+        return ", ".join([window] + filters)
 
     def as_search_params(self):
         """The filters as a bulk job's ``search_params`` (JSON types, not query-string text)."""
@@ -166,6 +182,22 @@ class QuarantineSearch:
 
     def summary(self):
         return dict(pages=self.pages, found=self.found, quarantined=self.quarantined, skipped_items=len(self.skipped))
+
+    def warnings(self, participle):
+        """What the task must say of the search it acted on (``participle``: "released", "moved"): items that were
+        left out for carrying no valid id, or a search that ran and matched no message at all, with what was
+        searched and the likely cause."""
+        if self.skipped:
+            return [
+                "%d item(s) of the search answer carry no valid message id and were not %s"
+                % (len(self.skipped), participle)
+            ]
+        if self.pages and not self.found:
+            return [
+                "the search matched no message (%s), so nothing was %s. %s"
+                % (self.spec.describe(), participle, _EMPTY_SEARCH_CAUSES)
+            ]
+        return []
 
     def _pass(self):
         """({id: MessageState} in the search's order, pages read, items that carry no valid id)."""

@@ -442,7 +442,7 @@ class SettingsListRun(WritePolicy):
             sent = [change for change in changes if change.action != UNCHANGED]
             if sent and not self.check_mode:
                 self._send(sent)
-        return [self._result(change) for change in changes], self._diff(changes)
+        return [self._result(change) for change in changes], self._diff(self.kind, changes)
 
     def _read(self, declared, kind=None):
         kind = kind or self.kind
@@ -626,11 +626,24 @@ class SettingsListRun(WritePolicy):
         }
 
     @staticmethod
-    def _diff(changes):
-        return {
-            "before": [c.before for c in changes if c.before is not None],
-            "after": [c.after for c in changes if c.action != DELETED and c.after is not None],
-        }
+    def _diff(kind, changes):
+        """One diff per entry, as Ansible's callbacks render a list of them: the managed fields before and after
+        (``{}`` where there is no entry), under a header naming the entry."""
+        diffs = []
+        for change in changes:
+            entry = change.before or change.after or {}
+            label = "%s %s" % (kind.name, entry.get("pattern", change.declared.pattern))
+            if kind.typed:
+                label += " (%s)" % entry.get("pattern_type", change.declared.pattern_type)
+            diffs.append(
+                {
+                    "before_header": label,
+                    "after_header": label,
+                    "before": change.before or {},
+                    "after": {} if change.action == DELETED else change.after or {},
+                }
+            )
+        return diffs
 
 
 def settings_summary(results, requests_sent):

@@ -88,9 +88,11 @@ def run_settings_module(kind):
         summary=settings_summary(results, client.requests_sent),
     )
     if module._diff:
-        if module.params[kind.entries_option] is None and len(diff["before"]) <= 1 and len(diff["after"]) <= 1:
-            diff = {side: (entries[0] if entries else {}) for side, entries in diff.items()}
-        result["diff"] = diff
+        # One declared entry: its diff; several: the diffs of the entries that change, a list Ansible renders.
+        if module.params[kind.entries_option] is None and len(diff) == 1:
+            result["diff"] = diff[0]
+        else:
+            result["diff"] = [entry for entry in diff if entry["before"] != entry["after"]]
     module.exit_json(**result)
 
 

@@ -125,7 +125,7 @@ class SubmissionRun(WritePolicy):
         return submission_entry(message_id, status, detail, submission_id, self._alert_ids.get(message_id))
 
     def _unsent(self, message_id):
-        why = self.fatal.message if self.fatal is not None else "no outcome was recorded for this id"
+        why = self.fatal.why_unsent if self.fatal is not None else "no outcome was recorded for this id"
         return self.unsent(message_id, why)
 
     def _candidates(self, message_ids, entries):

@@ -285,7 +285,7 @@ class WriteEngine:
             if forbidden is not None:
                 self.stop(forbidden)
             if self.fatal is not None:
-                decided.update((k, policy.unsent(k, self.fatal.message)) for k in pending)
+                decided.update((k, policy.unsent(k, self.fatal.why_unsent)) for k in pending)
                 return decided
             attempts += 1
             try:

@@ -119,7 +119,8 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details:
-      - The managed fields of each policy before and after; one policy's diff is shown as that policy.
+      - The managed fields of each policy before and after. One declared policy's diff is that policy's; several give a
+        list of diffs, one per policy that changes, headed by its pattern.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second run reports no changes.
     support: full

@@ -87,7 +87,8 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details:
-      - The managed fields of each entry before and after; one entry's diff is shown as that entry.
+      - The managed fields of each entry before and after. One declared entry's diff is that entry's; several give a
+        list of diffs, one per entry that changes, headed by its pattern.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second run reports no changes.
     support: full

@@ -38,6 +38,8 @@ options:
       - A message id is a string of 1 to 256 characters, each a letter, a digit or one of C(._:+=@~-), never C(.)
         or C(..), never percent-encoded. An empty list, or any item that breaks this rule, fails the task before any
         request is sent. Booleans, numbers and nulls are refused, not converted; quote ids in YAML.
+      - Ids given as text (one string, or a survey field pasted from a ticket) are split where commas, semicolons,
+        spaces or line breaks stand between them, as the runbooks read them; no id holds one of those.
       - Exactly one of O(message_ids) and O(search) is required.
     type: list
     elements: raw
@@ -459,10 +461,8 @@ def main():
     result = report.result(client, with_diff=module._diff)
     if search is not None:
         result.update(search=search.summary())
-        if search.skipped:
-            module.warn(
-                "%d item(s) of the search answer carry no valid message id and were not moved" % len(search.skipped)
-            )
+        for warning in search.warnings("moved"):
+            module.warn(warning)
     failure = report.failure(params["fail_on_incomplete"])
     if failure is not None:
         module.fail_json(msg=failure, **result)

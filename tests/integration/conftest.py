@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 from tests.postgres_server import PostgresServer
-from tests.simulator import Simulator, load_state
+from tests.simulator import Message, Simulator, load_state
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS_PATH = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_ROOT)))
@@ -48,6 +49,36 @@ def postgres():
         yield server
     finally:
         server.close()
+
+
+PHISH_SENDER = "billing@phish-campaign.example"
+RECIPIENTS = ["alice@corp.example", "bob@corp.example"]
+
+
+def moment(hours_ago):
+    """A time that many hours ago, as the contract writes one."""
+    then = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours_ago)
+    return then.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def campaign_sim():
+    """An API deployment whose mail includes a 5-message phish campaign delivered to two inboxes each."""
+    state = load_state(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"), deployment="api")
+    campaign = []
+    for n in range(5):
+        sent = moment(1) if n else moment(1.5)
+        message = Message(
+            "PHISH%011d-%s-%d" % (n, sent[:-1], n), PHISH_SENDER, RECIPIENTS, "Invoice overdue", sent, "NONE", False
+        )
+        message.mark_never_quarantined()
+        campaign.append(message)
+    state.add_messages(campaign)
+    with Simulator(state) as running:
+        running.campaign = [m.id for m in campaign]
+        yield running
+    assert_within_contract(running.state)
+    assert running.state.ledger("redundant_move") == []
 
 
 class PlaybookRun:

@@ -13,45 +13,16 @@ import glob
 import json
 import os
 
-import pytest
 
-from conftest import COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, assert_within_contract, run_playbook
-from tests.simulator import Message, Simulator, load_state
+from conftest import COLLECTION_ROOT, PHISH_SENDER, RECIPIENTS, ansible_env, moment, run_playbook
 
-PHISH_SENDER = "billing@phish-campaign.example"
-RECIPIENTS = ["alice@corp.example", "bob@corp.example"]
 PLAYBOOK = os.path.join(COLLECTION_ROOT, "playbooks", "phish_remediation.yml")
-
-
-def _moment(hours_ago):
-    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours_ago)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@pytest.fixture
-def campaign_sim():
-    """An API deployment whose mail includes a 5-message phish campaign delivered to two inboxes each."""
-    state = load_state(os.path.join(SIMULATOR_DIR, "seeds", "demo.json"), deployment="api")
-    campaign = []
-    for n in range(5):
-        sent = _moment(1) if n else _moment(1.5)
-        message = Message(
-            "PHISH%011d-%s-%d" % (n, sent[:-1], n), PHISH_SENDER, RECIPIENTS, "Invoice overdue", sent, "NONE", False
-        )
-        message.mark_never_quarantined()
-        campaign.append(message)
-    state.add_messages(campaign)
-    with Simulator(state) as running:
-        running.campaign = [m.id for m in campaign]
-        yield running
-    assert_within_contract(running.state)
-    assert running.state.ledger("redundant_move") == []
 
 
 def remediate(sim, tmp_path, name, options=(), **extra):
     variables = dict(
         sender=PHISH_SENDER,
-        start=_moment(3),
+        start=moment(3),
         reason="invoice phish reported by users",
         ticket="INC-4711",
         report_dir=str(tmp_path / "reports"),

@@ -9,18 +9,34 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import json
 import os
 import signal
 import sys
 import threading
 import time
 
+from .api import DEFAULT_ACCOUNT_ID, DEFAULT_EMAIL, DEFAULT_KEY, DEFAULT_READ_ONLY_TOKEN, DEFAULT_TOKEN
 from .quota import CLOUDFLARE_QUOTA, CLOUDFLARE_WINDOW
 from .server import Simulator, load_state
 
 
+def write_atomically(path, text):
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(partial, path)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Cloudflare Email Security Investigate API simulator (127.0.0.1 only)")
+    parser = argparse.ArgumentParser(
+        description="Cloudflare Email Security Investigate API simulator (127.0.0.1 only). Without --seed it "
+        "accepts account id %s, the API token %s (Write), %s (Read) and the legacy API key %s with e-mail %s; a "
+        "seed names its own (tests/simulator/seeds/demo.json: the same). A seed's dates, and the time each of its "
+        "ids carries, are moved so that its newest message was sent an hour ago; the shift is printed at start-up "
+        "and --ids-file writes each seeded id as served."
+        % (DEFAULT_ACCOUNT_ID, DEFAULT_TOKEN, DEFAULT_READ_ONLY_TOKEN, DEFAULT_KEY, DEFAULT_EMAIL)
+    )
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free port)")
     parser.add_argument("--seed", help="JSON file with the account, credentials and messages")
     parser.add_argument("--generate", type=int, default=0, help="add N synthetic quarantined messages")
@@ -46,6 +62,11 @@ def main(argv=None):
         "SCALE 1 is the real thing, 0.01 keeps the count and shrinks window and lockout to 3 s for fast tests",
     )
     parser.add_argument("--url-file", help="also write the base URL to this file once serving (for test setups)")
+    parser.add_argument(
+        "--ids-file",
+        help="also write, as JSON, each message's id as served keyed by its postfix id, and the seed's date shift in "
+        "seconds (for test setups that name seeded messages)",
+    )
     parser.add_argument(
         "--max-lifetime",
         type=float,
@@ -108,12 +129,17 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *args: stopping.set())
     signal.signal(signal.SIGINT, lambda *args: stopping.set())
     simulator.start()
+    if options.ids_file:
+        served = {message.postfix_id: message.id for message in state.messages.values()}
+        write_atomically(
+            options.ids_file,
+            json.dumps({"date_shift_seconds": int(state.date_shift.total_seconds()), "ids": served}, indent=1),
+        )
     if options.url_file:
-        partial = options.url_file + ".partial"
-        with open(partial, "w", encoding="utf-8") as out:
-            out.write(simulator.base_url + "\n")
-        os.replace(partial, options.url_file)
+        write_atomically(options.url_file, simulator.base_url + "\n")
     print("listening on %s" % simulator.base_url, flush=True)
+    if options.seed:
+        print(state.describe_date_shift(), flush=True)
     deadline = time.monotonic() + options.max_lifetime if options.max_lifetime else None
     while not stopping.wait(0.2):
         if deadline is not None and time.monotonic() > deadline:

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import datetime
 import random
+import re
 import time
 
 from . import contract
@@ -296,12 +297,30 @@ def generate_messages(count, seed=0, quarantined=True, within_hours=None, clean=
     return messages
 
 
+# An id that carries when Cloudflare received the message: <postfix_id>-<YYYY-MM-DDTHH:MM:SS>-<suffix>.
+_STAMPED_ID = re.compile(r"^([^-]+)-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)-(.+)$")
+
+
+def shifted_id(message_id, shift):
+    """The id with the time it carries moved by ``shift``; an id that carries none, unchanged."""
+    stamped = _STAMPED_ID.match(message_id)
+    if not stamped:
+        return message_id
+    moved = datetime.datetime.strptime(stamped.group(2), "%Y-%m-%dT%H:%M:%S") + shift
+    return "%s-%s-%s" % (stamped.group(1), moved.strftime("%Y-%m-%dT%H:%M:%S"), stamped.group(3))
+
+
 def rebase_dates(messages):
-    """Move seed messages in time so the newest was sent an hour ago: inside the default search window, always."""
+    """Move seed messages in time so the newest was sent an hour ago (inside the default search window, always),
+    the time each id carries with its date, so that an id still tells when its message was received. Returns the
+    shift, in whole seconds."""
     dates = [contract.parse_date_time(m.sent_date) for m in messages if m.sent_date]
     if not dates:
-        return
+        return datetime.timedelta(0)
     shift = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1) - max(dates)
+    shift = datetime.timedelta(seconds=round(shift.total_seconds()))
     for message in messages:
         if message.sent_date:
             message.sent_date = _now_text(contract.parse_date_time(message.sent_date) + shift)
+        message.id = shifted_id(message.id, shift)
+    return shift

@@ -77,18 +77,30 @@ class SimulatorState:
         # Messages quarantined later, on a schedule: [(time.time() when due, Message)], soonest first.
         self.arrivals = []
         self._polls = {}
+        # How far the seed's dates (and the times its ids carry) were moved: see rebase_dates.
+        self.date_shift = datetime.timedelta(0)
 
     @classmethod
     def from_seed(cls, seed, ledger_path=None):
         messages = [Message.from_dict(item) for item in seed.get("messages", [])]
-        rebase_dates(messages)
+        date_shift = rebase_dates(messages)
         generate = seed.get("generate")
         if generate:
             messages.extend(generate_messages(generate.get("count", 0), generate.get("seed", 0)))
         keys = ("account_id", "api_token", "read_only_token", "api_email", "api_key", "deployment")
         state = cls(messages, ledger_path=ledger_path, **{k: seed[k] for k in keys if k in seed})
         state.schedule_arrivals(seed.get("arrivals", []))
+        state.date_shift = date_shift
         return state
+
+    def describe_date_shift(self):
+        """The start-up line that says how far the seed's dates, and the times its ids carry, were moved."""
+        days, seconds = self.date_shift.days, self.date_shift.seconds
+        return (
+            "seed dates moved by %+d day(s) %02d:%02d:%02d so that the newest message was sent an hour ago; the time "
+            "in each seeded id moved with them (an id's time is when its message was received)"
+            % (days, seconds // 3600, seconds // 60 % 60, seconds % 60)
+        )
 
     # Configuration -------------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from . import (
     Simulator,
     SimulatorState,
     generate_messages,
+    load_state,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -380,7 +381,9 @@ def test_command_line_prints_its_address_and_stops_on_sigterm(tmp_path):
         assert len(answer["result"]) == 12
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
-        assert "stopped" in process.stdout.read()
+        rest = process.stdout.read()
+        assert "seed dates moved by +" in rest and "the time in each seeded id moved with them" in rest
+        assert "stopped" in rest
     finally:
         if process.poll() is None:
             process.kill()
@@ -869,3 +872,23 @@ def test_a_blocked_sender_is_created_and_listed_within_the_contract(sim):
     assert [e["pattern"] for e in listed["result"]] == ["p@evil.example"]
     assert sim.state.ledger("response_violation") == []
     assert sim.state.ledger("contract_violation") == []
+
+
+def test_a_seeds_ids_carry_the_time_of_its_shifted_dates():
+    # Issue 37 item 4: the dates were moved an hour before now, the ids kept the seed's times (13 days apart).
+    seed_path = os.path.join(HERE, "seeds", "demo.json")
+    with open(seed_path, encoding="utf-8") as source:
+        seeded = {m["id"].split("-", 1)[0]: m for m in json.load(source)["messages"]}
+    state = load_state(seed_path)
+
+    assert abs(state.date_shift.total_seconds()) > 3600
+    assert state.date_shift.total_seconds() == int(state.date_shift.total_seconds())
+    for message in state.messages.values():
+        original = seeded[message.postfix_id]
+        carried = datetime.datetime.strptime(message.id.split("-", 1)[1][:19], "%Y-%m-%dT%H:%M:%S")
+        sent = datetime.datetime.strptime(message.sent_date, "%Y-%m-%dT%H:%M:%SZ")
+        seed_carried = datetime.datetime.strptime(original["id"].split("-", 1)[1][:19], "%Y-%m-%dT%H:%M:%S")
+        seed_sent = datetime.datetime.strptime(original["sent_date"], "%Y-%m-%dT%H:%M:%SZ")
+        assert carried - sent == seed_carried - seed_sent, message.id
+        assert carried - seed_carried == state.date_shift
+        assert message.id.endswith(original["id"][-9:])

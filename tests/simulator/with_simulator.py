@@ -38,6 +38,8 @@ def main(argv=None):
     state = load_state(options.seed, options.generate, options.ledger)
     state.configure({"latency": options.latency})
     with Simulator(state) as simulator:
+        if options.seed:
+            print("simulator: %s" % state.describe_date_shift(), flush=True)
         print("simulator listening on %s (%d messages)" % (simulator.base_url, len(state.messages)), flush=True)
         env = dict(
             os.environ,

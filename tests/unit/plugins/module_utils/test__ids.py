@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import id_problem, unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import given_ids, id_problem, unique_message_ids
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 
 
@@ -49,3 +49,19 @@ def test_unique_message_ids_lists_at_most_ten_problems():
     with pytest.raises(ValidationError) as raised:
         unique_message_ids([".."] * 12)
     assert "12 invalid id(s)" in str(raised.value) and "and 2 more" in str(raised.value)
+
+
+def test_ids_pasted_as_text_are_split_as_the_runbooks_split_them():
+    # Ansible splits "a, b" at the comma into "a" and " b"; the runbook accepts that text, and so does the module.
+    assert unique_message_ids(["a", " b"]) == (["a", "b"], [])
+    assert given_ids(["a,b; c\nd\r\n", "  e  ", ""]) == ["a", "b", "c", "d", "e"]
+    assert unique_message_ids(["a b a"]) == (["a", "b"], ["a"])
+
+
+def test_text_that_holds_no_id_is_empty_and_a_bad_id_inside_text_is_still_refused():
+    with pytest.raises(ValidationError, match="empty"):
+        unique_message_ids([" , ", ""])
+    with pytest.raises(ValidationError, match=r"item 2 \('a/b'\) contains URL syntax"):
+        unique_message_ids(["x, a/b"])
+    with pytest.raises(ValidationError, match="is a bool"):
+        unique_message_ids(["x", True])

@@ -45,7 +45,7 @@ def params(**extra):
 
 @pytest.mark.parametrize(
     "extra, message",
-    [(dict(limit=0), "limit"), (dict(per_page=1001), "per_page"), (dict(message_ids=["a b"]), "message")],
+    [(dict(limit=0), "limit"), (dict(per_page=1001), "per_page"), (dict(message_ids=["a/b"]), "message")],
 )
 def test_options_are_checked_before_any_request(extra, message):
     with pytest.raises(ValidationError, match=message):

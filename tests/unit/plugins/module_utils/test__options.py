@@ -100,6 +100,12 @@ def test_credentials_no_cloudflare_credential_is_are_refused_without_the_value(v
         ("http://api.example/client/v4", True, False, "allow_insecure=true"),
         ("https://api.example/client/v4", False, False, "allow_insecure=true"),
         ("ftp://api.example", True, False, r"http\(s\) URL"),
+        ("api.cloudflare.com/client/v4", True, False, "starting with https://"),
+        ("https://host/client/v4 junk", True, False, "a space at character 23 of 27"),
+        ("https://host/client/v4\tjunk", True, False, "a control character at character 23"),
+        ("https://host/client/v4?x=1", True, False, "query or fragment"),
+        ("https://host/client/v4#top", True, False, "query or fragment"),
+        ("https://host:99999/client/v4", True, False, "port"),
     ],
 )
 def test_base_url_refusals(url, validate, allowed, message):
@@ -176,3 +182,14 @@ def test_a_dsn_with_the_local_backend_is_a_notice_that_does_not_show_it():
     settings = resolve_connection(params(state_dsn="postgresql://u:Pw-Secret-123@db/awx"), {}, notices)
     assert settings["state_backend"] == "local" and settings["state_dsn"] is None
     assert len(notices) == 1 and "state_backend is local" in notices[0] and "Pw-Secret" not in notices[0]
+
+
+def test_a_base_url_refusal_names_where_it_came_from_and_never_shows_the_url():
+    with pytest.raises(ValidationError) as option:
+        check_base_url("https://user:Pass-Word-1@host/v4 junk", True, False, [])
+    with pytest.raises(ValidationError) as variable:
+        check_base_url("https://host/v4 junk", True, False, [], source="CLOUDFLARE_BASE_URL")
+
+    assert "set the base_url option" in str(option.value) and "Pass-Word-1" not in str(option.value)
+    assert "set the CLOUDFLARE_BASE_URL environment variable" in str(variable.value)
+    assert "junk" not in str(variable.value)

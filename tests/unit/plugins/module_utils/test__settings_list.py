@@ -96,7 +96,7 @@ def test_only_the_differing_fields_are_patched(api):
 
     assert [r["action"] for r in results] == ["updated"]
     assert json.loads(api.calls[2].request.body) == {"verify_sender": True}
-    assert diff["before"][0]["verify_sender"] is False and diff["after"][0]["verify_sender"] is True
+    assert diff[0]["before"]["verify_sender"] is False and diff[0]["after"]["verify_sender"] is True
 
 
 def test_several_changes_go_in_one_atomic_batch(api):

@@ -292,12 +292,17 @@ def test_a_wait_for_the_account_lock_is_said_once_as_it_begins(tmp_path):
 def test_a_refusal_that_stops_the_task_leaves_later_writes_unsent():
     time = FakeTime()
     engine, dummy = make(time)
-    refusal = CloudflareError("HTTP 403: Authentication error", status=403)
+    refusal = CloudflareError(
+        "HTTP 403: Authentication error", status=403, errors=[{"code": 10000, "message": "Authentication error"}]
+    )
     policy = Policy(time, [refusal])
 
     assert engine.write(policy, ["a"]) == {"a": "refused: HTTP 403: Authentication error"}
     assert engine.fatal is refusal
-    assert engine.write(policy, ["b"]) == {"b": "unsent: HTTP 403: Authentication error"}
+    # Said in full once, by the task's message; each id it kept from being sent says it in a few words.
+    assert engine.write(policy, ["b"]) == {
+        "b": "unsent: the task stopped first on HTTP 403 [10000] Authentication error; its message says why"
+    }
     assert len(policy.sent) == 1
 
 

@@ -163,7 +163,7 @@ def test_a_permission_error_fails_with_the_code(api, run_module):
         (dict(per_page=0), "per_page must be from 1 to 1000"),
         (dict(limit=0), "limit must be at least 1"),
         (dict(start="yesterday"), "start must be an RFC 3339 date-time"),
-        (dict(message_ids=["bad id"]), "invalid id"),
+        (dict(message_ids=["bad/id"]), "invalid id"),
         (dict(final_disposition="EVIL"), "final_disposition"),
         # Issue 13: values messages carry but the search refuses, and date-times Cloudflare refuses.
         (dict(final_disposition="MALICIOUS-BEC"), "final_disposition must be one of: MALICIOUS, SUSPICIOUS"),

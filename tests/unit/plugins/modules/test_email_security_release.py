@@ -652,8 +652,8 @@ def test_explicit_arguments_win_over_the_environment(api, run_module, monkeypatc
     "bad, message",
     [
         (dict(message_ids=[]), "message_ids is empty"),
-        (dict(message_ids=[""]), "item 1 is an empty string"),
-        (dict(message_ids=["ok-1", "has space"]), "item 2"),
+        (dict(message_ids=[""]), "message_ids is empty"),
+        (dict(message_ids=["ok-1", "has/slash"]), "item 2"),
         (dict(message_ids=["a/b"]), "URL syntax"),
         (dict(message_ids=["a?b"]), "URL syntax"),
         (dict(message_ids=["a#b"]), "URL syntax"),

@@ -140,7 +140,7 @@ def test_unknown_messages_and_messages_without_an_alert_are_not_submitted(api, r
     "extra, message",
     [
         (dict(message_ids=[]), "message_ids is empty"),
-        (dict(message_ids=["bad id"]), "invalid id"),
+        (dict(message_ids=["bad/id"]), "invalid id"),
         (dict(expected_disposition="CLEAN"), "expected_disposition"),
     ],
 )
