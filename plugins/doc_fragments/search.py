@@ -15,7 +15,8 @@ options:
   search:
     description:
       - The Investigate search whose messages to act on (for a release, those still quarantined; for a move, those
-        delivered to a mailbox), with the filters of M(mailsec.cloudflare.email_security_message_info).
+        delivered to a mailbox; for M(mailsec.cloudflare.email_security_message_info), those to read, since 1.3.0). The
+        same dict in every module, so a search copied from one task to another means the same messages.
       - A time window is required. Set O(search.start), or O(search.all_time=true) to act on everything the
         search matches in Cloudflare's default window; a search with neither is refused before any request.
       - Every filter is checked before any request; an empty filter is refused rather than matching everything.

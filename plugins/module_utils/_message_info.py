@@ -19,28 +19,50 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     STATE_UNREADABLE,
     read_message_part,
     search_messages,
-    search_params,
     search_window,
     wanted,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
+    SEARCH_FILTER_OPTIONS,
+    SearchSpec,
+    search_spec,
+)
 
 DEFAULT_LIMIT = 1000
 DEFAULT_PER_PAGE = 100
-DEFAULT_POLL_TIMEOUT = 120.0
+
+
+# The filters as options of their own, as 1.0 to 1.2 took them: still read, with a deprecation warning, until 2.0.0.
+DEPRECATED_FLAT_FILTERS = {
+    name: dict(option, removed_in_version="2.0.0", removed_from_collection="mailsec.cloudflare")
+    for name, option in SEARCH_FILTER_OPTIONS.items()
+    if name != "detections_only"
+}
+# Without a default: a default would make every task look as if it set a deprecated option.
+DEPRECATED_FLAT_FILTERS["detections_only"] = dict(
+    type="bool", removed_in_version="2.0.0", removed_from_collection="mailsec.cloudflare"
+)
 
 
 def validate_info_options(params):
-    """Check the module's own options before any request; return the unique ids to read, or None to search.
+    """Check the module's own options before any request: (the unique ids to read, or None to search; the search).
 
-    ``start`` and ``end`` in params are replaced by the RFC 3339 text the search takes.
+    The search is the ``search`` option, checked as every module checks it, or the deprecated flat filters, which
+    need no time window (Cloudflare's default, the last 30 days).
     """
     message_ids = unique_message_ids(params["message_ids"])[0] if params["message_ids"] is not None else None
     check_range("limit", params["limit"], 1)
     check_range("per_page", params["per_page"], 1, 1000)
     check_range("poll_timeout", params["poll_timeout"], 0)
-    params["start"], params["end"] = search_window(params["start"], params["end"])
-    return message_ids
+    if params.get("search") is not None:
+        return message_ids, search_spec(params["search"])
+    filters = {name: params[name] for name in SEARCH_FILTERS if params.get(name) is not None}
+    filters["start"], filters["end"] = search_window(params["start"], params["end"])
+    detections_only = params["detections_only"] is not False
+    return message_ids, SearchSpec(
+        {name: value for name, value in filters.items() if value is not None}, detections_only, params["poll_timeout"]
+    )
 
 
 class InfoReport:
@@ -72,10 +94,10 @@ class InfoReport:
         )
 
 
-def find_messages(client, account_id, params, message_ids, concurrency):
-    """Read message_ids, or search with the filters in params, then the parts ``include`` asks for; raise
-    CloudflareError for what stops the task. A part that cannot be read stops nothing (see PartReader)."""
-    report = _find(client, account_id, params, message_ids, concurrency)
+def find_messages(client, account_id, params, message_ids, spec, concurrency):
+    """Read message_ids, or search by ``spec``, then the parts ``include`` asks for; raise CloudflareError for what
+    stops the task. A part that cannot be read stops nothing (see PartReader)."""
+    report = _find(client, account_id, params, message_ids, spec, concurrency)
     include = params.get("include") or []
     if include and report.messages:
         parts = PartReader(client, account_id, include)
@@ -114,15 +136,15 @@ class PartReader:
             self.unavailable += 1
 
 
-def _find(client, account_id, params, message_ids, concurrency):
+def _find(client, account_id, params, message_ids, spec, concurrency):
     if message_ids is None:
-        query = search_params(
-            {name: params[name] for name in SEARCH_FILTERS},
-            params["detections_only"],
-            min(params["per_page"], params["limit"]),
-        )
         messages, pages, truncated = search_messages(
-            client, account_id, query, params["limit"], params["quarantined_only"], params["poll_timeout"]
+            client,
+            account_id,
+            spec.query(min(params["per_page"], params["limit"])),
+            params["limit"],
+            params["quarantined_only"],
+            spec.poll_timeout,
         )
         return InfoReport(messages, pages=pages, truncated=truncated)
     messages, not_found_ids = [], []

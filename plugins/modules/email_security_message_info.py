@@ -25,46 +25,65 @@ author:
 options:
   message_ids:
     description:
-      - Read these messages by id. Mutually exclusive with the search filters.
+      - Read these messages by id. Mutually exclusive with O(search) and the search filters.
       - Ids Cloudflare does not know are listed in RV(not_found_ids); see O(fail_on_not_found).
       - Ids follow the same rule as in M(mailsec.cloudflare.email_security_release), checked before any request.
     type: list
     elements: raw
     aliases: [ids]
   query:
-    description: Free text matched against sender, recipients, subject, attachment names and message id.
+    description:
+      - Free text matched against sender, recipients, subject, attachment names and message id.
+      - Deprecated, removed in 2.0.0: use O(search.query), the O(search) every module takes.
     type: str
   sender:
-    description: Sender address or part of it.
+    description:
+      - Sender address or part of it.
+      - Deprecated, removed in 2.0.0: use O(search.sender), the O(search) every module takes.
     type: str
   recipient:
-    description: Recipient address or part of it.
+    description:
+      - Recipient address or part of it.
+      - Deprecated, removed in 2.0.0: use O(search.recipient), the O(search) every module takes.
     type: str
   subject:
-    description: Subject text.
+    description:
+      - Subject text.
+      - Deprecated, removed in 2.0.0: use O(search.subject), the O(search) every module takes.
     type: str
   domain:
-    description: Sender or recipient domain.
+    description:
+      - Sender or recipient domain.
+      - Deprecated, removed in 2.0.0: use O(search.domain), the O(search) every module takes.
     type: str
   message_id:
-    description: The RFC 5322 C(Message-ID) header value.
+    description:
+      - The RFC 5322 C(Message-ID) header value.
+      - Deprecated, removed in 2.0.0: use O(search.message_id), the O(search) every module takes.
     type: str
   alert_id:
-    description: The alert id Cloudflare attached to the message.
+    description:
+      - The alert id Cloudflare attached to the message.
+      - Deprecated, removed in 2.0.0: use O(search.alert_id), the O(search) every module takes.
     type: str
   final_disposition:
     description:
       - Only messages with this final disposition.
       - The search takes only these values, fewer than messages carry in RV(messages[].final_disposition);
         C(MALICIOUS-BEC), C(ENCRYPTED), C(EXTERNAL) and C(UNKNOWN) are refused before any request.
+      - Deprecated, removed in 2.0.0: use O(search.final_disposition), the O(search) every module takes.
     type: str
     choices: [MALICIOUS, SUSPICIOUS, SPOOF, SPAM, BULK, NONE]
   delivery_status:
-    description: Only messages with this delivery status.
+    description:
+      - Only messages with this delivery status.
+      - Deprecated, removed in 2.0.0: use O(search.delivery_status), the O(search) every module takes.
     type: str
     choices: [delivered, moved, quarantined, rejected, deferred, bounced, queued, move_failed]
   message_action:
-    description: Only messages on which this action was taken.
+    description:
+      - Only messages on which this action was taken.
+      - Deprecated, removed in 2.0.0: use O(search.message_action), the O(search) every module takes.
     type: str
     choices: [PREVIEW, QUARANTINE_RELEASED, MOVED]
   start:
@@ -73,18 +92,20 @@ options:
         A bare date such as C(2026-11-24) means midnight UTC of that day.
       - A start in the future, or after O(end), is refused before any request.
       - Cloudflare searches the last 30 days when O(start) is not set.
+      - Deprecated, removed in 2.0.0: use O(search.start), the O(search) every module takes.
     type: str
   end:
     description:
       - Messages sent before this RFC 3339 date-time; a bare date means midnight UTC of that day.
       - Cloudflare's default is now.
+      - Deprecated, removed in 2.0.0: use O(search.end), the O(search) every module takes.
     type: str
   detections_only:
     description:
       - Only messages Cloudflare detected as a threat, spam or bulk (the API's own default).
-      - Set to V(false) to search everything.
+      - Set to V(false) to search everything. Not set, V(true).
+      - Deprecated, removed in 2.0.0: use O(search.detections_only), the O(search) every module takes.
     type: bool
-    default: true
   quarantined_only:
     description: Keep only messages that are still quarantined (C(is_quarantined)), the ones a release can act on.
     type: bool
@@ -123,6 +144,7 @@ options:
     version_added: 1.1.0
 extends_documentation_fragment:
   - mailsec.cloudflare.connection
+  - mailsec.cloudflare.search
   - mailsec.cloudflare.connection.action_group
   - mailsec.cloudflare.attributes.info_module
 seealso:
@@ -307,22 +329,23 @@ import time
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._message_info import (
+    DEPRECATED_FLAT_FILTERS,
     DEFAULT_LIMIT,
     DEFAULT_PER_PAGE,
-    DEFAULT_POLL_TIMEOUT,
     find_messages,
     validate_info_options,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import MESSAGE_PARTS, SEARCH_FILTERS
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import SEARCH_FILTER_OPTIONS
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import DEFAULT_POLL_TIMEOUT, SEARCH_OPTION
 
 
 def main():
     module = CloudflareModule(
         argument_spec=dict(
             message_ids=dict(type="list", elements="raw", aliases=["ids"]),
-            **SEARCH_FILTER_OPTIONS,
+            search=SEARCH_OPTION,
+            **DEPRECATED_FLAT_FILTERS,
             quarantined_only=dict(type="bool", default=False),
             limit=dict(type="int", default=DEFAULT_LIMIT),
             per_page=dict(type="int", default=DEFAULT_PER_PAGE),
@@ -330,12 +353,13 @@ def main():
             fail_on_not_found=dict(type="bool", default=False),
             include=dict(type="list", elements="str", choices=list(MESSAGE_PARTS), default=[]),
         ),
-        mutually_exclusive=[("message_ids", name) for name in SEARCH_FILTERS],
+        mutually_exclusive=[("message_ids", "search")]
+        + [(other, name) for name in SEARCH_FILTERS for other in ("message_ids", "search")],
         supports_check_mode=True,
     )
     params = module.params
     try:
-        message_ids = validate_info_options(params)
+        message_ids, spec = validate_info_options(params)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
@@ -343,7 +367,7 @@ def main():
     # Whole seconds, rounded down: a reader of read_at only ever thinks the reads older than they are.
     read_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
-        report = find_messages(client, settings["account_id"], params, message_ids, settings["concurrency"])
+        report = find_messages(client, settings["account_id"], params, message_ids, spec, settings["concurrency"])
     except CloudflareError as exc:
         module.fail_json(msg=exc.message, error=exc.as_dict())
     finally:

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 import yaml
@@ -114,3 +115,78 @@ def test_diff_of_the_phish_runbook_is_rendered_by_the_default_callback(campaign_
     assert run.returncode == 0, run.output
     assert CALLBACK_FAILURE not in run.output, run.output
     assert "+++ after: blocked sender %s (EMAIL)" % PHISH_SENDER in run.output
+
+
+def _results(tmp_path, sim, name, tasks, env=None, options=()):
+    """Run tasks that each register ``r<n>`` (errors ignored) and return the playbook run and {n: result}."""
+    registered = []
+    for number, task in enumerate(tasks):
+        task = dict(task, register="r%d" % number, ignore_errors=True)
+        registered.append(task)
+    registered.append(
+        {
+            "name": "Save what each task registered",
+            "ansible.builtin.copy": {
+                "content": "{{ {%s} | to_nice_json }}" % ", ".join("'%d': r%d" % (n, n) for n in range(len(tasks))),
+                "dest": str(tmp_path / ("%s.json" % name)),
+                "mode": "0600",
+            },
+        }
+    )
+    run = run_playbook(_playbook(tmp_path, name, registered), tmp_path, env or ansible_env(sim, tmp_path), {}, options)
+    with open(tmp_path / ("%s.json" % name), encoding="utf-8") as source:
+        return run, {int(key): value for key, value in json.load(source).items()}
+
+
+def test_a_base_url_with_a_space_and_junk_after_it_is_refused_before_any_request(sim, tmp_path):
+    release = "mailsec.cloudflare.email_security_release"
+    tasks = [
+        {"name": "Option", release: {"message_ids": ["a-1"], "base_url": sim.base_url + " junk"}},
+        {"name": "Variable", release: {"message_ids": ["a-1"]}, "environment": {"CLOUDFLARE_BASE_URL": "api.example"}},
+    ]
+    run, results = _results(tmp_path, sim, "base-url", tasks)
+
+    assert run.returncode == 0, run.output
+    assert "base_url holds a space at character %d" % (len(sim.base_url) + 1) in results[0]["msg"]
+    assert "set the base_url option" in results[0]["msg"]
+    assert "CLOUDFLARE_BASE_URL must be an http(s) URL starting with https://" in results[1]["msg"]
+    assert sim.state.requests() == []
+
+
+def test_a_release_or_move_whose_search_finds_nothing_says_so(sim, tmp_path):
+    search = {"sender": "nobody@nowhere.example", "start": moment(24 * 20), "end": moment(24 * 19)}
+    tasks = [
+        {"name": "Release", "mailsec.cloudflare.email_security_release": {"search": search}},
+        {"name": "Move", "mailsec.cloudflare.email_security_move": {"search": search, "destination": "Inbox"}},
+    ]
+    run, results = _results(tmp_path, sim, "empty-search", tasks)
+
+    for number, verb in ((0, "released"), (1, "moved")):
+        assert not results[number].get("failed") and not results[number]["changed"]
+        [warning] = [w for w in results[number]["warnings"] if "matched no message" in w]
+        assert "sender nobody@nowhere.example" in warning and search["start"] in warning
+        assert "so nothing was %s" % verb in warning and "window is outside the mail's dates" in warning
+    assert sim.state.requests(method="POST") == []
+
+
+def test_message_info_takes_the_search_a_release_takes_and_the_flat_filters_still_work_deprecated(sim, tmp_path):
+    sender = "invoices@northwind-supplies.example"
+    search = {"sender": sender, "start": moment(24 * 14)}
+    info = "mailsec.cloudflare.email_security_message_info"
+    tasks = [
+        {
+            "name": "Preview the release",
+            "mailsec.cloudflare.email_security_release": {"search": search},
+            "check_mode": True,
+        },
+        {"name": "The same search, read", info: {"search": search}},
+        {"name": "The flat filters of 1.2.0", info: {"sender": sender, "start": search["start"]}},
+    ]
+    run, results = _results(tmp_path, sim, "one-search", tasks)
+
+    assert run.returncode == 0, run.output
+    previewed = [r["id"] for r in results[0]["results"] if r["status"] == "would_release"]
+    assert previewed and sorted(results[1]["ids"]) == sorted(previewed)
+    assert sorted(results[2]["ids"]) == sorted(previewed)
+    assert "Unsupported parameters" not in run.output
+    assert "Param 'sender' is deprecated" in run.output and "version 2.0.0" in run.output

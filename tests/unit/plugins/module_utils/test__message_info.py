@@ -38,6 +38,8 @@ def params(**extra):
         end=None,
         quarantined_only=False,
         include=[],
+        search=None,
+        detections_only=None,
     )
     base.update(extra)
     return base
@@ -58,7 +60,7 @@ def test_ids_cloudflare_does_not_know_are_listed_not_fatal(api):
         "%s/%s" % (MESSAGES, IDS[1]), status=404, json=envelope(None, False, [{"code": 1404, "message": "not found"}])
     )
 
-    report = find_messages(real_client(), ACCOUNT, params(), IDS, 1)
+    report = find_messages(real_client(), ACCOUNT, params(), IDS, None, 1)
 
     assert [m["id"] for m in report.messages] == [IDS[0]] and report.not_found_ids == [IDS[1]]
 
@@ -70,7 +72,7 @@ def test_a_part_that_cannot_be_read_is_noted_and_the_others_still_read(api):
     )
     api.get("%s/%s/detections" % (MESSAGES, IDS[0]), json=envelope({"action": "QUARANTINED"}))
 
-    report = find_messages(real_client(), ACCOUNT, params(include=["trace", "detections"]), IDS[:1], 1)
+    report = find_messages(real_client(), ACCOUNT, params(include=["trace", "detections"]), IDS[:1], None, 1)
 
     message = report.messages[0]
     assert "boom" in message["unavailable"]["trace"] and message["detections"] == {"action": "QUARANTINED"}
@@ -81,4 +83,23 @@ def test_an_unreadable_message_stops_the_task_naming_it(api):
     api.get("%s/%s" % (MESSAGES, IDS[0]), status=500, json=envelope(None, False, [{"code": 1101, "message": "boom"}]))
 
     with pytest.raises(CloudflareError, match="could not read message %s" % IDS[0]):
-        find_messages(real_client(), ACCOUNT, params(), IDS[:1], 1)
+        find_messages(real_client(), ACCOUNT, params(), IDS[:1], None, 1)
+
+
+def test_the_search_dict_every_module_takes_is_checked_as_theirs_and_searched():
+    # Issue 37 item 6: copied from a release task, it was refused as "Unsupported parameters".
+    search = dict(sender="a@b.example", start="2026-11-24", detections_only=False, poll_timeout=5, all_time=False)
+    message_ids, spec = validate_info_options(params(search=search))
+
+    assert message_ids is None
+    assert spec.filters == {"sender": "a@b.example", "start": "2026-11-24T00:00:00Z"}
+    assert spec.detections_only is False and spec.poll_timeout == 5
+    with pytest.raises(ValidationError, match="search has no time window"):
+        validate_info_options(params(search=dict(sender="a@b.example")))
+
+
+def test_the_deprecated_flat_filters_still_search_without_a_window():
+    message_ids, spec = validate_info_options(params(sender="a@b.example"))
+
+    assert message_ids is None and spec.filters == {"sender": "a@b.example"} and spec.detections_only is True
+    assert spec.query(100) == {"sender": "a@b.example", "detections_only": "true", "per_page": 100}
