@@ -102,6 +102,8 @@ release-check: export PATH := $(CURDIR)/$(BIN):$(PATH)
 release-check: collection-copy
 	@echo "==> make $@: release check: changelog and docs lint, the tarball built, installed, linted and documented"
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-changelog lint
+	@# The release notes are what antsibull-changelog generates from changelogs/changelog.yaml, for every release.
+	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-changelog generate && git diff --exit-code -- CHANGELOG.rst changelogs/changelog.yaml
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	rm -rf $(BUILD_DIR)/dist $(BUILD_DIR)/installed
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-galaxy collection build --output-path $(CURDIR)/$(BUILD_DIR)/dist

@@ -9,8 +9,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 import yaml
+from packaging.specifiers import SpecifierSet
 
 from conftest import COLLECTION_ROOT
 
@@ -65,3 +67,43 @@ def test_a_ci_stage_shows_the_steps_it_announces_while_it_runs(tmp_path):
     assert lines[1].startswith("FAIL  quiet") and lines[-1] == "counted 0 1"
     with open(str(tmp_path / ".ci-logs" / "quiet.log"), encoding="utf-8") as log:
         assert log.read() == "==> step one\ndetail\n"
+
+
+def _yaml(*path):
+    with open(os.path.join(COLLECTION_ROOT, *path), encoding="utf-8") as source:
+        return yaml.safe_load(source)
+
+
+def _version(text):
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_the_release_notes_have_a_section_for_every_release_and_the_version_is_the_next_one():
+    # Issue 37 item 7: CHANGELOG.rst stopped at 1.0.0 while galaxy.yml said 1.2.0 and 20 fragments waited.
+    releases = sorted(_yaml("changelogs", "changelog.yaml")["releases"], key=_version)
+    with open(os.path.join(COLLECTION_ROOT, "CHANGELOG.rst"), encoding="utf-8") as source:
+        headings = [line for line in source.read().splitlines() if re.fullmatch(r"v\d+\.\d+\.\d+", line)]
+    galaxy_version = _yaml("galaxy.yml")["version"]
+    waiting = [name for name in os.listdir(os.path.join(COLLECTION_ROOT, "changelogs", "fragments")) if name != ".keep"]
+
+    assert headings == ["v%s" % version for version in reversed(releases)]
+    assert {"1.0.0", "1.1.0", "1.2.0"} <= set(releases)
+    # The version being made is the released one, or the next one with its fragments waiting.
+    assert galaxy_version == releases[-1] or (_version(galaxy_version) > _version(releases[-1]) and waiting)
+
+
+def test_the_execution_and_decision_environments_allow_every_ansible_core_the_readme_says_is_tested():
+    with open(os.path.join(COLLECTION_ROOT, "README.md"), encoding="utf-8") as source:
+        tested_line = next(line for line in source.read().split("\n- ") if "tested on" in line)
+    tested = sorted(set(re.findall(r"\b2\.(\d\d)\b", tested_line)), key=int)
+    with open(os.path.join(COLLECTION_ROOT, ".ci", "matrix"), encoding="utf-8") as source:
+        matrix = sorted(set(re.findall(r"\b2\.(\d\d):", source.read())), key=int)
+    pins = [
+        _yaml("extensions", "awx", "execution-environment.yml")["dependencies"]["ansible_core"]["package_pip"],
+        _yaml("extensions", "eda", "decision-environment.yml")["dependencies"]["ansible_core"]["package_pip"],
+    ]
+
+    assert tested == matrix and tested[0] == "16"
+    for pin in pins:
+        specifier = SpecifierSet(pin.split("ansible-core", 1)[1])
+        assert [minor for minor in tested if not specifier.contains("2.%s.0" % minor)] == [], pin
