@@ -108,9 +108,13 @@ attributes:
       - Messages already in O(destination) end V(already_there) and are not sent.
 notes:
   - B(A move lands once.) Rate-limit answers, authentication and permission refusals and connections that failed
-    before any byte was written are the only failures after which a move is sent again at once. After any other
-    failure its messages are read back until they show in O(destination) (V(moved_unconfirmed)) or
-    O(settle_timeout) has passed; a server that answered has finished with the request, so one read decides.
+    before any byte was written are the only failures after which a move is sent again at once. After a lost
+    answer (a timeout, a dropped connection) or a server error (HTTP 5xx, which a gateway may send while the move is
+    still processed) its messages are read back until they show in O(destination) (V(moved_unconfirmed)) or
+    O(settle_timeout) has passed since it was sent; only those still elsewhere then are sent again, at most
+    O(retries) times. A 500 the server never acted on therefore costs the whole O(settle_timeout) before the move is
+    sent again. After a 4XX (or a 2xx with C(success=false)) the server has finished with the request, so one read
+    decides, and messages still elsewhere end V(not_moved).
   - B(Crash and re-run.) Each move request is written to the journal of the state store (O(state_backend)) before
     it leaves. The next run that shares the store settles a move an earlier run left unsettled, to any folder,
     before it sends anything, so a late move never undoes a later one.

@@ -154,6 +154,36 @@ def test_a_lost_answer_still_elsewhere_after_the_window_is_sent_again(api, run_m
     assert [call.request.method for call in api.calls].count("POST") == 2
 
 
+def test_a_500_that_was_never_processed_is_read_back_over_the_window_then_sent_again_once(api, run_module):
+    # Issue 37 item 8: a 5xx may come from a gateway while the origin still processes the move, so it is settled
+    # like a lost answer; only after settle_timeout, with the message still elsewhere, is it sent again.
+    in_junk(api, IDS[0])
+    api.post(MOVE_URL, status=500, json=envelope(None, success=False, errors=[{"code": 1000, "message": "boom"}]))
+    for dummy in range(3):
+        in_junk(api, IDS[0])
+    api.post(MOVE_URL, json=envelope(items(IDS[0], "Inbox")))
+
+    outcome = run_module(MAIN, args(settle_timeout=2, retries=1))
+
+    assert outcome.result["results"][0]["status"] == "moved"
+    assert [call.request.method for call in api.calls].count("POST") == 2
+    reads_between = [c.request.url for c in api.calls[3:-1]]
+    assert len(reads_between) == 6 and all(IDS[0] in url for url in reads_between)
+
+
+def test_a_4xx_that_does_not_prove_a_refusal_is_decided_by_one_read(api, run_module):
+    # The server answered with a client error: it is done with the request, and one read says what it did.
+    in_junk(api, IDS[0])
+    api.post(MOVE_URL, status=409, json=envelope(None, success=False, errors=[{"code": 1409, "message": "conflict"}]))
+    in_junk(api, IDS[0])
+
+    outcome = run_module(MAIN, args(fail_on_incomplete=False))
+
+    assert outcome.result["results"][0]["status"] == "not_moved"
+    assert [call.request.method for call in api.calls].count("POST") == 1
+    assert len(api.calls) == 5
+
+
 def test_an_answer_without_an_item_for_a_message_is_read_back_once(api, run_module):
     in_junk(api, IDS[0])
     api.post(MOVE_URL, json=envelope([]))
