@@ -190,3 +190,28 @@ def test_message_info_takes_the_search_a_release_takes_and_the_flat_filters_stil
     assert sorted(results[2]["ids"]) == sorted(previewed)
     assert "Unsupported parameters" not in run.output
     assert "Param 'sender' is deprecated" in run.output and "version 2.0.0" in run.output
+
+
+def test_both_runbooks_say_where_their_report_is_and_the_phish_runbook_says_what_it_did(sim, campaign_sim, tmp_path):
+    quarantined = [m.id for m in sim.state.messages.values() if m.is_quarantined][:2]
+    release = run_playbook(
+        os.path.join(COLLECTION_ROOT, "playbooks", "release_messages.yml"),
+        tmp_path,
+        ansible_env(sim, tmp_path),
+        {
+            "message_ids": quarantined,
+            "reason": "supplier invoices",
+            "ticket": "INC-7",
+            "report_dir": str(tmp_path / "r"),
+        },
+    )
+    phish = remediate(campaign_sim, tmp_path, "said")
+
+    assert release.returncode == 0 and phish.returncode == 0, release.output + phish.output
+    [release_report] = [p for p in os.listdir(tmp_path / "r") if p.endswith(".md")]
+    assert "Report: %s" % (tmp_path / "r" / release_report[:-3]) in release.output
+    assert (
+        "Moved 5 message(s) to DeletedItems; blocked %s; reported 5 as missed (0 already reported)" % PHISH_SENDER
+        in (" ".join(phish.output.split()))
+    )
+    assert "Report: %s" % (tmp_path / "reports" / "phish-remediation-INC-4711-") in phish.output
