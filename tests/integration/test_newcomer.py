@@ -13,7 +13,7 @@ import os
 
 import yaml
 
-from conftest import COLLECTION_ROOT, PHISH_SENDER, ansible_env, moment, run_playbook
+from conftest import COLLECTION_ROOT, PHISH_SENDER, RECIPIENTS, ansible_env, moment, run_playbook
 from test_phish_remediation import remediate
 
 from tests.simulator import Message
@@ -215,3 +215,69 @@ def test_both_runbooks_say_where_their_report_is_and_the_phish_runbook_says_what
         in (" ".join(phish.output.split()))
     )
     assert "Report: %s" % (tmp_path / "reports" / "phish-remediation-INC-4711-") in phish.output
+
+
+def _null_message(number, hours_ago, quarantined=True, title=None, **nulls):
+    """A message whose listed fields Cloudflare gives as null (the contract lets it), as a seed would hold it."""
+    sent = moment(hours_ago)
+    data = {
+        "id": "NULL%012d-%s-%d" % (number, sent[:-1], number),
+        "from": "ap@vendor.example",
+        "to": ["alice@corp.example"],
+        "client_recipients": ["alice@corp.example"],
+        "subject": title or "Invoice %d" % number,
+        "sent_date": sent,
+        "final_disposition": "SPAM" if quarantined else "NONE",
+        "is_quarantined": quarantined,
+        "never_quarantined": not quarantined,
+    }
+    data.update(nulls)
+    return Message.from_dict(data)
+
+
+def test_messages_whose_nullable_fields_are_null_go_through_every_module_and_both_runbooks(sim, campaign_sim, tmp_path):
+    # Issue 37 item 10: a seed message with "from": null crashed the simulator's search, so nothing tested this.
+    quarantined = [
+        _null_message(1, 2, **{"from": None, "subject": None, "sent_date": None, "to": None}),
+        _null_message(2, 2, delivery_status=None, message_id=None, alert_id=None, replyto=None),
+        _null_message(3, 2, **{"from": None, "subject": None}),
+    ]
+    delivered = _null_message(4, 1, quarantined=False, title="Invoice overdue", **{"from": None})
+    sim.state.add_messages(quarantined)
+    campaign_sim.state.add_messages([delivered])
+    ids = [m.id for m in quarantined]
+    info = "mailsec.cloudflare.email_security_message_info"
+    tasks = [
+        {"name": "Read by id", info: {"message_ids": ids}},
+        {"name": "Search", info: {"search": {"start": moment(3), "detections_only": False}}},
+        {"name": "Release two", "mailsec.cloudflare.email_security_release": {"message_ids": ids[:2]}},
+    ]
+    run, results = _results(tmp_path, sim, "nulls", tasks)
+
+    assert run.returncode == 0, run.output
+    by_id = {m["id"]: m for m in results[0]["messages"]}
+    assert by_id[ids[0]]["from"] is None and by_id[ids[0]]["subject"] is None and by_id[ids[0]]["sent_date"] is None
+    assert by_id[ids[1]]["delivery_status"] == [] and by_id[ids[1]]["message_id"] is None
+    assert set(ids) <= set(results[1]["ids"])
+    assert {r["status"] for r in results[2]["results"]} == {"released"}
+
+    runbook = run_playbook(
+        os.path.join(COLLECTION_ROOT, "playbooks", "release_messages.yml"),
+        tmp_path,
+        ansible_env(sim, tmp_path),
+        {"message_ids": ids, "reason": "invoices", "ticket": "INC-9", "report_dir": str(tmp_path / "release")},
+    )
+    assert runbook.returncode == 0, runbook.output
+    assert sim.state.deliveries() == dict.fromkeys(ids, 1)
+    [markdown] = [p for p in os.listdir(tmp_path / "release") if p.endswith(".md")]
+    assert ids[2] in (tmp_path / "release" / markdown).read_text()
+
+    state = campaign_sim.state
+    phish = remediate(campaign_sim, tmp_path, "phish-nulls", sender="", subject="Invoice overdue")
+    assert phish.returncode == 0, phish.output
+    assert state.messages[delivered.id].folders == {"alice@corp.example": "DeletedItems"}
+    assert all(state.messages[i].folders == dict.fromkeys(RECIPIENTS, "DeletedItems") for i in campaign_sim.campaign)
+    assert [e["pattern"] for e in state.settings["block_senders"].entries.values()] == [PHISH_SENDER]
+    said = " ".join(phish.output.split())
+    no_sender = "1 message(s) carry no sender (Cloudflare gives their from as null), so no block was made for them"
+    assert "%s: %s" % (no_sender, delivered.id) in said

@@ -47,6 +47,8 @@ class Message:
         self.action_log = [] if is_quarantined else [_action("QUARANTINE_RELEASE")]
         # A message that was never quarantined (delivered, or moved by a rule) carries no release in its history.
         self.never_quarantined = False
+        # Fields served as null, as the contract allows (see from_dict).
+        self.null_fields = set()
         self._sent_parsed = (None, None)
         # What the message went through, as GET .../trace shows it; a release adds its outbound lines.
         self.delivered_to = []
@@ -73,18 +75,26 @@ class Message:
 
     @classmethod
     def from_dict(cls, data):
+        """A seed message. A field the contract lets be null and the seed gives as null is served as null (its
+        other uses, such as a search on it, see it missing); ``to: null`` still delivers to ``client_recipients``."""
+        recipients = data["to"] if data["to"] is not None else data.get("client_recipients", [])
+        stamped = _STAMPED_ID.match(data["id"])
         message = cls(
             data["id"],
             data["from"],
-            data["to"],
+            recipients,
             data.get("subject", ""),
-            data.get("sent_date", ""),
-            data.get("final_disposition", "SPAM"),
+            # A null sent_date is served as null; the message is still found by when its id says it arrived.
+            data.get("sent_date", "") if data.get("sent_date", "") is not None else stamped.group(2) + "Z",
+            data.get("final_disposition") or "SPAM",
             data.get("is_quarantined", True),
             data.get("failing_recipients", ()),
             data.get("alert_id"),
             data.get("postfix_id"),
         )
+        message.null_fields = {name for name in NULLABLE_FIELDS if name in data and data[name] is None}
+        if data.get("from") is None:
+            message.null_fields.add("from_name")
         if data.get("never_quarantined"):
             message.mark_never_quarantined()
         message.move_failing_recipients = [
@@ -155,7 +165,7 @@ class Message:
     def trace(self):
         """The contract's MessageTrace: how the message came in, and, once released, where it went."""
         inbound = [
-            "connection from %s accepted" % self.sender.split("@")[-1],
+            "connection from %s accepted" % self.sender_domain,
             "scanned: final disposition %s" % self.final_disposition,
         ]
         if not self.never_quarantined:
@@ -178,16 +188,20 @@ class Message:
                 {
                     "name": "Sender reputation",
                     "detection": verdict,
-                    "detail": "the sender's domain %s is new to this organisation" % self.sender.split("@")[-1],
+                    "detail": "the sender's domain %s is new to this organisation" % self.sender_domain,
                     "field": "from",
-                    "value": self.sender,
+                    "value": self.sender or "",
                     "score": 0.82,
                     "attachment": None,
                     "portion": None,
                     "reason": "new sender",
                 }
             ],
-            "headers": [{"name": "From", "value": self.sender}, {"name": "Subject", "value": self.subject}],
+            "headers": [
+                {"name": name, "value": value}
+                for name, value in (("From", self.sender), ("Subject", self.subject))
+                if value is not None
+            ],
             "links": [],
             "attachments": [],
             "threat_categories": [{"id": 7, "name": "Reputation", "description": "Sender reputation"}],
@@ -213,7 +227,7 @@ class Message:
             delivery_status = ["delivered", "bounced"]
         else:
             delivery_status = ["delivered"]
-        return {
+        body = {
             "id": self.id,
             "ts": self.sent_date,
             "detection_reasons": ["Sender reputation"] if self.final_disposition != "NONE" else [],
@@ -225,7 +239,7 @@ class Message:
             "edf_hash": None,
             "postfix_id": self.postfix_id,
             "from": self.sender,
-            "from_name": self.sender.split("@", 1)[0],
+            "from_name": (self.sender or "").split("@", 1)[0],
             "to": list(self.recipients),
             "client_recipients": list(self.recipients),
             "subject": self.subject,
@@ -235,8 +249,14 @@ class Message:
             "delivery_status": delivery_status,
             "post_delivery_operations": list(self.post_delivery_operations),
             "alert_id": self.alert_id,
-            "message_id": "<%s@%s>" % (self.postfix_id, self.sender.split("@")[-1]),
+            "message_id": "<%s@%s>" % (self.postfix_id, self.sender_domain),
         }
+        body.update(dict.fromkeys(self.null_fields))
+        return body
+
+    @property
+    def sender_domain(self):
+        return (self.sender or "@unknown.invalid").split("@")[-1]
 
 
 def _trace_lines(messages, logged_at):
@@ -296,6 +316,23 @@ def generate_messages(count, seed=0, quarantined=True, within_hours=None, clean=
         messages.append(message)
     return messages
 
+
+# The fields of the contract's MessageDetails that may be null, and that a seed may serve as null. Not
+# final_disposition: its type admits null, but it must also be one of DispositionLabel's values (allOf), which null
+# is not, so the contract's own schema refuses a null there.
+NULLABLE_FIELDS = (
+    "alert_id",
+    "delivery_status",
+    "envelope_from",
+    "from",
+    "from_name",
+    "message_id",
+    "post_delivery_operations",
+    "replyto",
+    "sent_date",
+    "subject",
+    "to",
+)
 
 # An id that carries when Cloudflare received the message: <postfix_id>-<YYYY-MM-DDTHH:MM:SS>-<suffix>.
 _STAMPED_ID = re.compile(r"^([^-]+)-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)-(.+)$")

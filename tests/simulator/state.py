@@ -481,7 +481,10 @@ def _matcher(query, detections_only):
         ("sender", lambda v: lambda m: _contains(m.sender, v)),
         ("recipient", lambda v: lambda m: any(_contains(r, v) for r in m.recipients)),
         ("subject", lambda v: lambda m: _contains(m.subject, v)),
-        ("domain", lambda v: lambda m: any(a.lower().endswith("@" + v.lower()) for a in [m.sender] + m.recipients)),
+        (
+            "domain",
+            lambda v: lambda m: any(a.lower().endswith("@" + v.lower()) for a in [m.sender or ""] + m.recipients),
+        ),
         ("message_id", lambda v: lambda m: v in (m.id, m.as_api()["message_id"])),
         ("alert_id", lambda v: lambda m: v == m.alert_id),
         ("final_disposition", lambda v: lambda m: v.upper() == m.final_disposition),
