@@ -446,7 +446,8 @@ _TRANSPORT_CAUSES = (
     (
         ("ProxyError", "Unable to connect to proxy", "Tunnel connection failed"),
         "the proxy failed or could not be reached",
-        "check HTTPS_PROXY (and NO_PROXY) where the module runs, and that the proxy is up",
+        "check HTTPS_PROXY (HTTP_PROXY for an http:// base_url) and NO_PROXY where the module runs, and that the "
+        "proxy is up",
     ),
     (
         ("WRONG_VERSION_NUMBER", "record layer failure", "unknown protocol"),
@@ -709,10 +710,10 @@ class CloudflareClient:
             fix = "raise timeout if the server is slow"
         else:
             cause, fix = transport_cause(exc)
-            why = "could not reach %s: %s%s" % (self.base_url, cause, internals)
+            why = "could not reach %s: %s" % (self.base_url, cause)
         self.unreachable = "%s; %s" % (why, fix)
-        failure = CloudflareError("%s %s: %s; %s" % (method, path, why, fix), method=method, path=path)
-        self._retry_or_raise(backoff, failure, None, why)
+        failure = CloudflareError("%s %s: %s%s; %s" % (method, path, why, internals, fix), method=method, path=path)
+        self._retry_or_raise(backoff, failure, None, why + internals)
 
     def _after_server_failure(self, method, path, status, envelope, backoff):
         failure = error_from_response(method, path, status, envelope or {})

@@ -170,6 +170,11 @@ class PostgresState:
             # A statement prepared on one server connection is not on the next one a transaction pooler hands out.
             self._connection = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
         except psycopg.OperationalError as exc:
+            if "no password supplied" in str(exc):
+                raise StateStoreError(
+                    "the state database asks for a password and state_dsn gives none (%s); put it in PGPASSWORD, in "
+                    "~/.pgpass, or in the AWX state database credential, rather than in the DSN" % self._cause(exc)
+                ) from None
             raise StateStoreError(
                 "the state database cannot be reached or refused the login (%s); %s, and that the server is up and "
                 "lets this host in" % (self._cause(exc), _FIX)
