@@ -172,7 +172,9 @@ class CloudflareModule(AnsibleModule):
 
 def misspelt_options(params, spec):
     """What to say of the task's options that are no option of the module, each with the nearest it may have
-    meant; None when there are none."""
+    meant; None when there are none (or when no task's options are to be had, as when a tool reads the spec)."""
+    if not isinstance(params, dict):
+        return None
     known = set(spec)
     for option in spec.values():
         known.update(option.get("aliases") or ())

@@ -34,56 +34,56 @@ options:
   query:
     description:
       - Free text matched against sender, recipients, subject, attachment names and message id.
-      - Deprecated, removed in 2.0.0: use O(search.query), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.query), the O(search) every module takes.
     type: str
   sender:
     description:
       - Sender address or part of it.
-      - Deprecated, removed in 2.0.0: use O(search.sender), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.sender), the O(search) every module takes.
     type: str
   recipient:
     description:
       - Recipient address or part of it.
-      - Deprecated, removed in 2.0.0: use O(search.recipient), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.recipient), the O(search) every module takes.
     type: str
   subject:
     description:
       - Subject text.
-      - Deprecated, removed in 2.0.0: use O(search.subject), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.subject), the O(search) every module takes.
     type: str
   domain:
     description:
       - Sender or recipient domain.
-      - Deprecated, removed in 2.0.0: use O(search.domain), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.domain), the O(search) every module takes.
     type: str
   message_id:
     description:
       - The RFC 5322 C(Message-ID) header value.
-      - Deprecated, removed in 2.0.0: use O(search.message_id), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.message_id), the O(search) every module takes.
     type: str
   alert_id:
     description:
       - The alert id Cloudflare attached to the message.
-      - Deprecated, removed in 2.0.0: use O(search.alert_id), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.alert_id), the O(search) every module takes.
     type: str
   final_disposition:
     description:
       - Only messages with this final disposition.
       - The search takes only these values, fewer than messages carry in RV(messages[].final_disposition);
         C(MALICIOUS-BEC), C(ENCRYPTED), C(EXTERNAL) and C(UNKNOWN) are refused before any request.
-      - Deprecated, removed in 2.0.0: use O(search.final_disposition), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.final_disposition), the O(search) every module takes.
     type: str
     choices: [MALICIOUS, SUSPICIOUS, SPOOF, SPAM, BULK, NONE]
   delivery_status:
     description:
       - Only messages with this delivery status.
-      - Deprecated, removed in 2.0.0: use O(search.delivery_status), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.delivery_status), the O(search) every module takes.
     type: str
     choices: [delivered, moved, quarantined, rejected, deferred, bounced, queued, move_failed]
   message_action:
     description:
       - Only messages on which this action was taken.
-      - Deprecated, removed in 2.0.0: use O(search.message_action), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.message_action), the O(search) every module takes.
     type: str
     choices: [PREVIEW, QUARANTINE_RELEASED, MOVED]
   start:
@@ -92,19 +92,19 @@ options:
         A bare date such as C(2026-11-24) means midnight UTC of that day.
       - A start in the future, or after O(end), is refused before any request.
       - Cloudflare searches the last 30 days when O(start) is not set.
-      - Deprecated, removed in 2.0.0: use O(search.start), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.start), the O(search) every module takes.
     type: str
   end:
     description:
       - Messages sent before this RFC 3339 date-time; a bare date means midnight UTC of that day.
       - Cloudflare's default is now.
-      - Deprecated, removed in 2.0.0: use O(search.end), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.end), the O(search) every module takes.
     type: str
   detections_only:
     description:
       - Only messages Cloudflare detected as a threat, spam or bulk (the API's own default).
       - Set to V(false) to search everything. Not set, V(true).
-      - Deprecated, removed in 2.0.0: use O(search.detections_only), the O(search) every module takes.
+      - Deprecated, to be removed in 2.0.0. Use O(search.detections_only), the O(search) every module takes.
     type: bool
   quarantined_only:
     description: Keep only messages that are still quarantined (C(is_quarantined)), the ones a release can act on.

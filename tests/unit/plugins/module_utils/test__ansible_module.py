@@ -7,7 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import (
+    CloudflareModule,
+    misspelt_options,
+)
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import ACCOUNT, BASE, TOKEN
 
 
@@ -54,3 +57,15 @@ def test_a_refused_credential_stays_masked_in_the_invocation(run_module):
     assert outcome.failed and "account_id" in outcome.result["msg"]
     assert TOKEN not in str(outcome.result)
     assert outcome.result["invocation"]["module_args"]["api_token"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+def test_a_misspelt_option_is_named_with_the_nearest_one_and_nothing_is_said_without_options():
+    spec = {"message_ids": {"aliases": ["ids"]}, "search": {}}
+
+    assert misspelt_options({"message_id": ["a"], "_ansible_check_mode": False}, spec) == (
+        "unsupported option message_id (did you mean message_ids?)"
+    )
+    assert misspelt_options({"ids": ["a"], "zzz": 1, "serch": {}}, spec) == (
+        "unsupported options serch (did you mean search?), zzz"
+    )
+    assert misspelt_options(None, spec) is None and misspelt_options({"ids": []}, spec) is None
