@@ -125,15 +125,22 @@ def test_a_window_of_other_mail_is_given_up_before_its_pages_outnumber_the_ids_i
     # Every page is other mail and points at one more; a fifth page asked for would meet the first GET's answer.
     for number in range(4):
         api.get(SEARCH, json=page([message("noise-2026-11-24T08:00:00-%d" % number)], cursor="c%d" % (number + 1)))
-    for message_id in CAMPAIGN:
+        if number == 0:
+            api.get(SEARCH + "/" + CAMPAIGN[0], json=answer(message(CAMPAIGN[0])))
+    for message_id in CAMPAIGN[1:]:
         api.get(SEARCH + "/" + message_id, json=answer(message(message_id)))
 
     states = read_states(client(), ACCOUNT, CAMPAIGN, workers=1, now=NOW)
 
     assert [s.state for s in states] == [STATE_QUARANTINED] * 5
-    # 4 pages (5 ids less one), then each id: never more than about twice what reading by id costs.
-    assert requested(api) == [("GET", "investigate")] * 4 + [("GET", i) for i in CAMPAIGN]
-    assert [query(call).get("cursor") for call in api.calls[:4]] == [None, ["c1"], ["c2"], ["c3"]]
+    # The first page lists nothing to measure the ids' clock by: one id is read by GET for it (its message carries no
+    # date either, so the plan stands). Then 4 pages in all (5 ids less one) and the other ids by GET: never more
+    # than about twice what reading by id costs.
+    searches = [call for call in api.calls if urlsplit(call.request.url).path.endswith("/investigate")]
+    assert requested(api) == [("GET", "investigate"), ("GET", CAMPAIGN[0])] + [("GET", "investigate")] * 3 + [
+        ("GET", i) for i in CAMPAIGN[1:]
+    ]
+    assert [query(call).get("cursor") for call in searches] == [None, ["c1"], ["c2"], ["c3"]]
 
 
 def test_a_refused_search_falls_back_to_reading_by_id_and_a_fatal_error_stops(api):
@@ -151,3 +158,97 @@ def test_a_refused_search_falls_back_to_reading_by_id_and_a_fatal_error_stops(ap
     with pytest.raises(CloudflareError) as raised:
         read_states(client(), ACCOUNT, CAMPAIGN[:2], workers=1, now=NOW)
     assert raised.value.is_fatal and requested(api) == [("GET", "investigate")]
+
+
+def dated(message_id, skew, quarantined=True):
+    """A message the search places by a date ``skew`` away from the time its id carries (id time less skew)."""
+    moment = id_time(message_id) - skew
+    item = message(message_id, quarantined=quarantined)
+    item.update(sent_date=moment.strftime("%Y-%m-%dT%H:%M:%SZ"), ts=moment.strftime("%Y-%m-%dT%H:%M:%S.123456Z"))
+    return item
+
+
+def _campaign(first, count=5):
+    return [
+        "k%03d-%s-%d" % (n, (first + datetime.timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S"), n)
+        for n in range(count)
+    ]
+
+
+def _windows(api):
+    searches = [call for call in api.calls if urlsplit(call.request.url).path.endswith("/investigate")]
+    return [(query(call)["start"][0], query(call).get("end", [None])[0]) for call in searches]
+
+
+@pytest.mark.parametrize(
+    "skew, first, windows",
+    [
+        # Ids two hours behind the dates the search filters on (the issue's 0-of-10,000 case): the first window
+        # lists other mail two hours off; the plan moves by it, and the campaign is one more page.
+        (
+            datetime.timedelta(hours=-2),
+            datetime.datetime(2026, 11, 24, 8, 0, tzinfo=datetime.timezone.utc),
+            [("2026-11-24T07:00:00Z", "2026-11-24T08:19:00Z"), ("2026-11-24T09:00:00Z", "2026-11-24T10:19:00Z")],
+        ),
+        # An hour ahead: the window planned by the ids lists the campaign at once; nothing is left to plan.
+        (
+            datetime.timedelta(hours=1),
+            datetime.datetime(2026, 11, 24, 8, 0, tzinfo=datetime.timezone.utc),
+            [("2026-11-24T07:00:00Z", "2026-11-24T08:19:00Z")],
+        ),
+        # Minutes apart: inside what a window reaches, so the plan stands.
+        (
+            datetime.timedelta(minutes=-7),
+            datetime.datetime(2026, 11, 24, 8, 0, tzinfo=datetime.timezone.utc),
+            [("2026-11-24T07:00:00Z", "2026-11-24T08:19:00Z")],
+        ),
+        # Two hours behind across midnight UTC.
+        (
+            datetime.timedelta(hours=-2),
+            datetime.datetime(2026, 11, 24, 23, 58, tzinfo=datetime.timezone.utc),
+            [("2026-11-24T22:58:00Z", "2026-11-25T00:17:00Z"), ("2026-11-25T00:58:00Z", "2026-11-25T02:17:00Z")],
+        ),
+    ],
+)
+def test_the_windows_move_by_the_skew_the_first_page_measures(api, skew, first, windows):
+    campaign = _campaign(first)
+    # Other mail of the planned window's dates, whose ids carry the same skew as every id does.
+    start = first - datetime.timedelta(hours=1)
+    others = [
+        "o%03d-%s-%d" % (n, (start + skew + datetime.timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S"), n)
+        for n in range(3)
+    ]
+    listed = [dated(i, skew, quarantined=False) for i in others]
+    if len(windows) == 1:
+        listed += [dated(i, skew) for i in campaign]
+        api.get(SEARCH, json=page(listed))
+    else:
+        api.get(SEARCH, json=page(listed))
+        api.get(SEARCH, json=page([dated(i, skew) for i in campaign]))
+
+    states = read_states(client(), ACCOUNT, campaign, workers=1, now=NOW)
+
+    assert [s.state for s in states] == [STATE_QUARANTINED] * 5
+    assert _windows(api) == windows
+    assert requested(api) == [("GET", "investigate")] * len(windows)
+
+
+def test_a_first_page_with_nothing_to_measure_reads_one_id_for_the_skew_and_untimed_ids_are_read_by_id(api):
+    skew = datetime.timedelta(hours=-3)
+    campaign = _campaign(datetime.datetime(2026, 11, 24, 8, 0, tzinfo=datetime.timezone.utc))
+    api.get(SEARCH, json=page([]))
+    api.get(SEARCH + "/" + campaign[0], json=answer(dated(campaign[0], skew)))
+    api.get(SEARCH, json=page([dated(i, skew) for i in campaign[1:]]))
+    api.get(SEARCH + "/untimed-id", json=answer(message("untimed-id")))
+
+    states = read_states(client(), ACCOUNT, campaign + ["untimed-id"], workers=1, now=NOW)
+
+    assert [s.state for s in states] == [STATE_QUARANTINED] * 6
+    assert requested(api) == [
+        ("GET", "investigate"),
+        ("GET", campaign[0]),
+        ("GET", "investigate"),
+        ("GET", "untimed-id"),
+    ]
+    # Planned anew for the ids still missing, three hours later by their dates.
+    assert _windows(api)[1] == ("2026-11-24T10:01:00Z", "2026-11-24T11:19:00Z")
