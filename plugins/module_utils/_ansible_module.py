@@ -148,6 +148,7 @@ class CloudflareModule(AnsibleModule):
                 msg="state_dir %s cannot be used for the shared request budget (%s); set state_dir or "
                 "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc)
             )
+        self._client.verbosity = self._verbosity
         self._client.verbose = self._verbosity >= 3
         return self._client
 

@@ -579,6 +579,10 @@ class CloudflareClient:
         self._secret_forms = secret_forms(self._secrets)
         self._on_retry = on_retry
         self._retries_said = set()
+        # The largest search page this server takes, as the task learns it (see _messages.search_pages).
+        self.search_page_size = 10000
+        # Ansible's verbosity (-v is 1), set by the module: what is said only when asked for.
+        self.verbosity = 0
         # At -vvv (set by the module): every retry said, and transport errors with urllib3's own words.
         self.verbose = False
         # The last failure to reach the server, cause and fix, until an answer comes: what a task that ends with
@@ -793,6 +797,11 @@ class CloudflareClient:
         except ValueError:
             return None
         return envelope if isinstance(envelope, dict) else None
+
+    def say_at_v(self, text):
+        """Say text once, as a warning, when the task runs at -v or more."""
+        if self.verbosity >= 1 and self._on_retry is not None and self._first_time(text):
+            self._on_retry(text)
 
     def _first_time(self, why):
         with self._count_lock:

@@ -31,13 +31,14 @@ import re
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+    LARGEST_SEARCH_PAGE,
     message_state,
     read_messages,
     search_pages,
     search_params,
 )
 
-WINDOW_PAGE_SIZE = 1000
+WINDOW_PAGE_SIZE = LARGEST_SEARCH_PAGE
 # An id's time is when Cloudflare received the message; the search may place it by a time a little earlier
 # (the message's own date), so a window reaches back further than it reaches forward.
 _BEFORE = datetime.timedelta(hours=1)
@@ -143,8 +144,9 @@ def _searches_by_measured_skew(client, account_id, windows, by_id, now, found):
     first.read_page()
     if first.samples:
         skew = first.skew()
-    elif first.states:
-        # The window holds what it was meant to: whatever the clocks say, its plan works.
+    elif first.states or first.refused:
+        # The window holds what it was meant to (whatever the clocks say, its plan works), or its search failed and
+        # its ids are read by id, in parallel, as every id is when searching cannot help.
         skew = None
     else:
         skew = _skew_of_one(client, account_id, first, found)
@@ -195,6 +197,7 @@ class _WindowSearch:
         self._pages = search_pages(client, account_id, window.query(now))
         self._read = 0
         self._done = False
+        self.refused = False
 
     def read_page(self):
         response = None if self._done else self._next_page()
@@ -220,6 +223,7 @@ class _WindowSearch:
         except CloudflareError as exc:
             if exc.is_fatal:
                 raise
+            self.refused = True
             return None
 
     def finish(self):

@@ -52,6 +52,12 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+# The search page a search of many messages asks for (Cloudflare's changelog of 2026-03-15: "unlimited result paging",
+# up to 10,000 records), and the contract's largest, taken when a server refuses the larger one.
+LARGEST_SEARCH_PAGE = 10000
+CONTRACT_SEARCH_PAGE = 1000
+
+
 def date_time(name, value):
     """(the RFC 3339 text to send, its moment); a bare date means midnight UTC of that day."""
     if _DATE.fullmatch(value):
@@ -337,17 +343,49 @@ def search_params(filters, detections_only=True, per_page=100):
 
 
 def search_pages(client, account_id, params, poll_timeout=120.0, poll_interval=1.0, sleep=None):
-    """Every page of a search, in order: follows 202 answers until ready and the cursor until it ends."""
+    """Every page of a search, in order: follows 202 answers until ready and the cursor until it ends.
+
+    A search that asks for ``LARGEST_SEARCH_PAGE`` asks for the contract's 1,000 records first and, once that page
+    proves the search larger, for 10,000 a page from then on, as Cloudflare announced on 2026-03-15 (the contract
+    still says 1,000); a server that refuses that, naming ``per_page``, is asked for 1,000 for the rest of the task.
+    """
     sleep = sleep or time.sleep
     path = investigate_path(account_id)
     params = dict(params)
+    grow = params.get("per_page") == LARGEST_SEARCH_PAGE
+    if grow:
+        params["per_page"] = CONTRACT_SEARCH_PAGE
     while True:
-        response = _wait_for_search(client, path, client.get(path, params=params), poll_timeout, poll_interval, sleep)
+        response = _wait_for_search(
+            client, path, _page_answer(client, path, params), poll_timeout, poll_interval, sleep
+        )
         yield response
         cursor = (response.envelope.get("result_info") or {}).get("next")
         if not cursor:
             return
         params["cursor"] = cursor
+        if grow:
+            params["per_page"] = client.search_page_size
+
+
+def _page_answer(client, path, params):
+    """The answer to one page's request; a page larger than the contract's that the server refuses, naming
+    ``per_page``, is asked again at the contract's size, which every later page of the task then asks for."""
+    try:
+        return client.get(path, params=params)
+    except CloudflareError as exc:
+        refused_size = exc.status == 400 and any(
+            "per_page" in str(e.get("message", "")) for e in exc.errors if isinstance(e, dict)
+        )
+        if not (refused_size and params["per_page"] > CONTRACT_SEARCH_PAGE):
+            raise
+    client.search_page_size = CONTRACT_SEARCH_PAGE
+    client.say_at_v(
+        "the search refused pages of %d records (per_page); asking for the contract's %d for the rest of the task"
+        % (params["per_page"], CONTRACT_SEARCH_PAGE)
+    )
+    params["per_page"] = CONTRACT_SEARCH_PAGE
+    return client.get(path, params=params)
 
 
 def wanted(message, quarantined_only):

@@ -18,6 +18,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import id_problem
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     DELIVERY_STATUSES,
+    LARGEST_SEARCH_PAGE,
     MESSAGE_ACTIONS,
     SEARCH_DISPOSITIONS,
     SEARCH_FILTERS,
@@ -34,7 +35,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
 
-SEARCH_PAGE_SIZE = 1000
+SEARCH_PAGE_SIZE = LARGEST_SEARCH_PAGE
 _EMPTY_SEARCH_CAUSES = (
     "Most likely the window is outside the mail's dates: search.start and search.end are compared with when "
     "Cloudflare received each message, in UTC (a date without Z or an offset is UTC); widen them, then check each "

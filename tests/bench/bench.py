@@ -304,6 +304,14 @@ def main(argv=None):
         help="ids spread over 4 weeks released with the safe default under Cloudflare's quota",
     )
     parser.add_argument(
+        "--skew-sizes",
+        type=int,
+        nargs="*",
+        default=[10000],
+        help="ids of one campaign over 12 hours whose time is equal to, 1 and 2 hours behind, and 1 hour ahead of "
+        "the dates the search filters on, released with the safe default under Cloudflare's quota",
+    )
+    parser.add_argument(
         "--runbook-sizes",
         type=int,
         nargs="*",

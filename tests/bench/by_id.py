@@ -52,11 +52,23 @@ RUNBOOK_PLAY = """
         mode: "0600"
 """
 
+# The skew rows: one campaign received over 12 hours, the time its ids carry this far from the dates the search
+# filters on (the contract names neither clock).
+SKEWS = ((0, "equal to"), (-3600, "1 hour behind"), (-7200, "2 hours behind"), (3600, "1 hour ahead of"))
+
+
+def _skewed_campaign(skew):
+    return lambda n: ["--campaign", str(n), "--campaign-hours", "12", "--id-skew", str(skew)]
+
+
 # (name, label, simulator arguments for n ids)
 CASES = (
     ("campaign", "one campaign (received within a day)", lambda n: ["--campaign", str(n)]),
     ("spread", "spread over 4 weeks", lambda n: ["--generate", str(n)]),
     ("untimed", "ids of a form without a time (each read by id)", lambda n: ["--untimed", str(n)]),
+) + tuple(
+    ("skew%+d" % skew, "one campaign over 12 hours, ids' time %s the search's dates" % words, _skewed_campaign(skew))
+    for skew, words in SKEWS
 )
 
 
@@ -103,7 +115,7 @@ def measure_all(bench, workdir, options, latency):
         ("campaign", options.by_id_sizes),
         ("spread", options.spread_sizes),
         ("untimed", options.untimed_sizes),
-    ):
+    ) + tuple(("skew%+d" % skew, options.skew_sizes) for skew, dummy in SKEWS):
         for size in sizes:
             figures = by_id_run(bench, workdir, size, case, latency)
             print("by id N=%d %s: %s" % (size, case, json.dumps(figures)), flush=True)
@@ -206,6 +218,14 @@ def render_by_id(rows, latency):
             "- 10,000 ids of one campaign: %d requests (goal at most 150), %.1f s (goal at most 120 s), %d lockouts."
             % (campaign["requests"], campaign["seconds"], campaign["lockouts"])
         )
+    for skew, words in SKEWS:
+        skewed = found.get((10000, "skew%+d" % skew))
+        if skewed is not None:
+            notes.append(
+                "- 10,000 ids of one campaign over 12 hours, their time %s the search's dates: %d requests (goal at "
+                "most 150), %.1f s (goal at most 120 s), %d released, %d delivered once."
+                % (words, skewed["requests"], skewed["seconds"], skewed["released"], skewed["delivered_once"])
+            )
     spread = found.get((1000, "spread"))
     if spread is not None:
         notes.append(

@@ -29,9 +29,20 @@ BIN_DIR = os.path.dirname(sys.executable)
 
 
 def assert_within_contract(state):
-    """Every request the test sent and every answer the simulator served kept to the vendored contract."""
-    assert state.ledger("contract_violation") == []
+    """Every request the test sent and every answer the simulator served kept to the vendored contract.
+
+    One departure is sent on purpose: a search that proves larger than a page asks for its next pages 10,000 records
+    at a time, which Cloudflare's changelog announces and the contract does not allow; the simulator refuses it as
+    the contract says, and the client takes the contract's 1,000 for the rest of its task (issue 38).
+    """
+    assert [v for v in state.ledger("contract_violation") if not is_page_size_probe(v)] == []
     assert state.ledger("response_violation") == []
+
+
+def is_page_size_probe(violation):
+    return violation["path"].endswith("/investigate") and violation["problems"] == [
+        "query parameter per_page: 10000 is greater than the maximum of 1000"
+    ]
 
 
 @pytest.fixture

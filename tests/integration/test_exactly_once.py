@@ -145,7 +145,8 @@ def test_a_server_announcing_nothing_left_on_every_answer_warns_once(sim, releas
 
     assert run.returncode == 0, run.output
     assert run.output.count("pausing") == 1
-    assert run.result["summary"]["rate_limit_pauses"] >= 10
+    # Every answer announces nothing left: the pre-check's one search of the ids' window, then six releases.
+    assert run.result["summary"]["rate_limit_pauses"] >= 6
 
 
 def test_a_loop_over_the_module_shares_one_budget(sim, tmp_path):

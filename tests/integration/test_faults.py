@@ -88,7 +88,9 @@ def test_lost_answers_after_processing_never_deliver_twice(sim, release, fault, 
 
 def test_lost_answers_with_unreadable_messages_end_unknown(sim, release):
     sim.state.inject("drop_after", "release", count=1)
+    # Unreadable whichever way they are read: by id, or by the search of the time their ids carry.
     sim.state.inject("status", "get", count=100, status=500)
+    sim.state.inject("status", "search", count=100, status=500)
     ids = quarantined_ids(sim)[:2]
 
     run = release(

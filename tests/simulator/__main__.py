@@ -44,6 +44,17 @@ def main(argv=None):
         "--campaign", type=int, default=0, help="add N synthetic quarantined messages received within the last day"
     )
     parser.add_argument(
+        "--campaign-hours", type=float, default=24.0, help="the hours before the last full hour --campaign spans"
+    )
+    parser.add_argument(
+        "--id-skew",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the time each generated id carries runs this far ahead of its message's dates (negative: behind), as a "
+        "clock that disagrees with the one the search filters on",
+    )
+    parser.add_argument(
         "--clean", type=int, default=0, help="add N synthetic messages delivered without quarantine (other mail)"
     )
     parser.add_argument(
@@ -81,6 +92,13 @@ def main(argv=None):
         help="release body forms accepted; anything but object is a drift from the contract",
     )
     parser.add_argument("--search-polls", type=int, default=0, help="answer searches with 202 this many times first")
+    parser.add_argument(
+        "--search-page-limit",
+        type=int,
+        default=1000,
+        help="the largest search page served: the contract's 1000 (a larger per_page is refused with a 400 naming "
+        "it), or up to 10000, as Cloudflare's changelog of 2026-03-15 announces",
+    )
     parser.add_argument("--postfix-only", action="store_true", help="key release items by postfix_id only")
     parser.add_argument(
         "--skip-answer-checks",
@@ -106,6 +124,8 @@ def main(argv=None):
         options.clean,
         options.untimed,
         options.deployment,
+        options.campaign_hours,
+        options.id_skew,
     )
     state.mailbox_integration = not options.no_mailbox_integration
     state.configure(
@@ -113,6 +133,7 @@ def main(argv=None):
             "latency": options.latency,
             "accept_body": options.accept_body,
             "search_polls": options.search_polls,
+            "search_page_limit": options.search_page_limit,
             "postfix_only": options.postfix_only,
             "check_answers": not options.skip_answer_checks,
             "bulk_rate": options.bulk_rate,

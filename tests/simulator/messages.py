@@ -277,14 +277,15 @@ def _action(operation):
     }
 
 
-def generate_messages(count, seed=0, quarantined=True, within_hours=None, clean=False, stamped=True):
+def generate_messages(count, seed=0, quarantined=True, within_hours=None, clean=False, stamped=True, id_skew=0.0):
     """Synthetic messages with realistic ids: ``<postfix_id>-<received>-<suffix>``, the moment Cloudflare received
     the message (a few seconds after its ``sent_date``), as Cloudflare's ids carry it.
 
     Ids are the same for the same arguments within a day. Sending dates lie in the 28 days before today, inside
     the search's default 30-day window; with ``within_hours``, in that many hours before the last full hour (one
     campaign). ``clean``: mail that was delivered and never quarantined, the bulk of an account's traffic.
-    ``stamped=False``: ids of another form, ``<postfix_id>-<suffix>``, that carry no time.
+    ``stamped=False``: ids of another form, ``<postfix_id>-<suffix>``, that carry no time. ``id_skew``: seconds the
+    time an id carries runs ahead of (negative: behind) the message's dates, for a clock that disagrees on purpose.
     """
     today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     last_hour = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0, microsecond=0)
@@ -299,7 +300,7 @@ def generate_messages(count, seed=0, quarantined=True, within_hours=None, clean=
         else:
             sent = last_hour - datetime.timedelta(seconds=(index * within_hours * 3600.0) // max(count, 1) + 1)
         received = sent + datetime.timedelta(seconds=index % 7)
-        stamp = received.strftime("%Y-%m-%dT%H:%M:%S-") if stamped else ""
+        stamp = (received + datetime.timedelta(seconds=id_skew)).strftime("%Y-%m-%dT%H:%M:%S-") if stamped else ""
         message_id = "%s-%s%08d" % (postfix, stamp, index)
         recipients = ["user%d@corp.example" % ((index + n) % 50) for n in range(1 + index % 3)]
         message = Message(

@@ -268,6 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
             problems = _loaded_contract().check_request(
                 operation, path_values, query, raw_body, ignore=("poll",), check_body=not drifting
             )
+            if endpoint == "search" and self.state.search_page_limit > 1000:
+                # Pages past the contract's 1000, as the changelog announces them, when the switch serves them.
+                problems = [p for p in problems if not _within_page_limit(p, query, self.state.search_page_limit)]
         if not problems:
             return None
         self.state.record("contract_violation", method=method, path=url.path, problems=problems)
@@ -505,6 +508,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+def _within_page_limit(problem, query, limit):
+    """Whether a problem is only a search page larger than the contract's and no larger than ``limit``."""
+    if not problem.startswith("query parameter per_page:"):
+        return False
+    try:
+        return 1 <= int(query["per_page"][0]) <= limit
+    except (KeyError, ValueError):
+        return False
+
+
 def _page_of(items, query, max_per_page):
     """(the items of the page the query asks for, page, per_page) of a page-numbered listing; a server that serves
     at most max_per_page a page announces the page size it served."""
@@ -596,11 +609,22 @@ class Simulator:
         self.stop()
 
 
-def load_state(seed_path=None, generate=0, ledger_path=None, campaign=0, clean=0, untimed=0, deployment=None):
+def load_state(
+    seed_path=None,
+    generate=0,
+    ledger_path=None,
+    campaign=0,
+    clean=0,
+    untimed=0,
+    deployment=None,
+    campaign_hours=24,
+    id_skew=0.0,
+):
     """A SimulatorState from a JSON seed file (or the defaults), plus ``generate`` synthetic quarantined messages
-    over 28 days, ``campaign`` quarantined within the last day, ``clean`` delivered ones over 28 days, and
-    ``untimed`` quarantined ones whose ids carry no time. ``deployment`` (inline or api) overrides the seed's: with
-    api, what would be quarantined is delivered and moved out of the Inbox instead."""
+    over 28 days, ``campaign`` quarantined within the last ``campaign_hours``, ``clean`` delivered ones over 28
+    days, and ``untimed`` quarantined ones whose ids carry no time. ``deployment`` (inline or api) overrides the
+    seed's: with api, what would be quarantined is delivered and moved out of the Inbox instead. ``id_skew``: seconds
+    the time each generated id carries runs ahead of its message's dates (negative: behind)."""
     seed = {}
     if seed_path:
         with open(seed_path, encoding="utf-8") as source:
@@ -609,11 +633,11 @@ def load_state(seed_path=None, generate=0, ledger_path=None, campaign=0, clean=0
         seed["deployment"] = deployment
     state = SimulatorState.from_seed(seed, ledger_path=ledger_path)
     if generate:
-        state.add_messages(generate_messages(generate, seed=1))
+        state.add_messages(generate_messages(generate, seed=1, id_skew=id_skew))
     if campaign:
-        state.add_messages(generate_messages(campaign, seed=2, within_hours=24))
+        state.add_messages(generate_messages(campaign, seed=2, within_hours=campaign_hours, id_skew=id_skew))
     if clean:
-        state.add_messages(generate_messages(clean, seed=3, clean=True))
+        state.add_messages(generate_messages(clean, seed=3, clean=True, id_skew=id_skew))
     if untimed:
         state.add_messages(generate_messages(untimed, seed=4, stamped=False))
     return state

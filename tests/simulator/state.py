@@ -66,6 +66,9 @@ class SimulatorState:
         self.transit_seconds = 0.0
         # Page-numbered listings serve at most this many a page (None: what per_page asks, up to the contract's 1000).
         self.max_per_page = None
+        # The largest search page served: the contract's 1000 (a larger per_page is refused, naming it), or 10000 as
+        # Cloudflare's changelog of 2026-03-15 announces (unverified against the live API).
+        self.search_page_limit = 1000
         # How many items of a search page the next page repeats (0: none), as a search over a changing index may.
         self.search_page_overlap = 0
         self.faults = []
@@ -163,6 +166,7 @@ class SimulatorState:
                 "check_answers",
                 "transit_seconds",
                 "max_per_page",
+                "search_page_limit",
                 "search_page_overlap",
                 "mailbox_integration",
             ):
@@ -371,7 +375,7 @@ class SimulatorState:
             raise SearchRefused("start must not be in the future")
         if start > end:
             raise SearchRefused("start must not be after end")
-        per_page = min(int(first("per_page", "20")), self.max_per_page or 1000)
+        per_page = min(int(first("per_page", "20")), self.max_per_page or self.search_page_limit)
         offset = _cursor_offset(first("cursor")) if first("cursor") else 0
         detections_only = first("detections_only", "true").lower() != "false"
         matches_search = _matcher(query, detections_only)

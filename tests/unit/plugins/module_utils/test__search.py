@@ -89,3 +89,55 @@ def test_reading_back_repeats_the_search_when_cheaper_and_reads_by_id_what_it_no
 
     assert [s.state for s in states] == [STATE_RELEASED, STATE_QUARANTINED, STATE_RELEASED]
     assert len(api.calls) == 3
+
+
+def test_a_search_larger_than_a_page_asks_for_10000_and_takes_1000_for_the_task_once_refused(api):
+    refused = {
+        "success": False,
+        "errors": [{"code": 1001, "message": "Invalid request: query parameter per_page: 10000 is greater than 1000"}],
+        "messages": [],
+        "result": None,
+    }
+    # The first search: a full page with a cursor, then 10,000 asked for and refused, then 1,000 from the cursor.
+    api.get(SEARCH, json=page([message(IDS[0])], cursor="c2"))
+    api.get(SEARCH, status=400, json=refused)
+    api.get(SEARCH, json=page([message(IDS[1])]))
+    # The next search of the task asks for 1,000 after its first page too.
+    api.get(SEARCH, json=page([message(IDS[0])], cursor="c2"))
+    api.get(SEARCH, json=page([message(IDS[1])]))
+    said = []
+    found = search()
+    found.client.verbosity, found.client._on_retry = 1, said.append  # pylint: disable=protected-access
+
+    assert found.find()[0] == IDS[:2]
+    found.find()
+
+    asked = [parse_qs(urlsplit(call.request.url).query) for call in api.calls]
+    assert [(q["per_page"][0], q.get("cursor", [None])[0]) for q in asked] == [
+        ("1000", None),
+        ("10000", "c2"),
+        ("1000", "c2"),
+        ("1000", None),
+        ("1000", "c2"),
+    ]
+    assert said == [
+        "the search refused pages of 10000 records (per_page); asking for the contract's 1000 for the rest of the task"
+    ]
+
+
+def test_a_server_that_takes_10000_record_pages_serves_a_large_search_in_two(api):
+    api.get(SEARCH, json=page([message(IDS[0])], cursor="c2"))
+    api.get(SEARCH, json=page([message(IDS[1]), message(IDS[2])]))
+
+    assert search().find()[0] == IDS
+
+    assert [parse_qs(urlsplit(call.request.url).query)["per_page"] for call in api.calls] == [["1000"], ["10000"]]
+
+
+def test_another_400_of_a_search_is_not_taken_for_a_page_size_refusal(api):
+    api.get(SEARCH, json=page([message(IDS[0])], cursor="c2"))
+    api.get(SEARCH, status=400, json={"success": False, "errors": [{"code": 1001, "message": "bad cursor"}]})
+
+    with pytest.raises(CloudflareError, match="bad cursor"):
+        search().find()
+    assert len(api.calls) == 2
