@@ -341,6 +341,14 @@ def main(argv=None):
         help="messages an API deployment moved, found by one search and moved back to the Inbox (an action-log "
         "read each) under Cloudflare's quota",
     )
+    parser.add_argument(
+        "--runbook-move-back-sizes",
+        type=int,
+        nargs="*",
+        default=[10000],
+        help="messages an API deployment moved, found by the runbook's search and moved back by quarantine_release "
+        "(move_back) under Cloudflare's quota, then the same run again",
+    )
     parser.add_argument("--memory-size", type=int, default=100000, help="ids for the memory run (0 to skip)")
     parser.add_argument(
         "--no-state-cost",
@@ -524,16 +532,17 @@ def render(rows, overhead, overhead_mb, uri_per_id, latency, memory):
                 else "%.1f× slower" % (seconds / row["script"]),
             )
         )
-    largest = rows[-1]
-    api_time = largest["ideal"] - overhead
-    own = largest["module"]["seconds"] - largest["ansible_cost"] - api_time
-    lines += [
-        "",
-        "Where the time goes at N=%d: %.2f s in all, of which Ansible's cost for the ids and results is %.2f s "
-        "(%.2f s of it the fixed overhead), the API's latency %.2f s, and the release itself (HTTP, JSON, matching "
-        "results) %.2f s."
-        % (largest["n"], largest["module"]["seconds"], largest["ansible_cost"], overhead, api_time, own),
-    ]
+    if rows:
+        largest = rows[-1]
+        api_time = largest["ideal"] - overhead
+        own = largest["module"]["seconds"] - largest["ansible_cost"] - api_time
+        lines += [
+            "",
+            "Where the time goes at N=%d: %.2f s in all, of which Ansible's cost for the ids and results is %.2f s "
+            "(%.2f s of it the fixed overhead), the API's latency %.2f s, and the release itself (HTTP, JSON, "
+            "matching results) %.2f s."
+            % (largest["n"], largest["module"]["seconds"], largest["ansible_cost"], overhead, api_time, own),
+        ]
     if memory:
         size, baseline_mb, released_mb, seconds, baseline_seconds = memory
         lines += [

@@ -8,13 +8,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 import pytest
+import yaml
 
 from tests.simulator import Message, Simulator, load_state
 
-from conftest import COLLECTION_ROOT, SIMULATOR_DIR, ansible_env, assert_within_contract, release_playbook, run_playbook
+from conftest import (
+    COLLECTION_ROOT,
+    SIMULATOR_DIR,
+    ansible_env,
+    assert_within_contract,
+    moment,
+    release_playbook,
+    run_playbook,
+)
 
 DEMO_SEED = os.path.join(SIMULATOR_DIR, "seeds", "demo.json")
 PHISH_SENDER = "billing@phish-campaign.example"
@@ -228,3 +238,57 @@ def test_the_release_runbook_moves_an_api_deployments_false_positives_back_to_th
     assert "would move back to the Inbox: 0" in again.output
     assert api_sim.state.moves() == dict.fromkeys(ids, 1)
     assert len(api_sim.state.ledger("submission")) == 3
+
+
+def test_an_outbreak_above_the_threshold_is_moved_back_by_one_bulk_job_once_and_a_run_again_moves_nothing(
+    api_sim, tmp_path
+):
+    """Issue 38: past quarantine_release_move_back_bulk_threshold the search's moved messages are not located (a
+    read each): one bulk MOVE job moves them back; a run again adopts it and moves nothing."""
+    sender = "invoices@northwind-supplies.example"
+    moved = [m.id for m in api_sim.state.messages.values() if m.sender == sender and m.folder() == "JunkEmail"]
+    assert len(moved) >= 2
+    play = [
+        {
+            "name": "Move an outbreak back",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "roles": [
+                {
+                    "role": "mailsec.cloudflare.quarantine_release",
+                    "vars": {
+                        "quarantine_release_search": {"sender": sender, "start": "{{ start }}"},
+                        "quarantine_release_reason": "supplier invoices junked by a new rule",
+                        "quarantine_release_ticket": "INC-38",
+                        "quarantine_release_move_back": True,
+                        "quarantine_release_move_back_bulk_threshold": 1,
+                        "quarantine_release_report_dir": str(tmp_path / "reports"),
+                    },
+                }
+            ],
+        }
+    ]
+    playbook = tmp_path / "outbreak.yml"
+    playbook.write_text(yaml.safe_dump(play))
+    runs, window = [], {"start": moment(24 * 20)}
+    for name in ("first", "again"):
+        (tmp_path / name).mkdir()
+        runs.append(run_playbook(playbook, tmp_path / name, ansible_env(api_sim, tmp_path), window))
+
+    first, again = runs
+    assert first.returncode == 0, first.output
+    delivered = [m for m in api_sim.state.messages.values() if m.sender == sender and m.folders]
+    said = " ".join(first.output.split())
+    assert "would move back to the Inbox: %d at most (by one bulk MOVE job" % len(delivered) in said
+    assert all(api_sim.state.messages[i].folder() == "Inbox" for i in moved)
+    assert api_sim.state.moves() == dict.fromkeys(moved, 1)
+    # No message was located: not one action log read.
+    assert [r for r in api_sim.state.requests() if r["endpoint"] == "message_part"] == []
+    assert again.returncode == 0, again.output
+    assert api_sim.state.moves() == dict.fromkeys(moved, 1)
+    assert len(api_sim.state.ledger("bulk_job_created")) == 1
+    reports = sorted((tmp_path / "reports").glob("*.json"))
+    with open(reports[-1], encoding="utf-8") as source:
+        report = json.load(source)
+    assert report["moved_back"]["bulk_job"]["adopted"] is True
+    assert sorted(report["moved_back"]["moved_ids"]) == sorted(moved)

@@ -91,3 +91,26 @@ def test_a_real_run_without_a_reason_or_above_the_cap_moves_nothing(campaign_sim
     assert over_cap.returncode != 0
     assert "5 messages would be moved, more than phish_remediation_max_messages (2)" in over_cap.output
     assert state.requests(method="POST") == []
+
+
+def test_a_campaign_above_the_threshold_is_moved_by_one_bulk_job_and_a_run_again_moves_nothing(campaign_sim, tmp_path):
+    # Issue 38: past phish_remediation_bulk_threshold no message is located; one bulk MOVE job moves the campaign.
+    state = campaign_sim.state
+    start = moment(3)
+    runs = [remediate(campaign_sim, tmp_path, name, bulk_threshold=1, start=start) for name in ("first", "again")]
+
+    assert all(run.returncode == 0 for run in runs), runs[0].output + runs[1].output
+    for message_id in campaign_sim.campaign:
+        assert state.messages[message_id].folders == dict.fromkeys(RECIPIENTS, "DeletedItems")
+    assert {i: n for i, n in state.moves().items() if i in campaign_sim.campaign} == dict.fromkeys(
+        campaign_sim.campaign, 1
+    )
+    assert len(state.ledger("bulk_job_created")) == 1
+    # The job moved them: no message was located for a move of its own.
+    assert [r for r in state.requests(method="POST") if r["endpoint"] == "move"] == []
+    assert [(e["pattern"], e["pattern_type"]) for e in state.settings["block_senders"].entries.values()] == [
+        (PHISH_SENDER, "EMAIL")
+    ]
+    assert sorted(e["id"] for e in state.ledger("submission")) == sorted(campaign_sim.campaign)
+    said = " ".join(runs[0].output.split())
+    assert "Moved 5 message(s) to DeletedItems; blocked %s; reported 5 as missed" % PHISH_SENDER in said
