@@ -304,6 +304,13 @@ def main(argv=None):
         help="ids spread over 4 weeks released with the safe default under Cloudflare's quota",
     )
     parser.add_argument(
+        "--page-size-sizes",
+        type=int,
+        nargs="*",
+        default=[10000],
+        help="outbreaks released by search against a server of 1,000-record pages and one of 10,000",
+    )
+    parser.add_argument(
         "--skew-sizes",
         type=int,
         nargs="*",
@@ -414,6 +421,7 @@ def main(argv=None):
                 print("outbreak N=%d %s: %s" % (size, path, json.dumps(measured_run)), flush=True)
             outbreaks.append((size, path, measured_run))
 
+    page_rows = outbreak.measure_page_sizes(sys.modules[__name__], workdir, options.page_size_sizes, latency)
     by_id_rows = by_id.measure_all(sys.modules[__name__], workdir, options, latency)
     runbook_rows = by_id.measure_runbook(sys.modules[__name__], workdir, options, latency)
     move_rows = move.measure_all(sys.modules[__name__], workdir, options, latency)
@@ -428,6 +436,8 @@ def main(argv=None):
     report = render(rows, overhead, overhead_mb, uri_per_id, latency, memory) + _other_tables(
         outbreaks, by_id_rows, runbook_rows, move_rows, state_figures, exit_figures, latency
     )
+    if page_rows:
+        report += "\n".join(outbreak.render_page_sizes(page_rows, latency)) + "\n"
     print()
     print(report)
     if options.markdown:
