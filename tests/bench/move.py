@@ -196,8 +196,9 @@ def render_moves(rows, latency):
             "",
             "`quarantine_release` with `quarantine_release_move_back: true` and a search over N messages an API "
             "deployment moved out of the Inbox, its other options at their defaults (`quarantine_release_move_back_"
-            "bulk_threshold` 200): the preview counts the moved messages by the search's pages alone, and the move back "
-            "is one bulk MOVE job. Then the same run again. Goal: at most 60 requests and 180 s for 10,000.",
+            "bulk_threshold` 200): the release preview's search counts the delivered messages, and above the threshold "
+            "the move back is one bulk MOVE job, none located. Then the same run again. Goal: at most 60 requests and "
+            "180 s for 10,000.",
             "",
             "| N | time | requests | lockouts | bulk jobs | moved once (ledger) | run again: time | run again: requests |",
             "|---|---|---|---|---|---|---|---|",
