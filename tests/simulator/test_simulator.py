@@ -892,3 +892,18 @@ def test_a_seeds_ids_carry_the_time_of_its_shifted_dates():
         assert carried - sent == seed_carried - seed_sent, message.id
         assert carried - seed_carried == state.date_shift
         assert message.id.endswith(original["id"][-9:])
+
+
+def test_the_help_names_the_account_id_and_the_credentials_it_accepts():
+    # Issue 37 item 9: a new user had to read the seed file to find them.
+    shown = subprocess.run(
+        [sys.executable, "-m", "tests.simulator", "--help"],
+        cwd=os.path.dirname(os.path.dirname(HERE)),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    flat = " ".join(shown.split())
+    for value in (DEFAULT_ACCOUNT_ID, DEFAULT_TOKEN, DEFAULT_READ_ONLY_TOKEN, DEFAULT_KEY, DEFAULT_EMAIL):
+        assert value in flat
+    assert "--ids-file" in flat and "--id-skew" in flat and "--search-page-limit" in flat
