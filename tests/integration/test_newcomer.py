@@ -89,21 +89,18 @@ def test_diff_of_every_settings_module_and_the_move_is_rendered_by_the_default_c
     assert "-%s: Inbox" % message_id in run.output and "+%s: JunkEmail" % message_id in run.output
 
 
-def test_diff_of_both_runbooks_is_rendered_by_the_default_callback(sim, tmp_path):
+def _release_runbook(sim, tmp_path, ticket, report_dir, options=(), **extra):
+    """The release runbook's AWX playbook over two of the demo's quarantined messages."""
     quarantined = [m.id for m in sim.state.messages.values() if m.is_quarantined][:2]
-    release = run_playbook(
-        os.path.join(COLLECTION_ROOT, "playbooks", "release_messages.yml"),
-        tmp_path,
-        ansible_env(sim, tmp_path),
-        {
-            "message_ids": quarantined,
-            "reason": "supplier invoices",
-            "ticket": "INC-1",
-            "allow": "sender",
-            "report_dir": str(tmp_path / "release-reports"),
-        },
-        ["--diff"],
+    variables = dict(
+        message_ids=quarantined, reason="supplier invoices", ticket=ticket, report_dir=str(report_dir), **extra
     )
+    playbook = os.path.join(COLLECTION_ROOT, "playbooks", "release_messages.yml")
+    return run_playbook(playbook, tmp_path, ansible_env(sim, tmp_path), variables, options)
+
+
+def test_diff_of_both_runbooks_is_rendered_by_the_default_callback(sim, tmp_path):
+    release = _release_runbook(sim, tmp_path, "INC-1", tmp_path / "release-reports", ["--diff"], allow="sender")
     assert release.returncode == 0, release.output
     assert CALLBACK_FAILURE not in release.output, release.output
     assert "+++ after: allow policy" in release.output
@@ -193,18 +190,7 @@ def test_message_info_takes_the_search_a_release_takes_and_the_flat_filters_stil
 
 
 def test_both_runbooks_say_where_their_report_is_and_the_phish_runbook_says_what_it_did(sim, campaign_sim, tmp_path):
-    quarantined = [m.id for m in sim.state.messages.values() if m.is_quarantined][:2]
-    release = run_playbook(
-        os.path.join(COLLECTION_ROOT, "playbooks", "release_messages.yml"),
-        tmp_path,
-        ansible_env(sim, tmp_path),
-        {
-            "message_ids": quarantined,
-            "reason": "supplier invoices",
-            "ticket": "INC-7",
-            "report_dir": str(tmp_path / "r"),
-        },
-    )
+    release = _release_runbook(sim, tmp_path, "INC-7", tmp_path / "r")
     phish = remediate(campaign_sim, tmp_path, "said")
 
     assert release.returncode == 0 and phish.returncode == 0, release.output + phish.output
