@@ -14,7 +14,8 @@ import difflib
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule, _load_params, heuristic_log_sanitize, missing_required_lib
+from ansible.module_utils import basic
+from ansible.module_utils.basic import AnsibleModule, heuristic_log_sanitize, missing_required_lib
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
     HAS_REQUESTS,
@@ -57,7 +58,8 @@ class CloudflareModule(AnsibleModule):
         spec.update(argument_spec)
         # Ansible reports a misspelt option as a missing one when another check fails first (message_id: gives
         # "one of message_ids, search is required"): the refusal says the misspelling first.
-        self._misspelt = misspelt_options(_load_params(), spec)
+        # Looked up on the module when called: tools that read a module's spec (validate-modules) replace it there.
+        self._misspelt = misspelt_options(basic._load_params(), spec)  # pylint: disable=protected-access
         super(CloudflareModule, self).__init__(
             argument_spec=spec,
             mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE + kwargs.pop("mutually_exclusive", []),
