@@ -241,5 +241,9 @@ def render_by_id(rows, latency):
             % (untimed["requests"], untimed["seconds"], untimed["pauses"], untimed["paused"], untimed["lockouts"])
         )
     if notes:
-        lines += ["", "Against the goals of issue 27:", ""] + notes
+        lines += [
+            "",
+            "Against the goals of issues 27 (a campaign, spread, untimed) and 38 (the ids' clock):",
+            "",
+        ] + notes
     return lines
