@@ -347,7 +347,7 @@ def search_pages(client, account_id, params, poll_timeout=120.0, poll_interval=1
 
     A search that asks for ``LARGEST_SEARCH_PAGE`` asks for the contract's 1,000 records first and, once that page
     proves the search larger, for 10,000 a page from then on, as Cloudflare announced on 2026-03-15 (the contract
-    still says 1,000); a server that refuses that, naming ``per_page``, is asked for 1,000 for the rest of the task.
+    still says 1,000); a server that refuses that with a 400 is asked for 1,000 for the rest of the task.
     """
     sleep = sleep or time.sleep
     path = investigate_path(account_id)
@@ -369,20 +369,19 @@ def search_pages(client, account_id, params, poll_timeout=120.0, poll_interval=1
 
 
 def _page_answer(client, path, params):
-    """The answer to one page's request; a page larger than the contract's that the server refuses, naming
-    ``per_page``, is asked again at the contract's size, which every later page of the task then asks for."""
+    """The answer to one page's request. A page larger than the contract's that the server refuses (a 400, naming
+    ``per_page`` or not: a server may refuse the cursor of a smaller page with a larger one) is asked again at the
+    contract's size, which every later page of the task then asks for; a 400 for another cause fails that one too."""
     try:
         return client.get(path, params=params)
     except CloudflareError as exc:
-        refused_size = exc.status == 400 and any(
-            "per_page" in str(e.get("message", "")) for e in exc.errors if isinstance(e, dict)
-        )
-        if not (refused_size and params["per_page"] > CONTRACT_SEARCH_PAGE):
+        if not (exc.status == 400 and params["per_page"] > CONTRACT_SEARCH_PAGE):
             raise
+        said = "; ".join(str(e.get("message", "")) for e in exc.errors if isinstance(e, dict)) or "HTTP 400"
     client.search_page_size = CONTRACT_SEARCH_PAGE
     client.say_at_v(
-        "the search refused pages of %d records (per_page); asking for the contract's %d for the rest of the task"
-        % (params["per_page"], CONTRACT_SEARCH_PAGE)
+        "the search refused a page of %d records (%s); asking for the contract's %d for the rest of the task"
+        % (params["per_page"], said, CONTRACT_SEARCH_PAGE)
     )
     params["per_page"] = CONTRACT_SEARCH_PAGE
     return client.get(path, params=params)

@@ -121,7 +121,8 @@ def test_a_search_larger_than_a_page_asks_for_10000_and_takes_1000_for_the_task_
         ("1000", "c2"),
     ]
     assert said == [
-        "the search refused pages of 10000 records (per_page); asking for the contract's 1000 for the rest of the task"
+        "the search refused a page of 10000 records (Invalid request: query parameter per_page: 10000 is greater "
+        "than 1000); asking for the contract's 1000 for the rest of the task"
     ]
 
 
@@ -134,10 +135,16 @@ def test_a_server_that_takes_10000_record_pages_serves_a_large_search_in_two(api
     assert [parse_qs(urlsplit(call.request.url).query)["per_page"] for call in api.calls] == [["1000"], ["10000"]]
 
 
-def test_another_400_of_a_search_is_not_taken_for_a_page_size_refusal(api):
+def test_any_400_to_a_larger_page_is_asked_again_at_1000_and_a_400_there_fails_the_search(api):
+    bad_cursor = {"success": False, "errors": [{"code": 1001, "message": "bad cursor"}]}
     api.get(SEARCH, json=page([message(IDS[0])], cursor="c2"))
-    api.get(SEARCH, status=400, json={"success": False, "errors": [{"code": 1001, "message": "bad cursor"}]})
+    api.get(SEARCH, status=400, json=bad_cursor)
+    api.get(SEARCH, status=400, json=bad_cursor)
 
     with pytest.raises(CloudflareError, match="bad cursor"):
         search().find()
-    assert len(api.calls) == 2
+    assert [parse_qs(urlsplit(call.request.url).query)["per_page"] for call in api.calls] == [
+        ["1000"],
+        ["10000"],
+        ["1000"],
+    ]
