@@ -32,11 +32,13 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
     LARGEST_SEARCH_PAGE,
+    date_time,
     message_state,
     read_messages,
     search_pages,
     search_params,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
 
 WINDOW_PAGE_SIZE = LARGEST_SEARCH_PAGE
 # An id's time is when Cloudflare received the message; the search may place it by a time a little earlier
@@ -149,7 +151,7 @@ def _searches_by_measured_skew(client, account_id, windows, by_id, now, found):
         # its ids are read by id, in parallel, as every id is when searching cannot help.
         skew = None
     else:
-        skew = _skew_of_one(client, account_id, first, found)
+        skew = _skew_of_one(client, account_id, first)
     if skew is None or _TOLERATED_SKEW[0] <= skew <= _TOLERATED_SKEW[1]:
         return [first] + [_WindowSearch(client, account_id, window, now) for window in windows[1:]], by_id
     found.update(first.states)
@@ -157,28 +159,27 @@ def _searches_by_measured_skew(client, account_id, windows, by_id, now, found):
     return [_WindowSearch(client, account_id, window, now) for window in windows], by_id + more_by_id
 
 
-def _skew_of_one(client, account_id, search, found):
-    """The skew measured on one wanted id read by GET (its state kept in ``found``), for a first page that listed
+def _skew_of_one(client, account_id, search):
+    """The skew measured on one wanted id read by GET (its state kept as the search's), for a first page that listed
     nothing to measure by; None when that message carries no date either."""
     message_id = next((i for i in search.window.ids if i not in search.states), None)
     if message_id is None:
         return None
     state = read_messages(client, account_id, [message_id], 1)[0]
-    found[message_id] = state
     search.states[message_id] = state
     moment = _date(state.message or {}, _DATE_FIELDS[0]) or _date(state.message or {}, _DATE_FIELDS[1])
     return id_time(message_id) - moment if moment is not None else None
 
 
 def _date(raw, field):
+    """The moment a message's date field holds, or None: missing, or not an RFC 3339 date-time."""
     value = raw.get(field)
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.datetime.fromisoformat(re.sub(r"\.\d+", "", value.upper().replace("Z", "+00:00")))
-    except ValueError:
+        return date_time(field, value)[1]
+    except ValidationError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 class _WindowSearch:

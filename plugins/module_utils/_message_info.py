@@ -34,15 +34,15 @@ DEFAULT_PER_PAGE = 100
 
 
 # The filters as options of their own, as 1.0 to 1.2 took them: still read, with a deprecation warning, until 2.0.0.
+# Without defaults: a default would make every task look as if it set a deprecated option.
 DEPRECATED_FLAT_FILTERS = {
-    name: dict(option, removed_in_version="2.0.0", removed_from_collection="mailsec.cloudflare")
+    name: dict(
+        {key: value for key, value in option.items() if key != "default"},
+        removed_in_version="2.0.0",
+        removed_from_collection="mailsec.cloudflare",
+    )
     for name, option in SEARCH_FILTER_OPTIONS.items()
-    if name != "detections_only"
 }
-# Without a default: a default would make every task look as if it set a deprecated option.
-DEPRECATED_FLAT_FILTERS["detections_only"] = dict(
-    type="bool", removed_in_version="2.0.0", removed_from_collection="mailsec.cloudflare"
-)
 
 
 def validate_info_options(params):

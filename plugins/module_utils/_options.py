@@ -241,14 +241,16 @@ def resolve_connection(params, environ, notices=None):
         if option.low is not None
     }
     settings.update(_credentials(params, environ, notices))
+    account_id = _account_id(_trimmed(params, environ, "account_id", ENV_ACCOUNT_ID, notices)[0])
+    base_url, base_url_source = _trimmed(params, environ, "base_url", ENV_BASE_URL, notices)
     settings.update(
-        account_id=_account_id(_trimmed(params, environ, "account_id", ENV_ACCOUNT_ID, notices)),
+        account_id=account_id,
         base_url=check_base_url(
-            _trimmed(params, environ, "base_url", ENV_BASE_URL, notices) or DEFAULT_BASE_URL,
+            base_url or DEFAULT_BASE_URL,
             params.get("validate_certs", True),
             params.get("allow_insecure", False),
             notices,
-            "base_url" if params.get("base_url") or not environ.get(ENV_BASE_URL) else ENV_BASE_URL,
+            base_url_source if base_url else "base_url",
         ),
         validate_certs=params.get("validate_certs", True),
         ca_path=params.get("ca_path"),
@@ -281,7 +283,8 @@ def _state_backend(params, environ, notices):
 
 
 def _trimmed(params, environ, name, env_name, notices):
-    """The option's value (else its environment variable's), whitespace around it removed with a notice.
+    """(the option's value, else its environment variable's, whitespace around it removed with a notice; which of
+    the two it came from).
 
     A value pasted from a console or read from a file often carries a line break; it is not part of the value.
     """
@@ -291,7 +294,7 @@ def _trimmed(params, environ, name, env_name, notices):
     if value and value != value.strip():
         notices.append("%s had whitespace or a line break around it, which was removed; store it without" % where)
         value = value.strip()
-    return value
+    return value, where
 
 
 def _account_id(value):
