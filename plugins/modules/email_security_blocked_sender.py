@@ -201,8 +201,8 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/settings/block_senders
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import BLOCKED_SENDER
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_modules import run_settings_module
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import BLOCKED_SENDER
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.settings_modules import run_settings_module
 
 
 def main():

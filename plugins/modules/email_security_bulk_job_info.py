@@ -98,16 +98,16 @@ summary:
   sample: {listed: 1, status: COMPLETED, discovered: 3, successful: 3, failed: 0, skipped: 0, cancelled: 0, pending: 0, requests_sent: 1}
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import (
     JOB_STATUSES,
     MESSAGE_RESULTS,
     BulkJobs,
     check_job_id,
     job_info,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
 
 
 def main():

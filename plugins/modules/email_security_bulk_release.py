@@ -372,8 +372,8 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/bulk
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import (
     MESSAGE_RESULTS,
     RELEASE_JOB,
     BulkAction,
@@ -384,13 +384,13 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
     job_comment,
     validate_wait_options,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
     DESTINATIONS,
     MailboxSearch,
     check_destination,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import (
     SEARCH_OPTION,
     QuarantineSearch,
     search_spec,

@@ -326,18 +326,21 @@ summary:
 
 import time
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._message_info import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.message_info import (
     DEPRECATED_FLAT_FILTERS,
     DEFAULT_LIMIT,
     DEFAULT_PER_PAGE,
     find_messages,
     validate_info_options,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import MESSAGE_PARTS, SEARCH_FILTERS
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import DEFAULT_POLL_TIMEOUT, SEARCH_OPTION
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import MESSAGE_PARTS, SEARCH_FILTERS
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import (
+    DEFAULT_POLL_TIMEOUT,
+    SEARCH_OPTION,
+)
 
 
 def main():

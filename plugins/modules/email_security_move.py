@@ -399,17 +399,17 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/move
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import repeated_warning, requested_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import repeated_warning, requested_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
     DESTINATIONS,
     MailboxSearch,
     move_run,
     validate_move_options,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import SEARCH_OPTION, search_spec
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import DEFAULT_SETTLE_TIMEOUT
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import SEARCH_OPTION, search_spec
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import DEFAULT_SETTLE_TIMEOUT
 
 
 def _checked_input(params, check_mode):

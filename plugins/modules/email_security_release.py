@@ -522,16 +522,16 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/release
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import repeated_warning, requested_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import KnownStates
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import repeated_warning, requested_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import KnownStates
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import (
     SEARCH_OPTION,
     QuarantineSearch,
     search_spec,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import (
     DEFAULT_SETTLE_TIMEOUT,
     release_engine,
     validate_release_options,

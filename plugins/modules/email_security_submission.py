@@ -180,11 +180,11 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/submissions
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._submission import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import Lifeline
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submission import (
     COMPLETE_STATUSES,
     DISPOSITIONS,
     SUBMISSION_PENDING,
@@ -193,7 +193,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._submission imp
     SubmissionRun,
     submission_summary,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import DEFAULT_SETTLE_TIMEOUT
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import DEFAULT_SETTLE_TIMEOUT
 
 
 def main():

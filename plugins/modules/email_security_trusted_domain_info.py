@@ -88,8 +88,10 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/settings/trusted_domains
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import TRUSTED_DOMAIN
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_modules import run_settings_info_module
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import TRUSTED_DOMAIN
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.settings_modules import (
+    run_settings_info_module,
+)
 
 
 def main():

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """The action plugin in front of every module: runs the module and prints, as they come, the lines it writes while
-it waits (module_utils/_progress.py), so that a bulk job of 100,000 messages or a five-minute rate-limit pause is
+it waits (module_utils/_api/progress.py), so that a bulk job of 100,000 messages or a five-minute rate-limit pause is
 not a silent task.
 
 The lines reach the controller through a file, so only a module that runs on the controller (the ``local``
@@ -25,7 +25,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import ENV_PROGRESS_FILE
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import ENV_PROGRESS_FILE
 
 display = Display()
 

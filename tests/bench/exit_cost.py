@@ -48,8 +48,8 @@ def _one(count):
     # ansible-core 2.19 and later read the serialization profile beside the arguments; earlier ones ignore it.
     basic._ANSIBLE_PROFILE = "legacy"
     basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": arguments}).encode("utf-8")
-    from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-    from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import redact
+    from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+    from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import redact
 
     module = CloudflareModule(argument_spec={"message_ids": {"type": "list", "elements": "str"}})
     module.resolve_settings()

@@ -15,9 +15,9 @@ import time
 
 from tests.postgres_server import PostgresServer
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LocalState
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import RequestPacer
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import PostgresState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.pacing import RequestPacer
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.postgres import PostgresState
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 STEPS = ("budget", "journal", "lock proof")

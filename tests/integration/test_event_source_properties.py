@@ -26,8 +26,9 @@ from property_support import bounded, run_and_record
 
 from tests.simulator import Simulator, SimulatorState, generate_messages
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._quarantine_feed import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.quarantine_feed import (
     Checkpoint,
     QuarantineFeed,
     stops_the_source,

@@ -22,10 +22,10 @@ from tests.postgres_server import PostgresServer
 from tests.simulator import Simulator, SimulatorState, generate_messages
 
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LocalState
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import PostgresState
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import ReleaseEngine
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.postgres import PostgresState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import ReleaseEngine
 
 SCHEDULES_PER_SHARD = 110
 # Once with the PostgreSQL backend (a real server), fewer schedules: the engine is the same, the store is not.

@@ -24,9 +24,9 @@ from test_state_postgresql import _release_with
 from tests.pgbouncer_server import PgBouncer
 from tests.simulator import generate_messages
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils import _postgres_state
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError, StateStoreError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import PostgresState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state import postgres as postgres_state
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import LockTimeoutError, StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.postgres import PostgresState
 
 # The issue measured 5 of 8 trials delivering all 40 messages twice; every trial here must deliver each once.
 TRANSACTION_TRIALS = 5
@@ -117,8 +117,8 @@ def test_a_statement_pooler_is_refused_before_any_cloudflare_request_naming_the_
 def test_a_lease_is_kept_while_its_run_waits_and_lost_for_good_once_its_holder_stalls_past_expiry(
     postgres, monkeypatch
 ):
-    monkeypatch.setattr(_postgres_state, "LEASE_SECONDS", 1.5)
-    monkeypatch.setattr(_postgres_state, "LEASE_RENEW_SECONDS", 0.3)
+    monkeypatch.setattr(postgres_state, "LEASE_SECONDS", 1.5)
+    monkeypatch.setattr(postgres_state, "LEASE_RENEW_SECONDS", 0.3)
     with PgBouncer(postgres, "transaction", pool_size=1) as pooler:
         first, second = PostgresState(pooler.dsn()), PostgresState(pooler.dsn())
         try:

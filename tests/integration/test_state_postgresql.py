@@ -37,9 +37,9 @@ from tests.event_source_plugin import load_event_source_plugin
 from tests.postgres_server import SUPERUSER, SUPERUSER_PASSWORD
 from tests.simulator import generate_messages
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import SCHEMA_VERSION, PostgresState
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._quarantine_feed import QuarantineSource
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.postgres import SCHEMA_VERSION, PostgresState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.quarantine_feed import QuarantineSource
 
 TRIALS = 4
 EXPLICIT = {"released", "partially_released", "already_released", "released_unconfirmed", "not_released"}

@@ -35,15 +35,16 @@ from hypothesis import given, strategies as st
 from property_support import bounded, run_and_record, write_fault
 from tests.simulator import Simulator, SimulatorState, generate_messages
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import (
     BulkJobs,
     BulkReleaseRun,
     intent_key,
     job_comment,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LocalState
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import LocalState
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
     ALREADY_THERE,
     MOVED,
     MOVED_UNCONFIRMED,
@@ -51,14 +52,14 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
     PARTIALLY_MOVED,
     MoveRun,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import search_spec
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import search_spec
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import (
     ALLOW_POLICY,
     Declared,
     SettingsListRun,
     split_comments,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._submission import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submission import (
     ALREADY_SUBMITTED,
     NOT_FOUND,
     NOT_SUBMITTED,

@@ -163,12 +163,12 @@ def _import_feed():
     directory the collection is installed in may not be on sys.path yet: it is four levels above this file's
     collection (<path>/ansible_collections/mailsec/cloudflare/extensions/eda/plugins/event_source/)."""
     try:
-        from ansible_collections.mailsec.cloudflare.plugins.module_utils import _quarantine_feed
+        from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads import quarantine_feed
     except ImportError:
         here = os.path.dirname(os.path.abspath(__file__))
         sys.path.append(os.path.abspath(os.path.join(here, *([os.pardir] * 7))))
-        from ansible_collections.mailsec.cloudflare.plugins.module_utils import _quarantine_feed
-    return _quarantine_feed
+        from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads import quarantine_feed
+    return quarantine_feed
 
 
 _feed = _import_feed()

@@ -10,7 +10,7 @@ __metaclass__ = type
 import sys
 import types
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import (
     CloudflareModule,
     misspelt_options,
     register_with_ansible,

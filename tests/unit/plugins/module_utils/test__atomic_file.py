@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils import _atomic_file
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state import atomic_file
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.atomic_file import write_json
 
 
 @pytest.mark.parametrize("durable", [True, False])
@@ -28,7 +28,7 @@ def test_the_file_is_replaced_whole_and_no_temporary_is_left(tmp_path, durable):
 
 def test_only_a_durable_write_is_synced_before_the_rename(tmp_path, monkeypatch):
     synced = []
-    monkeypatch.setattr(_atomic_file.os, "fsync", synced.append)
+    monkeypatch.setattr(atomic_file.os, "fsync", synced.append)
     write_json(str(tmp_path / "journal.json"), {}, durable=True)
     write_json(str(tmp_path / "budget.json"), {}, durable=False)
     assert len(synced) == 1

@@ -10,7 +10,7 @@ __metaclass__ = type
 import pytest
 import requests
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import (
     BulkJobs,
     BulkReleaseRun,
     intent_key,
@@ -19,10 +19,11 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import (
     job_progress,
     results_from_rows,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import WriteJournal
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import Progress
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import search_spec
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import Progress
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import search_spec
 
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import FakeClock
 

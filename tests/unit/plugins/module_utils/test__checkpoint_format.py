@@ -11,11 +11,11 @@ import datetime
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._checkpoint_format import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.checkpoint_format import (
     checkpoint_document,
     read_checkpoint_state,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
 
 def test_a_written_checkpoint_reads_back_in_utc():

@@ -13,14 +13,13 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import (
     CloudflareClient,
-    CloudflareError,
-    OutcomeUnknownError,
     parse_retry_after,
     redact,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.version import COLLECTION_VERSION
 
 BASE = "https://api.example.test/client/v4"
 PATH = "/accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/x"

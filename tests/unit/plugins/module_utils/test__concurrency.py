@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import run_in_order
 
 
 def test_run_in_order_keeps_order_and_raises_the_first_error():

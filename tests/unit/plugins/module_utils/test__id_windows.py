@@ -12,9 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._id_windows import id_time, plan_windows, read_states
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.id_windows import (
+    id_time,
+    plan_windows,
+    read_states,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     STATE_NOT_FOUND,
     STATE_NOT_QUARANTINED,
     STATE_QUARANTINED,

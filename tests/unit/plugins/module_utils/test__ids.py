@@ -8,8 +8,12 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import given_ids, id_problem, unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import (
+    given_ids,
+    id_problem,
+    unique_message_ids,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
 
 @pytest.mark.parametrize("value", ["4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678", "a.b_c:d+e=f@g~h-i", "x" * 256])

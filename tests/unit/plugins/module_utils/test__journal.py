@@ -12,15 +12,15 @@ import sys
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils import _journal
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state import local
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import (
     AccountLock,
     Lifeline,
     LocalState,
-    LockTimeoutError,
     WriteJournal,
     state_directory,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import LockTimeoutError
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 
@@ -64,7 +64,7 @@ def test_the_account_lock_is_exclusive_and_gives_up_in_time(tmp_path):
 
 def test_the_lock_of_a_dead_holder_is_free(tmp_path):
     code = (
-        "import sys; sys.path[:0] = %r; from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal "
+        "import sys; sys.path[:0] = %r; from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local "
         "import AccountLock; AccountLock(%r, %r).acquire(0); import os; os._exit(0)"
         % (sys.path, str(tmp_path), ACCOUNT)
     )
@@ -75,7 +75,7 @@ def test_the_lock_of_a_dead_holder_is_free(tmp_path):
 def test_the_lifeline_holds_while_the_parent_lives_and_breaks_when_a_watched_process_changes(monkeypatch):
     lifeline = Lifeline()
     assert lifeline.gone() is False
-    monkeypatch.setattr(_journal, "_process_facts", lambda pid: None)
+    monkeypatch.setattr(local, "_process_facts", lambda pid: None)
     assert lifeline.gone() is True
 
 
@@ -99,7 +99,7 @@ def _settings(backend="local"):
     ],
 )
 def test_an_awx_job_with_state_that_dies_with_it_is_told_how_to_share_it(settings, configured, environ, warned):
-    notice = _journal.ephemeral_state_notice(settings, configured, environ)
+    notice = local.ephemeral_state_notice(settings, configured, environ)
     assert (notice is not None) == warned
     if warned:
         assert (
@@ -108,5 +108,5 @@ def test_an_awx_job_with_state_that_dies_with_it_is_told_how_to_share_it(setting
 
 
 def test_the_local_backend_is_files_in_state_dir_and_needs_no_database(tmp_path):
-    state = _journal.open_state({"state_backend": "local", "state_dir": str(tmp_path)})
+    state = local.open_state({"state_backend": "local", "state_dir": str(tmp_path)})
     assert isinstance(state, LocalState) and state.lock("0" * 32).acquire(0).held()

@@ -10,8 +10,8 @@ import datetime
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import ApiResponse
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import ApiResponse
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     STATE_NOT_QUARANTINED,
     STATE_QUARANTINED,
     STATE_RELEASED,
@@ -24,7 +24,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     search_params,
     search_window,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
 BASE = "https://api.cloudflare.com/client/v4"
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)

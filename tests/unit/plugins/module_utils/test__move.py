@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
     MOVED,
     NOT_IN_MAILBOX,
     QUARANTINED,
@@ -17,7 +17,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
     last_folder,
     validate_move_options,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
 
 def entry(folder, at=None, success=True, status=None, operation="MOVE"):

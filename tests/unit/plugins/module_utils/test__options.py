@@ -8,16 +8,15 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.options import (
     CONNECTION_ARGUMENT_SPEC,
     ENV_STATE_DSN,
     OPTIONS,
-    ValidationError,
     check_base_url,
     check_credential,
-    check_range,
     resolve_connection,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
 
 ACCOUNT = "023E105F4ECEF8AD9CA31A8372D0C353"
 TOKEN = "t" * 40

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.pacing import (
     BudgetExhaustedError,
     RequestPacer,
     SharedBudget,

@@ -11,8 +11,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.postgres import (
     PostgresState,
     dsn_secrets,
 )

@@ -7,8 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import RequestPacer
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.pacing import RequestPacer
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import (
     ENV_PROGRESS_FILE,
     Progress,
     count,

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._quarantine_feed import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.quarantine_feed import (
     Checkpoint,
     QuarantineFeed,
     QuarantineSource,

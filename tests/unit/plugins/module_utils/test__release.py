@@ -9,14 +9,11 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
-    ApiResponse,
-    CloudflareError,
-    OutcomeUnknownError,
-)
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import WriteJournal
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import SILENT
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import ApiResponse
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import SILENT
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import (
     ReleaseEngine,
     entry_from_item,
     recipient_lists,

@@ -11,10 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareClient, CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import STATE_QUARANTINED, STATE_RELEASED
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import QuarantineSearch, search_spec
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
+    STATE_QUARANTINED,
+    STATE_RELEASED,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import QuarantineSearch, search_spec
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 BASE = "https://api.example.test/client/v4"

@@ -12,9 +12,9 @@ import json
 import pytest
 import requests
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import WriteJournal
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import (
     ALLOW_POLICY,
     TRUSTED_DOMAIN,
     Declared,

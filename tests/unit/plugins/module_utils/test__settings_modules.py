@@ -9,8 +9,11 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import ALLOW_POLICY, TRUSTED_DOMAIN
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_modules import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import (
+    ALLOW_POLICY,
+    TRUSTED_DOMAIN,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.settings_modules import (
     run_settings_info_module,
     run_settings_module,
 )

@@ -9,8 +9,11 @@ __metaclass__ = type
 
 import requests
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import WriteJournal
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._submission import SubmissionRun, recorded_submission
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submission import (
+    SubmissionRun,
+    recorded_submission,
+)
 
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import FakeClock, real_client
 

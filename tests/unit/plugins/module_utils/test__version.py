@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.version import COLLECTION_VERSION
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
 

@@ -11,14 +11,11 @@ import time as real_time
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
-    AccountLock,
-    StateStoreError,
-    WriteJournal,
-)
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import SILENT, Progress
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import AccountLock, WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import SILENT, Progress
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
     DONE,
     NOT_DONE,
     UNREADABLE,

@@ -13,7 +13,7 @@ import json
 import pytest
 import requests
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils import _ansible_module
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module import ansible_module
 from ansible_collections.mailsec.cloudflare.plugins.modules import (
     email_security_allow_policy,
     email_security_allow_policy_info,
@@ -256,7 +256,7 @@ def test_a_lost_create_that_landed_is_found_not_sent_again(api, run_module):
 
 
 def test_a_lost_create_the_list_does_not_show_within_settle_timeout_is_created_once_more(api, run_module, mocker):
-    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    warn = mocker.spy(ansible_module.CloudflareModule, "warn")
     # A sender cannot be both allowed and blocked: the block list is read first.
     api.get(BLOCKS, json=listing())
     api.get(POLICIES, json=listing())

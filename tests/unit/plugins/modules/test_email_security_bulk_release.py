@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._bulk import BulkAction, intent_key
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import BulkAction, intent_key
 from ansible_collections.mailsec.cloudflare.plugins.modules import (
     email_security_bulk_job_info,
     email_security_bulk_release,

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils import _ansible_module
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module import ansible_module
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_message_info
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import ACCOUNT, BASE, TOKEN, envelope
@@ -253,7 +253,7 @@ def test_include_reads_each_part_of_each_message_and_every_page_of_the_action_lo
 
 def test_a_part_that_cannot_be_read_is_a_warning_and_says_why_in_the_message(api, run_module, mocker):
     """Issue 23: a part only enriches the message; a 404 on .../trace failed the task."""
-    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    warn = mocker.spy(ansible_module.CloudflareModule, "warn")
     message_id = "4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678"
     api.get("%s/%s" % (SEARCH_URL, message_id), json=envelope(raw(message_id)))
     api.get(

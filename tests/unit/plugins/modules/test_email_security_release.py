@@ -16,8 +16,8 @@ import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_release
-from ansible_collections.mailsec.cloudflare.plugins.module_utils import _ansible_module
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import AccountLock, Lifeline, WriteJournal
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module import ansible_module
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import AccountLock, Lifeline, WriteJournal
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import (
     ACCOUNT,
     BASE,
@@ -94,7 +94,7 @@ def test_batches_split_ids_exactly_once_and_keep_request_order(api, run_module):
 
 
 def test_duplicates_are_sent_once_with_a_warning(api, run_module, mocker):
-    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    warn = mocker.spy(ansible_module.CloudflareModule, "warn")
     api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
 
     outcome = run_module(MAIN, args(message_ids=[IDS[0], IDS[1], IDS[0]]))
@@ -256,7 +256,7 @@ def test_a_fixed_body_format_is_never_switched(api, run_module):
 
 
 def test_postfix_id_only_items_map_back_to_requested_ids(api, run_module, mocker):
-    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    warn = mocker.spy(ansible_module.CloudflareModule, "warn")
     api.post(
         RELEASE_URL,
         json=envelope(
@@ -289,7 +289,7 @@ def test_unrequested_items_are_reported_and_missing_ids_end_unknown(api, run_mod
 
 
 def test_notices_in_a_successful_answer_become_warnings(api, run_module, mocker):
-    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    warn = mocker.spy(ansible_module.CloudflareModule, "warn")
     api.post(
         RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])], messages=[{"code": 10, "message": "release is beta"}])
     )
@@ -555,7 +555,7 @@ def test_odd_answer_shapes_end_with_a_status_and_no_traceback(api, run_module, a
 
 
 def test_conflicting_items_for_one_id_end_unknown_and_are_reported(api, run_module, mocker):
-    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    warn = mocker.spy(ansible_module.CloudflareModule, "warn")
     one, other = item(IDS[0]), item(IDS[0], delivered=[], undelivered=["a@example.com"])
     api.post(RELEASE_URL, json=envelope([one, other, item(IDS[1]), item(IDS[1])]))
 
@@ -681,8 +681,8 @@ def test_bad_input_fails_before_any_request(api, run_module, bad, message):
 
 
 def test_missing_requests_library_is_reported(api, run_module, monkeypatch):
-    monkeypatch.setattr(_ansible_module, "HAS_REQUESTS", False)
-    monkeypatch.setattr(_ansible_module, "REQUESTS_IMPORT_ERROR", "ImportError: No module named 'requests'")
+    monkeypatch.setattr(ansible_module, "HAS_REQUESTS", False)
+    monkeypatch.setattr(ansible_module, "REQUESTS_IMPORT_ERROR", "ImportError: No module named 'requests'")
 
     outcome = run_module(MAIN, args())
 
@@ -727,7 +727,7 @@ def secret_forms_present(text, secret):
 @pytest.mark.parametrize("source", ["argument", "environment"])
 def test_a_trailing_newline_is_removed_with_a_warning_and_never_shown(api, run_module, monkeypatch, mocker, source):
     """Issue 12: a token with a trailing newline leaked at default verbosity through requests' header error."""
-    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    warn = mocker.spy(ansible_module.CloudflareModule, "warn")
     api.post(RELEASE_URL, json=envelope([item(IDS[0]), item(IDS[1])]))
     extra = {"api_token": LONG_TOKEN + "\n"}
     if source == "environment":
@@ -842,7 +842,7 @@ def test_unprotected_transport_to_another_host_needs_allow_insecure(api, run_mod
     assert "allow_insecure=true" in refused.result["msg"]
     assert len(api.calls) == 0
 
-    warn = mocker.spy(_ansible_module.CloudflareModule, "warn")
+    warn = mocker.spy(ansible_module.CloudflareModule, "warn")
     url = RELEASE_URL.replace("https://", "http://") if "base_url" in extra else RELEASE_URL
     api.post(url, json=envelope([item(IDS[0]), item(IDS[1])]))
     allowed = run_module(MAIN, args(allow_insecure=True, **extra))

@@ -17,7 +17,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
 MAX_ID_LENGTH = 256
 ID_CHARACTERS = "letters, digits and ._:+=@~-"

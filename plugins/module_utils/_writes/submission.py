@@ -8,7 +8,7 @@
 A message's action log records every submission made for it (operation SUBMISSION, with the requested disposition
 and the submission id in its properties): that record decides whether a message was submitted already, before a
 request is sent, and whether a submission whose answer was lost or partly refused went in: it is the observer of
-the submission policy of the write engine (``_write.py``), which journals each request and, after a lost answer,
+the submission policy of the write engine (``_write/engine.py``), which journals each request and, after a lost answer,
 reads the action logs until the submission shows or ``settle_timeout`` has passed. The create answer's results
 carry no message reference, so they are never matched to messages by position.
 """
@@ -17,14 +17,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches, run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     STATE_NOT_FOUND,
     read_message,
     read_message_part,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
     DEFAULT_SETTLE_TIMEOUT,
     DONE,
     NOT_DONE,

@@ -15,26 +15,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import math
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import (
+    ValidationError,
+    check_range,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
-    CloudflareClient,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import (
     STATE_BACKENDS,
-    LocalState,
     state_directory,
-)
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import (
-    DEFAULT_RATE_LIMIT,
-    RATE_LIMIT_WINDOW_SECONDS,
-    RequestPacer,
 )
 
 ENV_ACCOUNT_ID = "CLOUDFLARE_ACCOUNT_ID"
@@ -103,20 +99,6 @@ _ACCOUNT_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 MIN_CREDENTIAL_LENGTH = 20
 MAX_CREDENTIAL_LENGTH = 256
 _CREDENTIAL = re.compile(r"^[\x21-\x7e]+$")
-
-
-class ValidationError(ValueError):
-    """Input that cannot be right; found before any request is sent."""
-
-
-def check_range(name, value, low, high=None):
-    """value, or ValidationError when it is not a finite number from low to high."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError("%s must be a finite number (got %s)" % (name, value))
-    if value is None or value < low or (high is not None and value > high):
-        bounds = "from %s to %s" % (low, high) if high is not None else "at least %s" % low
-        raise ValidationError("%s must be %s (got %s)" % (name, bounds, value))
-    return value
 
 
 def check_credential(value, where, notices):
@@ -345,38 +327,4 @@ def _credentials(params, environ, notices):
         "no credentials: set api_token or the %s environment variable (an API token with 'Cloud "
         "Email Security: Write'), or the legacy api_email + api_key (%s, %s)"
         % (ENV_API_TOKEN, ENV_API_EMAIL, ENV_API_KEY)
-    )
-
-
-def connect(settings, on_warning, deadline=None, state=None, progress=None):
-    """A client for resolved settings, paced on the request budget its state store shares per credential (the
-    files in ``state_dir`` when no store is given), saying its waits to ``progress``.
-
-    Raises OSError when ``state_dir`` cannot hold the shared budget.
-    """
-    credential = settings["api_token"] or "%s:%s" % (settings["api_email"], settings["api_key"])
-    pacer = RequestPacer(
-        limit=settings["rate_limit"] or DEFAULT_RATE_LIMIT,
-        window=RATE_LIMIT_WINDOW_SECONDS,
-        reserve=settings["concurrency"],
-        ceiling_always=settings["rate_limit"] is not None,
-        on_pause=on_warning,
-        budget=(state or LocalState(settings["state_dir"])).budget(credential),
-        progress=progress,
-    )
-    return CloudflareClient(
-        api_token=settings["api_token"],
-        api_email=settings["api_email"],
-        api_key=settings["api_key"],
-        base_url=settings["base_url"],
-        timeout=settings["timeout"],
-        validate_certs=settings["validate_certs"],
-        ca_path=settings["ca_path"],
-        retries=settings["retries"],
-        max_retry_wait=settings["max_retry_wait"],
-        pacer=pacer,
-        deadline=deadline,
-        pool_size=settings["concurrency"],
-        on_retry=on_warning,
-        progress=progress,
     )

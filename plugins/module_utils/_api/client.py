@@ -40,13 +40,22 @@ else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import (
+    BAD_CREDENTIAL_CODES,
+    MALFORMED_AUTH_CODES,
+    NO_PERMISSION_CODES,
+    NO_ROUTE_CODES,
+    RATE_LIMITED_CODES,
+    CloudflareError,
+    OutcomeUnknownError,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.pacing import (
     BudgetExhaustedError,
     BudgetUnavailableError,
     RequestPacer,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import SILENT
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import SILENT
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.version import COLLECTION_VERSION
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_TIMEOUT = 30.0
@@ -58,114 +67,36 @@ REDACTED = "********"
 # processed, and that every further request of the task would be refused the same way. Each row of
 # _HINTS: the codes, the HTTP status that means the same, and the hint that names what to fix; the
 # first row that matches wins.
-_MALFORMED_AUTH = frozenset([6003, 6100, 6101, 6102, 6103, 6111])
-_BAD_CREDENTIALS = frozenset([1000, 9103])
-_NO_PERMISSION = frozenset([10000, 9109])
-_NO_ROUTE = frozenset([7003, 7000])
-_RATE_LIMITED = frozenset([971])
 _HINTS = (
     (
-        _MALFORMED_AUTH,
+        MALFORMED_AUTH_CODES,
         None,
         "the authentication headers were malformed: an API token belongs in api_token (CLOUDFLARE_API_TOKEN); a global "
         "API key in api_key together with api_email (CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)",
     ),
-    (_NO_ROUTE, None, "Cloudflare cannot route to this account: check account_id (CLOUDFLARE_ACCOUNT_ID)"),
+    (NO_ROUTE_CODES, None, "Cloudflare cannot route to this account: check account_id (CLOUDFLARE_ACCOUNT_ID)"),
     (
-        _BAD_CREDENTIALS,
+        BAD_CREDENTIAL_CODES,
         401,
         "the credentials were not accepted: check api_token (CLOUDFLARE_API_TOKEN), or api_email and api_key, and that "
         "the token has not expired or been rolled",
     ),
     (
-        _NO_PERMISSION,
+        NO_PERMISSION_CODES,
         403,
         "the credentials lack permission: the API token needs 'Cloud Email Security: Write' on this account to release "
         "('Read' or 'Write' to look messages up), and account_id (CLOUDFLARE_ACCOUNT_ID) must be an account the token "
         "is scoped to",
     ),
     (
-        _RATE_LIMITED,
+        RATE_LIMITED_CODES,
         429,
         "the token hit Cloudflare's rate limit (1200 requests per 5 minutes); lower rate_limit or wait",
     ),
 )
-AUTH_ERROR_CODES = _MALFORMED_AUTH | _BAD_CREDENTIALS | _NO_PERMISSION
-ACCOUNT_ERROR_CODES = _NO_ROUTE
-# Statuses that refuse a request before it is processed: authentication, permission, no such route, rate limit.
-_REFUSED_STATUSES = frozenset([401, 403, 405, 429])
 
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 8.0
-
-
-class CloudflareError(Exception):
-    """A failed API call: what Cloudflare said, never what we sent in headers."""
-
-    def __init__(self, message, status=None, errors=None, method=None, path=None, stops_task=False):
-        super(CloudflareError, self).__init__(message)
-        self.message = message
-        self.status = status
-        self.errors = errors or []
-        self.method = method
-        self.path = path
-        self._stops_task = stops_task
-
-    @property
-    def codes(self):
-        return [error.get("code") for error in self.errors if isinstance(error, dict)]
-
-    @property
-    def is_fatal(self):
-        """True when every further request of the task would fail the same way (or make a lockout longer)."""
-        codes = set(self.codes)
-        return (
-            self._stops_task
-            or self.status in (401, 403, 429)
-            or bool(codes & AUTH_ERROR_CODES)
-            or bool(codes & ACCOUNT_ERROR_CODES)
-        )
-
-    @property
-    def refused_before_processing(self):
-        """True when the answer proves the request was refused as a whole, so nothing of it took effect."""
-        if self.status is None or self.status >= 500:
-            return False
-        return self.status in _REFUSED_STATUSES or self.is_fatal
-
-    def amend(self, extra):
-        """Add to the message, for context only the caller has."""
-        self.message += extra
-        self.args = (self.message,)
-        return self
-
-    def as_dict(self):
-        return {"status": self.status, "errors": self.errors, "method": self.method, "path": self.path}
-
-    @property
-    def why_unsent(self):
-        """Why an id this error stopped the task before sending was not sent, in a few words: the task's message
-        says the whole of it once (a login refused for 500 ids is not printed 500 times)."""
-        if self.status is not None:
-            first = next((e for e in self.errors if isinstance(e, dict)), {})
-            said = " [%s] %s" % (first.get("code"), first.get("message")) if first else ""
-            return "the task stopped first on HTTP %s%s; its message says why" % (self.status, said)
-        return self.message
-
-
-class OutcomeUnknownError(CloudflareError):
-    """A write reached the server, or may have, and it may have taken effect.
-
-    ``answered`` is True when the server answered (an error status, or a 2xx it marked failed),
-    so it has finished with the request; False when the answer was lost (timeout, dropped or
-    broken connection) or came from a gateway (5xx), so the request may still be processed.
-    ``result`` is whatever result the answer carried, for evidence of what was done.
-    """
-
-    def __init__(self, message, answered=False, result=None, **kwargs):
-        super(OutcomeUnknownError, self).__init__(message, **kwargs)
-        self.answered = answered
-        self.result = result
 
 
 class ApiResponse:

@@ -24,18 +24,18 @@ import functools
 import re
 import threading
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._id_windows import read_states
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches, run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.id_windows import read_states
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import Lifeline
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     STATE_NOT_FOUND,
     STATE_NOT_QUARANTINED,
     STATE_QUARANTINED,
     STATE_RELEASED,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
     DEFAULT_SETTLE_TIMEOUT,
     DONE,
     NOT_DONE,

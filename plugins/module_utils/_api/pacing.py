@@ -18,7 +18,7 @@ per 5 minutes, 1000 unless set, plus any stricter policy the server announces in
 
 The budget lives in the state store, keyed by a hash of the credential (never the credential itself):
 a file (``SharedBudget``), so forks, loops and parallel playbooks using one token on one controller share a
-single budget, or a row in PostgreSQL (``_postgres_state``), shared by every machine.
+single budget, or a row in PostgreSQL (``_state/postgres.py``), shared by every machine.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,8 +33,8 @@ import re
 import threading
 import time
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import MIN_GAP_SECONDS, SILENT
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.atomic_file import write_json
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import MIN_GAP_SECONDS, SILENT
 
 RATE_LIMIT_WINDOW_SECONDS = 300.0
 # Below Cloudflare's 1200 per 5 minutes: room for people working in the dashboard with the same token, while

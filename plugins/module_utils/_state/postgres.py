@@ -44,12 +44,13 @@ except ImportError:
     HAS_PSYCOPG = False
     PSYCOPG_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._checkpoint_format import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.checkpoint_format import (
     checkpoint_document,
     read_checkpoint_state,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, take_in_turn
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import BudgetUnavailableError, Ledger
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import take_in_turn
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.pacing import BudgetUnavailableError, Ledger
 
 # Version 2 replaced the session-level advisory lock with the lease table: a node of an earlier release, which would
 # not see a lease, refuses the database instead of writing beside one that holds it.

@@ -21,27 +21,26 @@ import json
 import math
 import os
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._checkpoint_format import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.atomic_file import write_json
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.checkpoint_format import (
     checkpoint_document,
     read_checkpoint_state,
     utc_text,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import StateStoreError, open_state
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import open_state
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     SEARCH_DISPOSITIONS,
     date_time,
     normalize_message,
     search_pages,
     search_params,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, parse_http_date
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import (
-    OPTIONS,
-    ValidationError,
-    connect,
-    resolve_connection,
-)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import parse_http_date
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.options import OPTIONS, resolve_connection
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.connect import connect
 
 __all__ = ("CloudflareError", "QuarantineSource", "SourceError", "retry_delay", "stops_the_source")
 

@@ -16,7 +16,7 @@ log). Only messages elsewhere than the destination are sent, so a run again send
 
 A move has no idempotency key either, and one that lands after a second was sent would undo a later move: after a
 lost or unsure answer its messages are read back until they show in the destination or ``settle_timeout`` has
-passed, never resent meanwhile (the settle rule of ``_write.py``). A status never claims more than is known:
+passed, never resent meanwhile (the settle rule of ``_write/engine.py``). A status never claims more than is known:
 ``moved`` needs the answer's per-recipient items; a message seen in the destination without them is
 ``moved_unconfirmed``.
 """
@@ -28,11 +28,11 @@ __metaclass__ = type
 import functools
 import threading
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches, run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._id_windows import read_states
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches, run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.id_windows import read_states
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import Lifeline
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     STATE_NOT_FOUND,
     STATE_NOT_QUARANTINED,
     STATE_QUARANTINED,
@@ -41,9 +41,9 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     investigate_path,
     read_message_part,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import QuarantineSearch
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import QuarantineSearch
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
     DONE,
     NOT_DONE,
     UNREADABLE,

@@ -14,9 +14,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import id_problem
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import id_problem
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     DELIVERY_STATUSES,
     LARGEST_SEARCH_PAGE,
     MESSAGE_ACTIONS,
@@ -33,7 +33,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     search_params,
     search_window,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
 
 SEARCH_PAGE_SIZE = LARGEST_SEARCH_PAGE
 _EMPTY_SEARCH_CAUSES = (

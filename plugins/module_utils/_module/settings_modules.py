@@ -9,11 +9,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import Lifeline
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import Lifeline
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import (
     PATTERN_TYPES,
     UNCHANGED,
     SettingsListRun,
@@ -21,7 +21,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._settings_list 
     read_list,
     settings_summary,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import DEFAULT_SETTLE_TIMEOUT
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import DEFAULT_SETTLE_TIMEOUT
 
 _ENTRY_OPTIONS = dict(
     state=dict(type="str", choices=["present", "absent"]),

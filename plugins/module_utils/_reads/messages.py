@@ -14,9 +14,9 @@ import re
 import time
 from urllib.parse import quote, urljoin, urlsplit
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
 SEARCH_FILTERS = (
     "query",

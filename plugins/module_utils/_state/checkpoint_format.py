@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The event source's checkpoint as a document, the same whether a file (``_quarantine_feed``) or a row in PostgreSQL
-(``_postgres_state``) holds it: the start of the next window, and the ids emitted that a search could still return."""
+"""The event source's checkpoint as a document, the same whether a file (``_reads/quarantine_feed.py``) or a row in PostgreSQL
+(``_state/postgres.py``) holds it: the start of the next window, and the ids emitted that a search could still return."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,8 +12,8 @@ __metaclass__ = type
 
 import datetime
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import date_time
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import date_time
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
 CHECKPOINT_VERSION = 1
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

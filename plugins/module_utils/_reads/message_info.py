@@ -9,11 +9,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._ids import unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._id_windows import read_states
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import unique_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.id_windows import read_states
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     SEARCH_FILTERS,
     STATE_NOT_FOUND,
     STATE_UNREADABLE,
@@ -22,8 +22,8 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     search_window,
     wanted,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._search import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import (
     SEARCH_FILTER_OPTIONS,
     SearchSpec,
     search_spec,

@@ -31,8 +31,8 @@ import contextlib
 import threading
 import time
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError, OutcomeUnknownError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import LockTimeoutError, StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, OutcomeUnknownError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import LockTimeoutError, StateStoreError
 
 DEFAULT_SETTLE_TIMEOUT = 120.0
 # Observations while settling: the first at once, then after 1, 2, 4... seconds, never more than this apart.

@@ -12,7 +12,7 @@ goes to the entry's own endpoint; more go in atomic batch requests. Fields past 
 
 Expiry lives in the entry's ``comments``, after the person's text, as ``[mailsec.cloudflare expires_at=<RFC 3339
 UTC>]``: machine-readable, visible in the dashboard, and kept by Cloudflare within the 1024 characters comments
-may hold. Every change goes through the write engine (``_write.py``): journalled, and after a lost answer settled by
+may hold. Every change goes through the write engine (``_write/engine.py``): journalled, and after a lost answer settled by
 reading the list again until it shows or ``settle_timeout`` has passed, never by sending it again meanwhile.
 """
 
@@ -25,11 +25,11 @@ import ipaddress
 import json
 import re
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import in_batches
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import date_time, numbered_pages
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import date_time, numbered_pages
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
     DEFAULT_SETTLE_TIMEOUT,
     DONE,
     NOT_DONE,

@@ -17,29 +17,29 @@ import time
 from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule, heuristic_log_sanitize, missing_required_lib
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     redact,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._journal import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import (
     MissingLibraryError,
-    StateStoreError,
     ephemeral_state_notice,
     open_state,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.options import (
     CONNECTION_ARGUMENT_SPEC,
     CONNECTION_MUTUALLY_EXCLUSIVE,
     CONNECTION_REQUIRED_TOGETHER,
     ENV_API_KEY,
     ENV_API_TOKEN,
     ENV_STATE_DSN,
-    ValidationError,
-    connect,
     resolve_connection,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import Progress
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.connect import connect
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import Progress
 
 # What Ansible itself shows for a no_log option's value.
 NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -209,6 +209,6 @@ def _dsn_secrets(*dsns):
     dsns = [dsn for dsn in dsns if dsn]
     if not dsns:
         return []
-    from ansible_collections.mailsec.cloudflare.plugins.module_utils._postgres_state import dsn_secrets
+    from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.postgres import dsn_secrets
 
     return [secret for dsn in dsns for secret in dsn_secrets(dsn)]

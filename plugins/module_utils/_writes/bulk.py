@@ -23,25 +23,25 @@ import json
 import re
 import time
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import numbered_pages
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._move import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import numbered_pages
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
     MOVE_PENDING,
     MOVED,
     NOT_MOVED,
     PARTIALLY_MOVED,
     move_entry,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._progress import count
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._release import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import count
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import (
     NOT_RELEASED,
     PARTIALLY_RELEASED,
     RELEASE_PENDING,
     RELEASED,
     result_entry,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
     DONE,
     NOT_DONE,
     Seen,

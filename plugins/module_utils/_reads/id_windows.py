@@ -28,9 +28,9 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._concurrency import run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     LARGEST_SEARCH_PAGE,
     date_time,
     message_state,
@@ -38,7 +38,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._messages impor
     search_pages,
     search_params,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._options import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
 WINDOW_PAGE_SIZE = LARGEST_SEARCH_PAGE
 # An id's time is when Cloudflare received the message; the search may place it by a time a little earlier

@@ -14,11 +14,11 @@
   worker and the module outlive a ``kill -9`` of ``ansible-playbook``; a module that kept
   sending would race the run that replaces it.
 - ``LocalState``: the journal and the lock of one account, and the request budget of one credential, as files
-  in ``state_dir``: the state store the write engine (``_write.py``) and the client are given.
+  in ``state_dir``: the state store the write engine (``_write/engine.py``) and the client are given.
 
 All of them are local to one machine (the controller, or the execution environment's container).
 ``open_state`` gives the store the settings choose: ``LocalState``, or the same interface in PostgreSQL
-(``_postgres_state.py``), shared by every machine that reaches the database.
+(``postgres.py``), shared by every machine that reaches the database.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,9 +32,12 @@ import threading
 import time
 import uuid
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._atomic_file import write_json
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._client import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._pacing import SharedBudget
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import (
+    LockTimeoutError,
+    StateStoreError,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.pacing import SharedBudget
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.atomic_file import write_json
 
 DEFAULT_STATE_DIR = os.path.join("~", ".local", "state", "mailsec.cloudflare")
 ENV_STATE_DIR = "MAILSEC_CLOUDFLARE_STATE_DIR"
@@ -50,17 +53,6 @@ def state_directory(configured, environ):
 
 
 STATE_BACKENDS = ("local", "postgresql")
-
-
-class LockTimeoutError(Exception):
-    """Another run held the account lock for longer than this run could wait."""
-
-
-class StateStoreError(CloudflareError):
-    """The state store cannot be used: nothing that depends on it (a write, a request from the budget) is sent."""
-
-    def __init__(self, message):
-        super(StateStoreError, self).__init__(message, stops_task=True)
 
 
 def take_in_turn(try_take, holder, where, max_wait, on_wait, sleep):
@@ -262,11 +254,11 @@ def open_state(settings):
     """
     if settings["state_backend"] != "postgresql":
         return LocalState(settings["state_dir"])
-    from ansible_collections.mailsec.cloudflare.plugins.module_utils import _postgres_state
+    from ansible_collections.mailsec.cloudflare.plugins.module_utils._state import postgres
 
-    if not _postgres_state.HAS_PSYCOPG:
-        raise MissingLibraryError("psycopg[binary]", _postgres_state.PSYCOPG_IMPORT_ERROR)
-    return _postgres_state.PostgresState(settings["state_dsn"])
+    if not postgres.HAS_PSYCOPG:
+        raise MissingLibraryError("psycopg[binary]", postgres.PSYCOPG_IMPORT_ERROR)
+    return postgres.PostgresState(settings["state_dsn"])
 
 
 class MissingLibraryError(StateStoreError):
