@@ -53,14 +53,4 @@ options:
         reads the list, so that an entry extended meanwhile is kept.
     type: bool
     default: false
-  settle_timeout:
-    description:
-      - Seconds within which the API processes a change or never will. After a request whose answer was lost (timed
-        out, cut, or a gateway error), the list is read again until it shows the change or this long has passed since the request was sent; only then
-        is it sent again (at most O(retries) times), never while the first may still land.
-      - If the task cannot wait that long (O(task_timeout)), the task fails saying the change may still land, and the
-        journal lets the next run that shares the state store settle it before it sends anything.
-    type: float
-    default: 120
-    version_added: 1.2.0
 """

@@ -100,19 +100,9 @@ options:
     type: str
     choices: [none, incomplete, all]
     default: incomplete
-  fail_on_incomplete:
-    description:
-      - Fail the task when the job did not end C(COMPLETED), or failed, cancelled or skipped any message. The
-        failed result still carries RV(job), RV(summary) and RV(results).
-    type: bool
-    default: true
-  settle_timeout:
-    description:
-      - Seconds within which Cloudflare creates a job or never will. After a create whose answer was lost, jobs are
-        listed until one with this task's intent appears or this long has passed; only then is another created.
-    type: float
-    default: 120
 extends_documentation_fragment:
+  - mailsec.cloudflare.write
+  - mailsec.cloudflare.write.outcome
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
   - mailsec.cloudflare.search
@@ -372,13 +362,24 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/bulk
 """
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.options import (
+    check_write_options,
+    write_argument_spec,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import (
+    SEARCH_OPTION,
+    QuarantineSearch,
+    search_spec,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import Clocks, WriteContext
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import (
     MESSAGE_RESULTS,
     RELEASE_JOB,
     BulkAction,
+    BulkCreatePolicy,
     BulkJobs,
-    BulkReleaseRun,
     bulk_release,
     intent_key,
     job_comment,
@@ -389,12 +390,8 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move im
     MailboxSearch,
     check_destination,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import (
-    SEARCH_OPTION,
-    QuarantineSearch,
-    search_spec,
-)
+
+_WRITE_OPTIONS = ("fail_on_incomplete", "settle_timeout")
 
 
 def _checked_action(params, check_mode):
@@ -408,63 +405,47 @@ def _checked_action(params, check_mode):
 
 
 def main():
+    spec = dict(
+        action=dict(type="str", default="release", choices=["release", "move"]),
+        destination=dict(type="str", choices=list(DESTINATIONS)),
+        confirm_purge=dict(type="bool", default=False),
+        search=dict(SEARCH_OPTION, required=True),
+        key=dict(type="str", no_log=False),
+        reason=dict(type="str"),
+        ticket=dict(type="str"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="float", default=1800),
+        poll_interval=dict(type="float", default=5),
+        cancel_on_timeout=dict(type="bool", default=False),
+        message_results=dict(type="str", default="incomplete", choices=list(MESSAGE_RESULTS)),
+    )
+    spec.update(write_argument_spec(_WRITE_OPTIONS))
     module = CloudflareModule(
-        writes=True,
-        argument_spec=dict(
-            action=dict(type="str", default="release", choices=["release", "move"]),
-            destination=dict(type="str", choices=list(DESTINATIONS)),
-            confirm_purge=dict(type="bool", default=False),
-            search=dict(SEARCH_OPTION, required=True),
-            key=dict(type="str", no_log=False),
-            reason=dict(type="str"),
-            ticket=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="float", default=1800),
-            poll_interval=dict(type="float", default=5),
-            cancel_on_timeout=dict(type="bool", default=False),
-            message_results=dict(type="str", default="incomplete", choices=list(MESSAGE_RESULTS)),
-            fail_on_incomplete=dict(type="bool", default=True),
-            settle_timeout=dict(type="float", default=120),
-        ),
-        required_if=[("action", "move", ["destination"])],
-        supports_check_mode=True,
+        writes=True, argument_spec=spec, required_if=[("action", "move", ["destination"])], supports_check_mode=True
     )
     params = module.params
     try:
-        spec = search_spec(params["search"])
-        validate_wait_options(params["wait_timeout"], params["poll_interval"], params["settle_timeout"])
+        check_write_options(params, _WRITE_OPTIONS)
+        search = search_spec(params["search"])
+        validate_wait_options(params["wait_timeout"], params["poll_interval"])
         action = _checked_action(params, module.check_mode)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     account_id = settings["account_id"]
     intent = intent_key(
-        account_id, spec.as_search_params(), params["key"], params["reason"], params["ticket"], action=action
+        account_id, search.as_search_params(), params["key"], params["reason"], params["ticket"], action
     )
-
     client = module.client(settings)
-    state = module.state
+    jobs = BulkJobs(client, account_id, action=action)
+    options = dict(settle_timeout=params["settle_timeout"], clocks=Clocks(sleep=jobs.pause))
+    context = WriteContext(client, account_id, module.state, module.check_mode, module.warn, options)
+    policy = BulkCreatePolicy(context, jobs, search, intent, job_comment(intent, params["reason"], params["ticket"]))
     counted = MailboxSearch if action.moves else QuarantineSearch
-    run = BulkReleaseRun(
-        BulkJobs(client, account_id, action=action),
-        spec,
-        intent,
-        job_comment(intent, params["reason"], params["ticket"]),
-        params,
-        journal=state.journal(account_id),
-        lock=state.lock(account_id),
-        warn=module.warn,
-    )
     try:
-        report = bulk_release(
-            run,
-            lambda: counted(client, account_id, spec).count_capped(),
-            params["message_results"],
-            module.check_mode,
-        )
+        report = bulk_release(policy, lambda: counted(client, account_id, search).count_capped(), params)
     finally:
         client.close()
-
     result = report.result(client.requests_sent, with_diff=module._diff)
     failure = report.failure(params["fail_on_incomplete"], params["wait"])
     if failure is not None:

@@ -377,31 +377,11 @@ def main():
         client.close()
 
     result = report.result(client.requests_sent, read_at)
-    if report.unavailable_parts:
-        lacking = [message for message in report.messages if message.get("unavailable")]
-        parts = sorted(lacking[0]["unavailable"])
-        module.warn(
-            "%d part(s) of %d message(s) asked for by include could not be read and are missing from the "
-            "messages (each message's unavailable says why); the first: %s of %s: %s"
-            % (
-                report.unavailable_parts,
-                len(lacking),
-                ", ".join(parts),
-                lacking[0]["id"],
-                lacking[0]["unavailable"][parts[0]],
-            )
-        )
-    if report.truncated:
-        module.warn(
-            "the search matched more than limit=%d messages; only the first %d are returned"
-            % (params["limit"], params["limit"])
-        )
-    if report.not_found_ids and params["fail_on_not_found"]:
-        module.fail_json(
-            msg="%d of %d message id(s) are unknown to Cloudflare: %s"
-            % (len(report.not_found_ids), len(message_ids), ", ".join(report.not_found_ids[:10])),
-            **result,
-        )
+    for warning in report.warnings(params["limit"]):
+        module.warn(warning)
+    failure = report.failure(params["fail_on_not_found"], len(message_ids))
+    if failure is not None:
+        module.fail_json(msg=failure, **result)
     module.exit_json(**result)
 
 

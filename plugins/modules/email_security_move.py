@@ -58,34 +58,10 @@ options:
         before any request, except in check mode, which reads and names exactly the messages that would go.
     type: bool
     default: false
-  max_messages:
-    description:
-      - The most messages this task may move. With O(search), the task fails before sending any move when the
-        search finds more delivered messages than this; with O(message_ids), when more ids are given.
-    type: int
-  batch_size:
-    description:
-      - How many ids one move request carries, from 1 to 1000, the most the API takes in one request.
-    type: int
-    default: 1000
-  fail_on_incomplete:
-    description:
-      - Fail the task when any id ends with a status other than V(moved), V(already_there) or V(would_move) (and,
-        for a move out of the Inbox, V(quarantined) or V(not_in_mailbox), which have nothing to move out). The
-        failed result still carries RV(results), RV(summary) and RV(incomplete_ids).
-    type: bool
-    default: true
-  settle_timeout:
-    description:
-      - Seconds within which the API processes a move request or never will. After a move whose outcome is
-        unknown (its answer lost, timed out, cut, or a server error), its messages are read back until they show in
-        O(destination) or this long has passed since the request was sent; only messages still elsewhere then are
-        sent again. A move sent again while the first may still land could be undone by it.
-      - If the task cannot wait that long (O(task_timeout)), those messages end V(move_pending) and the journal lets
-        the next run that shares the state store settle them before it sends anything.
-    type: float
-    default: 120
 extends_documentation_fragment:
+  - mailsec.cloudflare.write
+  - mailsec.cloudflare.write.outcome
+  - mailsec.cloudflare.write.batches
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
   - mailsec.cloudflare.search
@@ -399,78 +375,52 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/move
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import repeated_warning, requested_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import requested_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.write_module import Requested, run_write_module
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import SEARCH_OPTION, search_spec
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
     DESTINATIONS,
     MailboxSearch,
-    move_run,
-    validate_move_options,
+    MovePolicy,
+    check_destination,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import SEARCH_OPTION, search_spec
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import DEFAULT_SETTLE_TIMEOUT
 
 
-def _checked_input(params, check_mode):
-    """(unique message ids, the repeated ones, the search spec or None), or ValidationError: before any request."""
-    validate_move_options(
-        params["destination"], params["confirm_purge"], check_mode, params["batch_size"], params["settle_timeout"]
-    )
-    max_messages = params["max_messages"]
-    if max_messages is not None:
-        check_range("max_messages", max_messages, 1)
+def _request(params, check_mode):
+    """What the task asks for, or ValidationError: before any request."""
+    check_destination(params["destination"], params["confirm_purge"], check_mode)
+
+    def make(context):
+        search = None
+        if params["search"] is not None:
+            search = MailboxSearch(context.client, context.account_id, spec, params["max_messages"])
+        policy = MovePolicy(
+            context,
+            params["destination"],
+            reader=search.read if search else None,
+            find=search.find if search else None,
+        )
+        return policy, search
+
     if params["search"] is not None:
-        return [], [], search_spec(params["search"])
-    message_ids, repeated = requested_message_ids(params["message_ids"], max_messages)
-    return message_ids, repeated, None
+        spec = search_spec(params["search"])
+        return Requested([], [], "moved", make)
+    return Requested(*requested_message_ids(params["message_ids"], params["max_messages"]), "moved", make)
 
 
 def main():
-    module = CloudflareModule(
-        writes=True,
-        argument_spec=dict(
+    run_write_module(
+        dict(
             message_ids=dict(type="list", elements="raw", aliases=["ids"]),
             search=SEARCH_OPTION,
             destination=dict(type="str", required=True, choices=list(DESTINATIONS)),
             confirm_purge=dict(type="bool", default=False),
-            max_messages=dict(type="int"),
-            batch_size=dict(type="int", default=1000),
-            fail_on_incomplete=dict(type="bool", default=True),
-            settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT),
         ),
+        ("max_messages", "batch_size", "fail_on_incomplete", "settle_timeout"),
+        _request,
         mutually_exclusive=[("message_ids", "search")],
         required_one_of=[("message_ids", "search")],
-        supports_check_mode=True,
     )
-    params = module.params
-    try:
-        message_ids, repeated, spec = _checked_input(params, module.check_mode)
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc))
-    settings = module.resolve_settings()
-    if repeated:
-        module.warn(repeated_warning(repeated, "moved"))
-    client = module.client(settings)
-    search = None
-    if spec is not None:
-        search = MailboxSearch(client, settings["account_id"], spec, params["max_messages"])
-    run = move_run(
-        client, module.state, settings, params, module.check_mode, module.warn, reader=search.read if search else None
-    )
-    try:
-        report = run.run(message_ids, find=search.find if search else None)
-    finally:
-        client.close()
-    result = report.result(client, with_diff=module._diff)
-    if search is not None:
-        result.update(search=search.summary())
-        for warning in search.warnings("moved"):
-            module.warn(warning)
-    failure = report.failure(params["fail_on_incomplete"])
-    if failure is not None:
-        module.fail_json(msg=failure, **result)
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -41,23 +41,6 @@ options:
     type: list
     elements: raw
     aliases: [ids]
-  max_messages:
-    description:
-      - The most messages this task may release. With O(search), the task fails before sending any release when
-        the search finds more quarantined messages than this; with O(message_ids), when more ids are given.
-      - A guard against a search that matches far more than the incident, checked on the exact set the task
-        acts on.
-    type: int
-    version_added: 1.1.0
-  batch_size:
-    description:
-      - How many ids one release request carries, from 1 to 1000, the most the API takes in one request.
-      - The default is that maximum since 1.2.0 (it was 100). A smaller batch only multiplies the release
-        requests; a batch whose answer is lost or unsure is read back by the searches of its ids' time windows
-        (see O(only_quarantined)), a page per 1000 messages, so even a batch of 1000 costs a few requests to
-        settle.
-    type: int
-    default: 1000
   only_quarantined:
     description:
       - With O(search), the search's own answer is the pre-check and this option has no effect.
@@ -99,13 +82,6 @@ options:
     type: float
     default: 60
     version_added: 1.2.0
-  fail_on_incomplete:
-    description:
-      - Fail the task when any id ends with a status other than C(released), C(already_released),
-        C(not_quarantined) or C(would_release). The failed result still carries RV(results), RV(summary) and RV(incomplete_ids),
-        so C(ignore_errors) with C(register), or a C(rescue) block, can act on them.
-    type: bool
-    default: true
   body_format:
     description:
       - The shape of the release request body. Cloudflare's beta API has changed it over time.
@@ -118,21 +94,10 @@ options:
     type: str
     choices: [auto, object, array]
     default: auto
-  settle_timeout:
-    description:
-      - Seconds within which the API processes a release request or never will. After a release request whose
-        outcome is unknown (its answer lost, timed out, cut by a TLS or connection error, or a server error), its
-        messages are read back until they leave quarantine or this long has passed since the request was sent;
-        only messages still quarantined then are sent again.
-      - If the task cannot wait that long (O(task_timeout)), those messages end V(release_pending) and the journal
-        lets the next run that shares the state store settle them before it sends anything.
-      - Lowering it below the time the API may hold a request reopens the race it closes. Cloudflare's contract
-        states no processing time; the default is an assumption that covers Cloudflare's edge, which answers
-        HTTP 524 after waiting 100 seconds for an origin.
-    type: float
-    default: 120
-    version_added: 1.1.0
 extends_documentation_fragment:
+  - mailsec.cloudflare.write
+  - mailsec.cloudflare.write.outcome
+  - mailsec.cloudflare.write.batches
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
   - mailsec.cloudflare.search
@@ -522,93 +487,69 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/release
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import repeated_warning, requested_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import requested_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.write_module import Requested, run_write_module
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import KnownStates
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import (
     SEARCH_OPTION,
     QuarantineSearch,
     search_spec,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import (
-    DEFAULT_SETTLE_TIMEOUT,
-    release_engine,
-    validate_release_options,
-)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import ReleasePolicy
 
 
-def _checked_input(params):
-    """(unique message ids, the repeated ones, the search spec or None, KnownStates or None), or ValidationError:
-    before any request."""
-    validate_release_options(params["batch_size"], params["body_format"], params["settle_timeout"])
-    max_messages = params["max_messages"]
-    if max_messages is not None:
-        check_range("max_messages", max_messages, 1)
-    known = None
-    if params["known_messages"] is not None:
-        if params["search"] is not None or not params["only_quarantined"]:
-            raise ValidationError(
-                "known_messages stands in for the pre-check of message_ids: use it with message_ids and "
-                "only_quarantined=true, or leave it out; nothing was sent"
-            )
-        known = KnownStates.from_result(params["known_messages"], params["known_messages_max_age"])
+def _known_states(params):
+    """KnownStates of known_messages, or None; ValidationError where it cannot stand in for the pre-check."""
+    if params["known_messages"] is None:
+        return None
+    if params["search"] is not None or not params["only_quarantined"]:
+        raise ValidationError(
+            "known_messages stands in for the pre-check of message_ids: use it with message_ids and "
+            "only_quarantined=true, or leave it out; nothing was sent"
+        )
+    return KnownStates.from_result(params["known_messages"], params["known_messages_max_age"])
+
+
+def _request(params, check_mode):
+    """What the task asks for, or ValidationError: before any request."""
+    known = _known_states(params)
+
+    def make(context):
+        search = None
+        if params["search"] is not None:
+            search = QuarantineSearch(context.client, context.account_id, spec, params["max_messages"])
+        policy = ReleasePolicy(
+            context,
+            params["only_quarantined"],
+            params["body_format"],
+            reader=search.read if search else None,
+            find=search.find if search else None,
+            known=known,
+        )
+        return policy, search
+
     if params["search"] is not None:
-        return [], [], search_spec(params["search"]), None
-    message_ids, repeated = requested_message_ids(params["message_ids"], max_messages)
-    return message_ids, repeated, None, known
+        spec = search_spec(params["search"])
+        return Requested([], [], "released", make)
+    return Requested(*requested_message_ids(params["message_ids"], params["max_messages"]), "released", make)
 
 
 def main():
-    module = CloudflareModule(
-        writes=True,
-        argument_spec=dict(
+    run_write_module(
+        dict(
             message_ids=dict(type="list", elements="raw", aliases=["ids"]),
             search=SEARCH_OPTION,
-            max_messages=dict(type="int"),
-            batch_size=dict(type="int", default=1000),
             only_quarantined=dict(type="bool", default=True),
             known_messages=dict(type="dict"),
             known_messages_max_age=dict(type="float", default=60),
-            fail_on_incomplete=dict(type="bool", default=True),
             body_format=dict(type="str", default="auto", choices=["auto", "object", "array"]),
-            settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT),
         ),
+        ("max_messages", "batch_size", "fail_on_incomplete", "settle_timeout"),
+        _request,
         mutually_exclusive=[("message_ids", "search")],
         required_one_of=[("message_ids", "search")],
-        supports_check_mode=True,
     )
-    params = module.params
-    try:
-        message_ids, repeated, spec, known = _checked_input(params)
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc))
-    settings = module.resolve_settings()
-    if repeated:
-        module.warn(repeated_warning(repeated, "released"))
-
-    client = module.client(settings)
-    search = None
-    if spec is not None:
-        search = QuarantineSearch(client, settings["account_id"], spec, params["max_messages"])
-    engine = release_engine(
-        client, module.state, settings, params, module.check_mode, module.warn, reader=search.read if search else None
-    )
-    try:
-        report = engine.run(message_ids, find=search.find if search else None, known=known)
-    finally:
-        client.close()
-
-    result = report.result(client, engine.body_format, with_diff=module._diff)
-    result["summary"]["known_states_taken"] = engine.known_taken
-    if search is not None:
-        result.update(search=search.summary())
-        for warning in search.warnings("released"):
-            module.warn(warning)
-    failure = report.failure(params["fail_on_incomplete"])
-    if failure is not None:
-        module.fail_json(msg=failure, **result)
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -38,24 +38,9 @@ options:
     type: str
     choices: [NONE, BULK, SPAM, SPOOF, SUSPICIOUS, MALICIOUS]
     default: NONE
-  fail_on_incomplete:
-    description:
-      - Fail the task when any message ends other than V(submitted), V(already_submitted) or V(would_submit). The
-        failed result still carries RV(results).
-    type: bool
-    default: true
-  settle_timeout:
-    description:
-      - Seconds within which the API processes a submission or never will. After a request whose answer was lost (timed
-        out, cut, or a gateway error), each message's action log is read until it shows the submission or this long has
-        passed since the request was sent; only then is it sent again (at most O(retries) times), never while the first
-        may still land.
-      - If the task cannot wait that long (O(task_timeout)), those messages end V(submission_pending), and the journal
-        lets the next run settle it before it sends anything.
-    type: float
-    default: 120
-    version_added: 1.2.0
 extends_documentation_fragment:
+  - mailsec.cloudflare.write
+  - mailsec.cloudflare.write.outcome
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
 attributes:
@@ -146,11 +131,23 @@ incomplete_ids:
   type: list
   elements: str
   sample: []
+submitted_ids:
+  description: The ids whose status is V(submitted).
+  returned: always
+  type: list
+  elements: str
+  sample: [4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678]
+  version_added: 1.3.0
 summary:
-  description: How many messages ended with each status, and the requests sent.
+  description:
+    - How many messages ended with each status, and the requests sent.
+    - Since 1.3.0 also C(incomplete) (the length of RV(incomplete_ids)), C(retries), C(rate_limit_pauses) and
+      C(rate_limit_paused_seconds), as the other writing modules count them.
   returned: always
   type: dict
-  sample: {submitted: 3, already_submitted: 0, would_submit: 0, submission_pending: 0, not_found: 0, not_submitted: 0, unknown: 0, total: 3, requests_sent: 10}
+  sample:
+    {submitted: 3, already_submitted: 0, would_submit: 0, submission_pending: 0, not_found: 0, not_submitted: 0,
+     unknown: 0, total: 3, incomplete: 0, requests_sent: 10, retries: 0, rate_limit_pauses: 0, rate_limit_paused_seconds: 0.0}
 error:
   description: The API error that stopped the task, without credentials or headers.
   returned: when an error stopped the whole task (credentials, permissions, account, lockout, task_timeout)
@@ -180,76 +177,32 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/submissions
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import unique_message_ids
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import Lifeline
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import requested_message_ids
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.write_module import Requested, run_write_module
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submission import (
-    COMPLETE_STATUSES,
     DISPOSITIONS,
-    SUBMISSION_PENDING,
-    SUBMITTED,
-    WOULD_SUBMIT,
-    SubmissionRun,
-    submission_summary,
+    SubmissionPolicy,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import DEFAULT_SETTLE_TIMEOUT
+
+
+def _request(params, check_mode):
+    """What the task asks for, or ValidationError: before any request."""
+    return Requested(
+        *requested_message_ids(params["message_ids"]),
+        "submitted",
+        lambda context: (SubmissionPolicy(context, params["expected_disposition"]), None),
+    )
 
 
 def main():
-    module = CloudflareModule(
-        writes=True,
-        argument_spec=dict(
+    run_write_module(
+        dict(
             message_ids=dict(type="list", elements="raw", required=True, aliases=["ids"]),
             expected_disposition=dict(type="str", default="NONE", choices=list(DISPOSITIONS)),
-            fail_on_incomplete=dict(type="bool", default=True),
-            settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT),
         ),
-        supports_check_mode=True,
+        ("fail_on_incomplete", "settle_timeout"),
+        _request,
     )
-    params = module.params
-    try:
-        check_range("settle_timeout", params["settle_timeout"], 1, 3600)
-        message_ids = unique_message_ids(params["message_ids"])[0]
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc))
-    settings = module.resolve_settings()
-    client = module.client(settings)
-    account_id = settings["account_id"]
-    state = module.state
-    run = SubmissionRun(
-        client,
-        account_id,
-        params["expected_disposition"],
-        module.check_mode,
-        settings["concurrency"],
-        journal=state.journal(account_id),
-        lock=state.lock(account_id),
-        lifeline=Lifeline(),
-        settle_timeout=params["settle_timeout"],
-        warn=module.warn,
-    )
-    try:
-        results = run.run(message_ids)
-    finally:
-        client.close()
-
-    incomplete = [entry["id"] for entry in results if entry["status"] not in COMPLETE_STATUSES]
-    result = dict(
-        changed=any(entry["status"] in (SUBMITTED, SUBMISSION_PENDING, WOULD_SUBMIT) for entry in results),
-        results=results,
-        incomplete_ids=incomplete,
-        summary=submission_summary(results, client.requests_sent),
-    )
-    if run.fatal is not None:
-        module.fail_json(msg=run.fatal.message, error=run.fatal.as_dict(), **result)
-    if incomplete and params["fail_on_incomplete"]:
-        module.fail_json(
-            msg="%d of %d message(s) were not submitted; see incomplete_ids and each result's detail, or set "
-            "fail_on_incomplete: false" % (len(incomplete), len(results)),
-            **result,
-        )
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ options:
         type: bool
 extends_documentation_fragment:
   - mailsec.cloudflare.settings_list
+  - mailsec.cloudflare.write
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.connection.action_group
 attributes:

@@ -107,3 +107,36 @@ def test_the_execution_and_decision_environments_allow_every_ansible_core_the_re
     for pin in pins:
         specifier = SpecifierSet(pin.split("ansible-core", 1)[1])
         assert [minor for minor in tested if not specifier.contains("2.%s.0" % minor)] == [], pin
+
+
+def test_every_module_has_the_relay_as_its_own_action_plugin_and_no_action_is_redirected():
+    """An action redirected in plugin_routing (one action plugin for every module, as cisco.ios routes theirs) makes
+    ansible-lint take the plugin it lands on for the module's canonical name: every task of a user's playbook naming
+    one of the other modules then fails fqcn[canonical] under the production profile. So each module keeps an action
+    plugin of its own name, a subclass of the one relay with nothing of its own."""
+    modules = sorted(name[: -len(".py")] for name in os.listdir(os.path.join(COLLECTION_ROOT, "plugins", "modules")))
+    runtime = _yaml("meta", "runtime.yml")
+    bodies = set()
+    for module in modules:
+        with open(os.path.join(COLLECTION_ROOT, "plugins", "action", module + ".py"), encoding="utf-8") as source:
+            bodies.add(re.sub(r'""".*"""', "", source.read(), flags=re.S))
+
+    assert "action" not in runtime.get("plugin_routing", {})
+    assert len(bodies) == 1 and "class ActionModule(ProgressRelayAction):" in bodies.pop()
+    assert sorted(runtime["action_groups"]["email_security"]) == modules
+
+
+def test_no_write_path_imports_another_and_the_vocabulary_imports_nothing_of_the_collection():
+    module_utils = os.path.join(COLLECTION_ROOT, "plugins", "module_utils")
+    imports = {}
+    for root, dummy, files in os.walk(module_utils):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                with open(path, encoding="utf-8") as source:
+                    found = re.findall(r"module_utils\.([\w.]+) import", source.read())
+                imports[os.path.relpath(path, module_utils)] = found
+    writes = {path: found for path, found in imports.items() if path.startswith("_writes/")}
+
+    assert [(path, f) for path, found in writes.items() for f in found if f.startswith("_writes")] == []
+    assert imports["_errors.py"] == [] and imports["_outcomes.py"] == []

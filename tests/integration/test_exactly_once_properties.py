@@ -22,10 +22,11 @@ from tests.postgres_server import PostgresServer
 from tests.simulator import Simulator, SimulatorState, generate_messages
 
 
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.write_runs import ReleaseRun
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import LocalState
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.postgres import PostgresState
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import ReleaseEngine
+
 
 SCHEDULES_PER_SHARD = 110
 # Once with the PostgreSQL backend (a real server), fewer schedules: the engine is the same, the store is not.
@@ -105,7 +106,7 @@ def _run_schedule(schedule, store, stats):
             deadline=time.monotonic() + 30,
             pool_size=schedule["concurrency"],
         )
-        engine = ReleaseEngine(
+        engine = ReleaseRun(
             client,
             state.account_id,
             batch_size=schedule["batch_size"],

@@ -35,12 +35,13 @@ from hypothesis import given, strategies as st
 from property_support import bounded, run_and_record, write_fault
 from tests.simulator import Simulator, SimulatorState, generate_messages
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import (
-    BulkJobs,
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.write_runs import (
     BulkReleaseRun,
-    intent_key,
-    job_comment,
+    MoveRun,
+    SettingsListRun,
+    SubmissionRun,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import BulkJobs, intent_key, job_comment
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import LocalState
@@ -50,13 +51,11 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move im
     MOVED_UNCONFIRMED,
     NOT_MOVED,
     PARTIALLY_MOVED,
-    MoveRun,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import search_spec
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import (
     ALLOW_POLICY,
     Declared,
-    SettingsListRun,
     split_comments,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submission import (
@@ -64,7 +63,6 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submiss
     NOT_FOUND,
     NOT_SUBMITTED,
     SUBMITTED,
-    SubmissionRun,
 )
 
 SCHEDULES = 60

@@ -28,6 +28,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client imp
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import DEFAULT_SETTLE_TIMEOUT
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import (
     STATE_BACKENDS,
     state_directory,
@@ -42,6 +43,8 @@ ENV_STATE_BACKEND = "MAILSEC_CLOUDFLARE_STATE_BACKEND"
 ENV_STATE_DSN = "MAILSEC_CLOUDFLARE_STATE_DSN"
 DEFAULT_TASK_TIMEOUT = 3600.0
 DEFAULT_CONCURRENCY = 4
+# The most ids one release or move request carries.
+MAX_BATCH_SIZE = 1000
 
 
 class Option:
@@ -90,6 +93,33 @@ OPTIONS = (
     Option("allow_insecure", "bool", False),
 )
 CONNECTION_ARGUMENT_SPEC = {option.name: option.spec() for option in OPTIONS}
+
+# The one table of write options, documented once in the ``write`` doc fragment: each writing module takes those it
+# names, with this type, default and range.
+WRITE_OPTIONS = {
+    option.name: option
+    for option in (
+        Option("settle_timeout", "float", DEFAULT_SETTLE_TIMEOUT, low=1, high=3600),
+        Option("fail_on_incomplete", "bool", True),
+        Option("batch_size", "int", MAX_BATCH_SIZE, low=1, high=MAX_BATCH_SIZE),
+        Option("max_messages", "int", None, low=1),
+    )
+}
+
+
+def write_argument_spec(names):
+    """The argument spec of the write options ``names``."""
+    return {name: WRITE_OPTIONS[name].spec() for name in names}
+
+
+def check_write_options(params, names):
+    """ValidationError, before any request, for a write option out of its range."""
+    for name in names:
+        option = WRITE_OPTIONS[name]
+        if option.low is not None and params[name] is not None:
+            check_range(name, params[name], option.low, option.high)
+
+
 CONNECTION_MUTUALLY_EXCLUSIVE = [("api_token", "api_key"), ("api_token", "api_email")]
 CONNECTION_REQUIRED_TOGETHER = [("api_email", "api_key")]
 

@@ -9,20 +9,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import Lifeline
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.options import (
+    check_write_options,
+    write_argument_spec,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import WriteContext, WriteEngine
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import (
     PATTERN_TYPES,
     UNCHANGED,
-    SettingsListRun,
+    SettingsPolicy,
     declared_entries,
     read_list,
     settings_summary,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import DEFAULT_SETTLE_TIMEOUT
 
+_WRITE_OPTIONS = ("settle_timeout",)
 _ENTRY_OPTIONS = dict(
     state=dict(type="str", choices=["present", "absent"]),
     is_regex=dict(type="bool"),
@@ -46,7 +49,7 @@ def run_settings_module(kind):
     spec = _entry_spec(kind)
     spec.update(state=dict(type="str", choices=["present", "absent"], default="present"))
     spec.update(only_expired=dict(type="bool", default=False))
-    spec.update(settle_timeout=dict(type="float", default=DEFAULT_SETTLE_TIMEOUT))
+    spec.update(write_argument_spec(_WRITE_OPTIONS))
     entry_spec = dict(_entry_spec(kind), pattern=dict(type="str", required=True))
     spec[kind.entries_option] = dict(type="list", elements="dict", options=entry_spec)
     module = CloudflareModule(
@@ -57,31 +60,22 @@ def run_settings_module(kind):
         supports_check_mode=True,
     )
     try:
-        check_range("settle_timeout", module.params["settle_timeout"], 1, 3600)
+        check_write_options(module.params, _WRITE_OPTIONS)
         declared = declared_entries(kind, module.params)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     settings = module.resolve_settings()
     client = module.client(settings)
-    account_id = settings["account_id"]
-    state = module.state
-    run = SettingsListRun(
-        client,
-        account_id,
-        kind,
-        module.check_mode,
-        journal=state.journal(account_id),
-        lock=state.lock(account_id),
-        lifeline=Lifeline(),
-        settle_timeout=module.params["settle_timeout"],
-        warn=module.warn,
-    )
+    options = dict(settle_timeout=module.params["settle_timeout"])
+    context = WriteContext(client, settings["account_id"], module.state, module.check_mode, module.warn, options)
+    policy = SettingsPolicy(context, kind, declared)
     try:
-        results, diff = run.run(declared)
-    except CloudflareError as exc:
-        module.fail_json(msg=exc.message, error=exc.as_dict(), summary=settings_summary([], client.requests_sent))
+        fatal = WriteEngine(context).run(policy).fatal
     finally:
         client.close()
+    if fatal is not None:
+        module.fail_json(msg=fatal.message, error=fatal.as_dict(), summary=settings_summary([], client.requests_sent))
+    results, diff = policy.results(), policy.diff()
     result = dict(
         changed=any(r["action"] != UNCHANGED for r in results),
         results=results,

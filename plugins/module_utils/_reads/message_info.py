@@ -93,6 +93,39 @@ class InfoReport:
             ),
         )
 
+    def warnings(self, limit):
+        """What the task warns of: parts that could not be read, a search cut at ``limit``."""
+        said = []
+        if self.unavailable_parts:
+            lacking = [message for message in self.messages if message.get("unavailable")]
+            parts = sorted(lacking[0]["unavailable"])
+            said.append(
+                "%d part(s) of %d message(s) asked for by include could not be read and are missing from the "
+                "messages (each message's unavailable says why); the first: %s of %s: %s"
+                % (
+                    self.unavailable_parts,
+                    len(lacking),
+                    ", ".join(parts),
+                    lacking[0]["id"],
+                    lacking[0]["unavailable"][parts[0]],
+                )
+            )
+        if self.truncated:
+            said.append(
+                "the search matched more than limit=%d messages; only the first %d are returned" % (limit, limit)
+            )
+        return said
+
+    def failure(self, fail_on_not_found, asked):
+        """Why the task fails, or None: ids Cloudflare does not know, when ``fail_on_not_found``."""
+        if not (self.not_found_ids and fail_on_not_found):
+            return None
+        return "%d of %d message id(s) are unknown to Cloudflare: %s" % (
+            len(self.not_found_ids),
+            asked,
+            ", ".join(self.not_found_ids[:10]),
+        )
+
 
 def find_messages(client, account_id, params, message_ids, spec, concurrency):
     """Read message_ids, or search by ``spec``, then the parts ``include`` asks for; raise CloudflareError for what

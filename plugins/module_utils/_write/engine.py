@@ -28,11 +28,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import functools
 import threading
 import time
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, OutcomeUnknownError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import LockTimeoutError, StateStoreError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches, run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import (
+    CloudflareError,
+    LockTimeoutError,
+    OutcomeUnknownError,
+    StateStoreError,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import Lifeline
 
 DEFAULT_SETTLE_TIMEOUT = 120.0
 # Observations while settling: the first at once, then after 1, 2, 4... seconds, never more than this apart.
@@ -45,12 +52,80 @@ DONE, NOT_DONE, UNREADABLE = "done", "not done", "unreadable"
 
 
 class Seen:
-    """What an observation showed of one intent: DONE (with what shows it), NOT_DONE, or UNREADABLE (why)."""
+    """What an observation showed of one intent: DONE (with what shows it), NOT_DONE, or UNREADABLE (why).
 
-    def __init__(self, state, evidence=None, error=None):
+    ``stop``: the error that made it unreadable when that error stops the task (a login refused, say)."""
+
+    def __init__(self, state, evidence=None, error=None, stop=None):
         self.state = state
         self.evidence = evidence
         self.error = error
+        self.stop = stop
+
+
+class Stop:
+    """A policy's decision that stops the task: the error, and the key's entry (None when the write reports per
+    task, not per key). The engine keeps the first such error and sends nothing further."""
+
+    def __init__(self, error, entry=None):
+        self.error = error
+        self.entry = entry
+
+
+class Clocks:
+    """The engine's time: a monotonic clock for windows, the wall clock the journal records, and sleep."""
+
+    def __init__(self, monotonic=None, wall=None, sleep=None):
+        self.monotonic = monotonic or time.monotonic
+        self.wall = wall or time.time
+        self.sleep = sleep or time.sleep
+
+
+class WriteContext:
+    """What every write of one task shares, handed whole to the write engine and to the write's policy: the client
+    and account, the state store (its journal and account lock), the lifeline, the settle window, check mode, and
+    warnings, each given once per ``once_key``.
+
+    ``options``: ``settle_timeout``, ``concurrency``, ``batch_size`` as the module's options give them, and
+    ``clocks`` (tests). Check mode neither waits for, nor edits, what a live run may still be settling, so it
+    gets no journal and no lock.
+    """
+
+    def __init__(self, client, account_id, store=None, check_mode=False, warn=None, options=None):
+        options = options or {}
+        self.client = client
+        self.account_id = account_id
+        self.check_mode = check_mode
+        live = store is not None and not check_mode
+        self.journal = store.journal(account_id) if live else None
+        self.lock = store.lock(account_id) if live else None
+        self.lifeline = Lifeline()
+        self.settle_timeout = float(options.get("settle_timeout") or DEFAULT_SETTLE_TIMEOUT)
+        self.concurrency = options.get("concurrency") or 1
+        self.batch_size = options.get("batch_size")
+        self.clocks = options.get("clocks") or Clocks()
+        self._warn_callback = warn
+        self._guard = threading.Lock()
+        self._warned = set()
+
+    def warn(self, text, once_key=None):
+        with self._guard:
+            if once_key is not None:
+                if once_key in self._warned:
+                    return
+                self._warned.add(once_key)
+        if self._warn_callback is not None:
+            self._warn_callback(text)
+
+
+class WriteOutcome:
+    """What ``WriteEngine.run`` decided: the keys in order (a policy's ``start`` may have found them), one entry
+    per key, and the error that stopped the task, or None."""
+
+    def __init__(self, keys, entries, fatal):
+        self.keys = keys
+        self.entries = entries
+        self.fatal = fatal
 
 
 class Settled:
@@ -88,6 +163,53 @@ class WritePolicy:
     operation = None
     noun = None
     settles_answered_failures = False
+    # What the lock's timeout error ends with: nothing of this write was done.
+    consequence = "nothing was sent. Run again once it has finished"
+
+    def __init__(self, context):
+        self.context = context
+        self.client = context.client
+        self.account_id = context.account_id
+        self.check_mode = context.check_mode
+        self.settle_timeout = context.settle_timeout
+        self.warn = context.warn
+
+    # The run's steps (``WriteEngine.run``); each returns what it decided ------------------------------------
+
+    def start(self, keys):
+        """The keys to act on, once the account lock is held (a search finds them here)."""
+        return list(keys)
+
+    def settle_earlier(self, engine, keys):
+        """({key: entry} an earlier run's unsure requests settled, the keys still to do)."""
+        return engine.settle_earlier(self, keys)
+
+    def pre_check(self, keys):
+        """({key: entry} for keys that need no request, the keys to send)."""
+        return {}, list(keys)
+
+    def predict(self, keys):
+        """{key: entry} in check mode, for the keys a real run would send."""
+        return {}
+
+    def batches(self, keys):
+        """The keys of each request, in order."""
+        return in_batches(keys, self.context.batch_size or max(1, len(keys)))
+
+    @property
+    def concurrency(self):
+        """How many requests may be in flight at once."""
+        return self.context.concurrency
+
+    def summary_fields(self):
+        """What the write adds to a report's summary."""
+        return {}
+
+    def unrecorded(self, key):
+        """The entry of a key no step decided, though nothing stopped the task."""
+        return self.unknown(key, "no outcome was recorded for this id; check it before acting on it again")
+
+    # The write's messages ---------------------------------------------------------------------------------
 
     def settling_warning(self, keys, error):
         return (
@@ -115,6 +237,20 @@ class WritePolicy:
             "%d %s(s) of this task were in flight when an earlier run stopped; observing them before anything is "
             "sent" % (len(keys), self.noun)
         )
+
+
+class TaskPolicy(WritePolicy):
+    """A write that reports per task, not per key (a bulk job, a settings list): a key that is not sent, or whose
+    request met an unexpected error, has no entry of its own; the error that stopped the task says what became of it."""
+
+    def unrecorded(self, key):
+        return None
+
+    def unsent(self, key, why):
+        return None
+
+    def unknown(self, key, why):
+        return None
 
 
 class Departure:
@@ -164,45 +300,64 @@ def _settle_intervals():
 class WriteEngine:
     """Journal, lock, lifeline, send once, settle an unsure outcome by observing: for every write of one account.
 
-    Safe to share between the threads of one run: the first error that stops the task is kept once, and warnings
-    given with a ``once_key`` are given once.
+    ``run`` is the whole of one write: every step in order, each asking the policy what to do. Safe to share
+    between the threads of one run: the first error that stops the task is kept once.
     """
 
-    def __init__(
-        self,
-        client,
-        journal=None,
-        lock=None,
-        lifeline=None,
-        settle_timeout=DEFAULT_SETTLE_TIMEOUT,
-        check_mode=False,
-        warn=None,
-        clock=None,
-        wall_clock=None,
-        sleep=None,
-    ):
-        self.client = client
-        # Check mode neither waits for, nor edits, what a live run may still be settling.
-        self._journal = None if check_mode else journal
-        self._lock = None if check_mode else lock
-        self._lifeline = lifeline
-        self.settle_timeout = settle_timeout
-        self._warn_callback = warn
-        self._clock = clock or time.monotonic
-        self._wall_clock = wall_clock or time.time
-        self._sleep = sleep or time.sleep
+    def __init__(self, context):
+        self.context = context
+        self.client = context.client
+        self._journal = context.journal
+        self._lock = context.lock
+        self._lifeline = context.lifeline
+        self.settle_timeout = context.settle_timeout
+        self.warn = context.warn
+        self._clock = context.clocks.monotonic
+        self._wall_clock = context.clocks.wall
+        self._sleep = context.clocks.sleep
         self._guard = threading.Lock()
-        self._warned = set()
         self.fatal = None
 
-    def warn(self, text, once_key=None):
-        with self._guard:
-            if once_key is not None:
-                if once_key in self._warned:
-                    return
-                self._warned.add(once_key)
-        if self._warn_callback is not None:
-            self._warn_callback(text)
+    def run(self, policy, keys=()):
+        """A WriteOutcome: under the account lock, the keys the policy starts from, what earlier runs left settled
+        first, the policy's pre-check, then check mode's prediction or the batches sent (each guarded, in order,
+        up to ``policy.concurrency`` at once); every key ends with an entry."""
+        entries, keys = {}, list(keys)
+        try:
+            with self.exclusive(policy.consequence):
+                keys = policy.start(keys)
+                self._run_steps(policy, keys, entries)
+        except CloudflareError as exc:
+            self.stop(exc)
+        results = [entries[key] if key in entries else self._unsent(policy, key) for key in keys]
+        return WriteOutcome(keys, results, self.fatal)
+
+    def _run_steps(self, policy, keys, entries):
+        settled, remaining = policy.settle_earlier(self, keys)
+        self._take(entries, settled)
+        checked, remaining = policy.pre_check(remaining)
+        self._take(entries, checked)
+        if self.context.check_mode:
+            self._take(entries, policy.predict(remaining))
+            return
+        for batch_entries in run_in_order(
+            functools.partial(self.write_guarded, policy), policy.batches(remaining), policy.concurrency
+        ):
+            entries.update(batch_entries)
+
+    def _unsent(self, policy, key):
+        if self.fatal is None:
+            return policy.unrecorded(key)
+        return policy.unsent(key, self.fatal.why_unsent)
+
+    def _take(self, decided, outcomes):
+        """Add a policy's outcomes to ``decided``; a Stop among them stops the task and leaves its entry."""
+        for key, outcome in outcomes.items():
+            if isinstance(outcome, Stop):
+                self.stop(outcome.error)
+                outcome = outcome.entry
+            decided[key] = outcome
+        return decided
 
     def stop(self, error):
         """Keep the first error that stops the task; nothing further is sent."""
@@ -251,7 +406,7 @@ class WriteEngine:
             cause = policy.earlier_cause(unsettled.get("pid", "unknown"), sent_ago)
             self.warn(policy.earlier_warning(ids, cause))
             settled = self.observe_until(policy, ids, window_end)
-            decided.update(self._outcomes(policy, settled, cause, earlier=True))
+            self._take(decided, self._outcomes(policy, settled, cause, earlier=True))
             forget(self._journal, journal_key, [i for i in ids if i not in settled.pending], self._unsettled_warning)
         return decided, [k for k in keys if k not in decided]
 
@@ -285,8 +440,7 @@ class WriteEngine:
             if forbidden is not None:
                 self.stop(forbidden)
             if self.fatal is not None:
-                decided.update((k, policy.unsent(k, self.fatal.why_unsent)) for k in pending)
-                return decided
+                return self._take(decided, {k: policy.unsent(k, self.fatal.why_unsent) for k in pending})
             attempts += 1
             try:
                 departure = Departure(
@@ -304,16 +458,15 @@ class WriteEngine:
                 response = policy.send(pending, departure.leaving)
             except OutcomeUnknownError as exc:
                 outcomes, pending = self._after_unsure(policy, pending, exc, departure, attempts)
-                decided.update(outcomes)
+                self._take(decided, outcomes)
                 continue
             except CloudflareError as exc:
                 departure.settled()
                 if exc.is_fatal:
                     self.stop(exc)
-                decided.update(policy.refused(pending, exc))
-                return decided
+                return self._take(decided, policy.refused(pending, exc))
             outcomes, pending = policy.answered(pending, response)
-            decided.update(outcomes)
+            self._take(decided, outcomes)
             departure.settled()
         return decided
 
@@ -330,7 +483,9 @@ class WriteEngine:
                     stops_task=True,
                 )
             )
-            return {key: policy.unknown(key, "outcome unknown: %s" % self.fatal.message) for key in keys}
+            return self._take(
+                {}, {key: policy.unknown(key, "outcome unknown: %s" % self.fatal.message) for key in keys}
+            )
 
     def _after_unsure(self, policy, keys, error, departure, attempts):
         """({key: entry}, keys to send again) after a request that may have been processed."""
@@ -343,17 +498,16 @@ class WriteEngine:
         outcomes = self._outcomes(policy, settled, policy.lost_cause(error), earlier=False)
         departure.settled([k for k in keys if k not in settled.pending])
         if settled.not_done and (error.answered or attempts > self.client.retries):
-            outcomes.update(policy.gave_up(settled.not_done, error, attempts))
+            self._take(outcomes, policy.gave_up(settled.not_done, error, attempts))
             return outcomes, []
         return outcomes, settled.not_done
 
-    @staticmethod
-    def _outcomes(policy, settled, cause, earlier):
+    def _outcomes(self, policy, settled, cause, earlier):
         outcomes = {key: policy.done(key, seen, cause, earlier) for key, seen in settled.done}
         outcomes.update((key, policy.unreadable(key, why, cause)) for key, why in settled.unreadable)
         if settled.pending:
             outcomes.update(policy.pending(settled.pending, cause))
-        return outcomes
+        return self._take({}, outcomes)
 
     def observe_until(self, policy, keys, window_end):
         """Observe intents until each shows done or the settle window has closed (the settle rule)."""
@@ -364,6 +518,8 @@ class WriteEngine:
             observed_at = self._clock()
             still = []
             for key, seen in zip(waiting, policy.observe(waiting)):
+                if seen.stop is not None:
+                    self.stop(seen.stop)
                 if seen.state == DONE:
                     settled.done.append((key, seen))
                 elif seen.state == NOT_DONE:
@@ -393,22 +549,3 @@ class WriteEngine:
             or self.fatal is not None
             or (self._lifeline is not None and self._lifeline.gone())
         )
-
-
-def outcome_summary(results, field, names, requests_sent):
-    """How many results have each of ``names`` in ``field``, with the total and the requests the task sent."""
-    summary = dict.fromkeys(names, 0)
-    for result in results:
-        summary[result[field]] += 1
-    summary.update(total=len(results), requests_sent=requests_sent)
-    return summary
-
-
-def incomplete_counts(results, statuses, complete):
-    """How many results end with each status outside ``complete``, as text ("2 unknown, 1 not_released"), in the
-    order of ``statuses``."""
-    counts = {}
-    for result in results:
-        if result["status"] not in complete:
-            counts[result["status"]] = counts.get(result["status"], 0) + 1
-    return ", ".join("%d %s" % (counts[status], status) for status in statuses if status in counts)

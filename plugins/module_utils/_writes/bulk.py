@@ -23,30 +23,32 @@ import json
 import re
 import time
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import numbered_pages
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import count
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import (
+    CloudflareError,
+    ValidationError,
+    check_range,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._outcomes import (
     MOVE_PENDING,
     MOVED,
     NOT_MOVED,
-    PARTIALLY_MOVED,
-    move_entry,
-)
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import count
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import (
     NOT_RELEASED,
+    PARTIALLY_MOVED,
     PARTIALLY_RELEASED,
     RELEASE_PENDING,
     RELEASED,
-    result_entry,
+    move_entry,
+    release_entry,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import numbered_pages
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
     DONE,
     NOT_DONE,
     Seen,
+    Stop,
     WriteEngine,
-    WritePolicy,
+    TaskPolicy,
 )
 
 JOB_STATUSES = ("PENDING", "DISCOVERING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED")
@@ -167,10 +169,9 @@ def job_progress(job):
     )
 
 
-def validate_wait_options(wait_timeout, poll_interval, settle_timeout):
+def validate_wait_options(wait_timeout, poll_interval):
     check_range("wait_timeout", wait_timeout, 0, 86400)
     check_range("poll_interval", poll_interval, 1, 3600)
-    check_range("settle_timeout", settle_timeout, 1, 3600)
 
 
 class BulkJobs:
@@ -326,7 +327,7 @@ def _moved_message(message_id, rows):
 def _released_message(message_id, rows):
     lists, pending, notes = _folded_rows(rows)
     postfix_ids = [row.get("postfix_id") for row in rows if isinstance(row.get("postfix_id"), str)]
-    return result_entry(
+    return release_entry(
         message_id,
         _message_status(lists, pending),
         _rows_detail(pending, notes),
@@ -337,68 +338,67 @@ def _released_message(message_id, rows):
     )
 
 
-class BulkReleaseRun(WritePolicy):
-    """One task's bulk release: find or create the job of its intent, wait, and report. The create is the bulk
-    policy of the write engine: its one key is the intent's marker, observed in the job list."""
+class BulkCreatePolicy(TaskPolicy):
+    """One task's bulk job: the job of its intent found, or created. The create is this policy of the write engine:
+    its one key is the intent's marker, observed in the job list; the run's entry for it is the job (None in check
+    mode when none exists yet). ``created``, ``adopted`` and ``changed`` say what the run did."""
 
     operation = "bulk"
     noun = "bulk job create"
+    consequence = "no job was created"
     # A 409 or a failed 2xx may come after the job was made: it shows in the list only later.
     settles_answered_failures = True
+    concurrency = 1
 
-    def __init__(self, jobs, spec, intent, comment, options, journal=None, lock=None, warn=None, clock=None):
+    def __init__(self, context, jobs, spec, intent, comment):
+        super(BulkCreatePolicy, self).__init__(context)
         self.jobs = jobs
         self.spec = spec
         self.intent = intent
         self.comment = comment
-        self.options = options
-        self._journal = journal
-        self._lock = lock
-        self._warn = warn or (lambda text: None)
-        self._clock = clock
-        self.engine = None
         self.created = False
         self.adopted = False
         self.changed = False
+        self._earlier = None
 
-    def run(self, check_mode):
-        """The job as it ended up (None in check mode when none exists yet)."""
-        self.engine = WriteEngine(
-            self.jobs.client,
-            self._journal,
-            self._lock,
-            settle_timeout=self.options["settle_timeout"],
-            check_mode=check_mode,
-            warn=self._warn,
-            clock=self._clock,
-            sleep=self.jobs.pause,
-        )
-        with self.engine.exclusive("no job was created"):
-            job = self._existing()
-            if job is not None and job.get("status") in _ENDED_UNFINISHED:
-                self._warn(
-                    "the last job with this intent (%s) ended %s; %s"
-                    % (job["job_id"], job["status"], "a new one would be created" if check_mode else "creating another")
+    @property
+    def marker(self):
+        # A space and a slash: never a message id, so the release journal's settling never takes it for one.
+        return "bulk job/%s" % self.intent
+
+    # The run's steps --------------------------------------------------------------------------------------
+
+    def settle_earlier(self, engine, keys):
+        """A create an earlier run left unsettled is looked for until its window closes first; the job it made is
+        judged in the pre-check like any other job of this intent."""
+        settled, dummy = engine.settle_earlier(self, keys)
+        self._earlier = settled.get(self.marker)
+        return {}, list(keys)
+
+    def pre_check(self, keys):
+        job = self._earlier or self.jobs.with_intent(self.intent)
+        if job is not None and job.get("status") in _ENDED_UNFINISHED:
+            self.warn(
+                "the last job with this intent (%s) ended %s; %s"
+                % (
+                    job["job_id"],
+                    job["status"],
+                    "a new one would be created" if self.check_mode else "creating another",
                 )
-                job = None
-            if job is not None:
-                self.adopted = True
-                self.changed = job.get("status") not in TERMINAL
-            elif check_mode:
-                self.changed = True
-                return None
-            else:
-                job = self.engine.write(self, [self._marker()])[self._marker()]
-                self.changed = True
-        if self.options["wait"] and not check_mode:
-            job = self._wait(job)
-        return job
+            )
+            job = None
+        if job is None:
+            return {}, list(keys)
+        self.adopted = True
+        self.changed = job.get("status") not in TERMINAL
+        return {self.marker: job}, []
 
-    def _existing(self):
-        """The job of this intent; a create an earlier run left unsettled is looked for until its window closes
-        first (not in check mode, which neither waits for nor edits what a live run may still be settling)."""
-        settled, dummy = self.engine.settle_earlier(self, [self._marker()])
-        return settled.get(self._marker()) or self.jobs.with_intent(self.intent)
+    def predict(self, keys):
+        self.changed = bool(keys)
+        return dict.fromkeys(keys)
+
+    def batches(self, keys):
+        return [list(keys)] if keys else []
 
     # The bulk create policy: what the write engine asks of a create ----------------------------------------
 
@@ -406,11 +406,11 @@ class BulkReleaseRun(WritePolicy):
         return self.jobs.create(self.spec.as_search_params(), self.comment, on_send=on_send)
 
     def answered(self, keys, response):
-        self.created = True
-        return {self._marker(): response}, []
+        self.created = self.changed = True
+        return {self.marker: response}, []
 
     def refused(self, keys, error):
-        raise error
+        return {self.marker: Stop(error)}
 
     def observe(self, keys):
         job = self.jobs.with_intent(self.intent)
@@ -418,27 +418,35 @@ class BulkReleaseRun(WritePolicy):
 
     def done(self, key, seen, cause, earlier):
         if not earlier:
-            self.adopted = True
-            self._warn("the job was created all the same (%s); adopted it" % seen.evidence["job_id"])
+            self.adopted = self.changed = True
+            self.warn("the job was created all the same (%s); adopted it" % seen.evidence["job_id"])
         return seen.evidence
 
     def pending(self, keys, cause):
-        raise CloudflareError(
-            "a create whose answer was lost may still make a job, and the task has no time left to wait "
-            "for it (task_timeout); nothing further was created. Run the task again",
-            stops_task=True,
-        )
+        return {
+            self.marker: Stop(
+                CloudflareError(
+                    "a create whose answer was lost may still make a job, and the task has no time left to wait "
+                    "for it (task_timeout); nothing further was created. Run the task again",
+                    stops_task=True,
+                )
+            )
+        }
 
     def gave_up(self, keys, error, attempts):
-        raise CloudflareError(
-            "creating the bulk job failed (%s), and no job with this intent showed in the job list within "
-            "settle_timeout (%.0f s) after the create was sent, so none was made. Run the task again once the "
-            "cause is fixed" % (error.message, self.options["settle_timeout"]),
-            status=error.status,
-            errors=error.errors,
-            method="POST",
-            stops_task=True,
-        )
+        return {
+            self.marker: Stop(
+                CloudflareError(
+                    "creating the bulk job failed (%s), and no job with this intent showed in the job list within "
+                    "settle_timeout (%.0f s) after the create was sent, so none was made. Run the task again once the "
+                    "cause is fixed" % (error.message, self.settle_timeout),
+                    status=error.status,
+                    errors=error.errors,
+                    method="POST",
+                    stops_task=True,
+                )
+            )
+        }
 
     def settling_warning(self, keys, error):
         return "%s. Looking for a job with this task's intent instead of creating another" % error.message
@@ -452,30 +460,28 @@ class BulkReleaseRun(WritePolicy):
     def earlier_warning(self, keys, cause):
         return "%s; looking for the job before creating one" % cause
 
-    def _wait(self, job):
-        job = self.jobs.wait(job, self.options["wait_timeout"], self.options["poll_interval"])
-        if job.get("status") not in TERMINAL and self.options["cancel_on_timeout"]:
-            self._warn("job %s still %s after wait_timeout; cancelling it" % (job["job_id"], job.get("status")))
-            try:
-                job = self.jobs.cancel(job["job_id"])
-            except CloudflareError as exc:
-                if exc.is_fatal:
-                    raise
-                # It may have ended meanwhile; what it is now is what counts.
-                job = self.jobs.get(job["job_id"])
-        return job
 
-    def _marker(self):
-        # A space and a slash: never a message id, so the release journal's settling never takes it for one.
-        return "bulk job/%s" % self.intent
+def wait_for_job(jobs, job, options, warn):
+    """The job once it ends, or after ``wait_timeout``; cancelled then when ``cancel_on_timeout`` says so."""
+    job = jobs.wait(job, options["wait_timeout"], options["poll_interval"])
+    if job.get("status") not in TERMINAL and options["cancel_on_timeout"]:
+        warn("job %s still %s after wait_timeout; cancelling it" % (job["job_id"], job.get("status")))
+        try:
+            job = jobs.cancel(job["job_id"])
+        except CloudflareError as exc:
+            if exc.is_fatal:
+                raise
+            # It may have ended meanwhile; what it is now is what counts.
+            job = jobs.get(job["job_id"])
+    return job
 
 
 class BulkReport:
     """What one bulk release task established: the job, the per-message outcomes, or what stopped it."""
 
-    def __init__(self, run, job=None, results=(), would_act_on=None, error=None):
-        self.run = run
-        self.action = run.jobs.action
+    def __init__(self, policy, job=None, results=(), would_act_on=None, error=None):
+        self.policy = policy
+        self.action = policy.jobs.action
         self.job = job
         self.results = list(results)
         self.would_act_on = would_act_on
@@ -488,19 +494,19 @@ class BulkReport:
     def summary(self, requests_sent):
         summary = job_summary(self.job or {})
         summary.update(
-            status=(self.job or {}).get("status") or "NONE", polls=self.run.jobs.polls, requests_sent=requests_sent
+            status=(self.job or {}).get("status") or "NONE", polls=self.policy.jobs.polls, requests_sent=requests_sent
         )
         return summary
 
     def result(self, requests_sent, with_diff=False):
-        run = self.run
+        policy = self.policy
         result = dict(
-            changed=run.changed,
+            changed=policy.changed,
             job=self.job,
             job_id=(self.job or {}).get("job_id"),
-            intent=run.intent,
-            created=run.created,
-            adopted=run.adopted,
+            intent=policy.intent,
+            created=policy.created,
+            adopted=policy.adopted,
             results=self.results,
             incomplete_ids=self.incomplete_ids,
             summary=self.summary(requests_sent),
@@ -514,8 +520,8 @@ class BulkReport:
         return result
 
     def diff(self):
-        planned = self.action.body(self.run.spec.as_search_params(), self.run.comment)
-        before = {} if self.run.created or self.job is None else planned
+        planned = self.action.body(self.policy.spec.as_search_params(), self.policy.comment)
+        before = {} if self.policy.created or self.job is None else planned
         return {
             "before": json.dumps(before, indent=2, sort_keys=True) + "\n",
             "after": json.dumps(planned, indent=2, sort_keys=True) + "\n",
@@ -554,19 +560,25 @@ class BulkReport:
         )
 
 
-def bulk_release(run, count_actionable, message_results, check_mode):
-    """Run a BulkReleaseRun to the end: a BulkReport, never an exception for what Cloudflare answered.
-    ``count_actionable()`` counts what a new job would act on, for check mode."""
-    job, results, would_act_on = None, [], None
+def bulk_release(policy, count_actionable, options):
+    """Run a bulk job task to the end: the job of its intent found or created through the write engine, waited for
+    (``options``: ``wait``, ``wait_timeout``, ``poll_interval``, ``cancel_on_timeout``, ``message_results``), its
+    rows read. A BulkReport, never an exception for what Cloudflare answered. ``count_actionable()`` counts what a
+    new job would act on, for check mode."""
+    outcome = WriteEngine(policy.context).run(policy, [policy.marker])
+    job, results, would_act_on = outcome.entries[0], [], None
+    if outcome.fatal is not None:
+        return BulkReport(policy, job, error=outcome.fatal)
     try:
-        job = run.run(check_mode)
         if job is None:
             would_act_on = count_actionable()
         else:
-            results = run.jobs.outcomes(job, message_results)
+            if options["wait"] and not policy.check_mode:
+                job = wait_for_job(policy.jobs, job, options, policy.warn)
+            results = policy.jobs.outcomes(job, options["message_results"])
     except CloudflareError as exc:
-        return BulkReport(run, job, results, would_act_on, exc)
-    return BulkReport(run, job, results, would_act_on)
+        return BulkReport(policy, job, results, would_act_on, exc)
+    return BulkReport(policy, job, results, would_act_on)
 
 
 def job_info(jobs, job_id, params):

@@ -25,13 +25,30 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import functools
 import threading
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches, run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import (
+    CloudflareError,
+    ValidationError,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._outcomes import (
+    ALREADY_THERE,
+    INBOX,
+    MOVE_PENDING,
+    MOVED,
+    MOVED_UNCONFIRMED,
+    NOT_FOUND,
+    NOT_IN_MAILBOX,
+    NOT_MOVED,
+    PARTIALLY_MOVED,
+    QUARANTINED,
+    UNKNOWN,
+    WOULD_MOVE,
+    move_entry,
+    move_outcomes,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.id_windows import read_states
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import Lifeline
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     STATE_NOT_FOUND,
     STATE_NOT_QUARANTINED,
@@ -41,52 +58,21 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages
     investigate_path,
     read_message_part,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError, check_range
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import QuarantineSearch
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
     DONE,
     NOT_DONE,
     UNREADABLE,
     Seen,
-    WriteEngine,
+    Stop,
     WritePolicy,
-    incomplete_counts,
-    outcome_summary,
 )
 
-INBOX = "Inbox"
 DESTINATIONS = (INBOX, "JunkEmail", "DeletedItems", "RecoverableItemsDeletions", "RecoverableItemsPurges")
 # Out of the user's reach: Recoverable Items is where a mailbox keeps what was deleted from Deleted Items, and
 # what is purged from it is gone for the user.
 PURGE_DESTINATIONS = ("RecoverableItemsDeletions", "RecoverableItemsPurges")
-MAX_BATCH_SIZE = 1000
 
-MOVED = "moved"
-PARTIALLY_MOVED = "partially_moved"
-MOVED_UNCONFIRMED = "moved_unconfirmed"
-MOVE_PENDING = "move_pending"
-NOT_MOVED = "not_moved"
-WOULD_MOVE = "would_move"
-ALREADY_THERE = "already_there"
-QUARANTINED = "quarantined"
-NOT_IN_MAILBOX = "not_in_mailbox"
-NOT_FOUND = "not_found"
-UNKNOWN = "unknown"
-STATUSES = (
-    MOVED,
-    PARTIALLY_MOVED,
-    MOVED_UNCONFIRMED,
-    MOVE_PENDING,
-    NOT_MOVED,
-    WOULD_MOVE,
-    ALREADY_THERE,
-    QUARANTINED,
-    NOT_IN_MAILBOX,
-    NOT_FOUND,
-    UNKNOWN,
-)
-# This run sent a move that did, or may have, moved these messages.
-CHANGED_STATUSES = frozenset([MOVED, PARTIALLY_MOVED, MOVED_UNCONFIRMED, MOVE_PENDING])
 # Where a message is, when it is in no folder: the words of the diff.
 IN_QUARANTINE, IN_NO_MAILBOX = "quarantine", "no mailbox"
 _SUCCESSFUL_STATUSES = ("completed", "success", "succeeded")
@@ -102,33 +88,6 @@ def check_destination(destination, confirm_purge, check_mode):
             "confirm_purge: true to do that, or run in check mode first to see exactly which messages would go"
             % destination
         )
-
-
-def validate_move_options(destination, confirm_purge, check_mode, batch_size, settle_timeout):
-    """ValidationError before any request: an unknown folder, a purge not confirmed, a batch or window out of range."""
-    check_destination(destination, confirm_purge, check_mode)
-    check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE)
-    check_range("settle_timeout", settle_timeout, 1, 3600)
-
-
-def complete_statuses(destination):
-    """Statuses that need nothing more. Out of the Inbox, a message in no mailbox (quarantined, bounced) has nothing
-    to move out; into it, that message still needs something else (a release, a delivery)."""
-    done = {MOVED, ALREADY_THERE, WOULD_MOVE}
-    if destination != INBOX:
-        done.update((QUARANTINED, NOT_IN_MAILBOX))
-    return frozenset(done)
-
-
-def move_entry(message_id, status, detail=None, folder_before=None, moved=None, failed=None):
-    return {
-        "id": message_id,
-        "status": status,
-        "folder_before": folder_before,
-        "moved": moved or [],
-        "failed": failed or [],
-        "detail": detail,
-    }
 
 
 # Where a message is --------------------------------------------------------------------------------------------
@@ -248,84 +207,89 @@ class MailboxSearch(QuarantineSearch):
 # The run --------------------------------------------------------------------------------------------------------
 
 
-class MoveReport:
-    """Everything one run decided: results in request order, where each message was, and why it stopped if it did."""
+class MovePolicy(WritePolicy):
+    """A move to one folder, as the write engine asks it: where each message is (located before anything is sent;
+    only what is elsewhere than the destination is sent), the request, its per-recipient answer, and the location
+    as observer.
 
-    def __init__(self, destination, results, unexpected_items, before, fatal_error, check_mode):
+    ``find()``: (ids, {id: MessageState}) standing in for the reads, called once the account lock is held, so no
+    other run on this machine is mid-move meanwhile. ``reader``: MessageStates of ids in order, for reading back
+    (a search's, when it found them).
+    """
+
+    noun = "move"
+
+    def __init__(self, context, destination, reader=None, find=None):
+        super(MovePolicy, self).__init__(context)
         self.destination = destination
-        self.results = results
-        self.unexpected_items = unexpected_items
-        self.before = before
-        self.fatal_error = fatal_error
-        self.check_mode = check_mode
-        self._complete = complete_statuses(destination)
+        self.outcomes = move_outcomes(destination)
+        # Each destination is an operation of its own in the journal, so that a move to another folder that may
+        # still land is told apart from this one.
+        self.operation = "move to %s" % destination
+        self.path = "%s/move" % investigate_path(self.account_id)
+        self._reader = reader or (lambda message_ids: read_states(self.client, self.account_id, message_ids, 1))
+        self._find = find
+        self._states = None
+        self.before = {}
+        self.unexpected = []
+        self._unexpected_lock = threading.Lock()
 
-    @property
-    def moved_ids(self):
-        return [entry["id"] for entry in self.results if entry["status"] == MOVED]
+    def _to(self, destination):
+        """The policy of a move to another folder, sharing what this one has read and been answered."""
+        other = MovePolicy(self.context, destination, self._reader)
+        other.before, other.unexpected, other._unexpected_lock = self.before, self.unexpected, self._unexpected_lock
+        return other
 
-    @property
-    def incomplete_ids(self):
-        return [entry["id"] for entry in self.results if entry["status"] not in self._complete]
+    # The run's steps --------------------------------------------------------------------------------------
 
-    @property
-    def changed(self):
-        changing = (WOULD_MOVE,) if self.check_mode else CHANGED_STATUSES
-        return any(entry["status"] in changing for entry in self.results)
+    def start(self, keys):
+        if self._find is not None:
+            keys, self._states = self._find()
+        return list(keys)
 
-    def summary(self, client):
-        summary = outcome_summary(self.results, "status", STATUSES, client.requests_sent)
-        pacer = client.pacer
-        summary.update(
-            incomplete=len(self.incomplete_ids),
-            recipients_moved=sum(len(entry["moved"]) for entry in self.results),
-            recipients_failed=sum(len(entry["failed"]) for entry in self.results),
-            retries=client.retries_done,
-            rate_limit_pauses=pacer.pauses,
-            rate_limit_paused_seconds=round(pacer.paused_seconds, 1),
-        )
-        return summary
+    def settle_earlier(self, engine, keys):
+        """A move an earlier run sent to any folder, which may still land, is settled first: sent after it, this
+        move could be undone by it. What it shows in that other folder is located afresh like any other message."""
+        decided, remaining = {}, list(keys)
+        for destination in DESTINATIONS:
+            policy = self if destination == self.destination else self._to(destination)
+            settled, remaining = engine.settle_earlier(policy, remaining)
+            if policy is not self:
+                remaining += [key for key, entry in settled.items() if entry["status"] == ALREADY_THERE]
+                settled = {key: entry for key, entry in settled.items() if entry["status"] != ALREADY_THERE}
+            decided.update(settled)
+        remaining = set(remaining)
+        return decided, [key for key in keys if key in remaining]
 
-    def result(self, client, with_diff=False):
-        result = dict(
-            changed=self.changed,
-            destination=self.destination,
-            results=self.results,
-            summary=self.summary(client),
-            moved_ids=self.moved_ids,
-            incomplete_ids=self.incomplete_ids,
-            unexpected_items=self.unexpected_items,
-        )
-        if with_diff:
-            result["diff"] = self.diff()
-        if self.fatal_error is not None:
-            result["error"] = self.fatal_error.as_dict()
-        return result
+    def pre_check(self, keys):
+        """({id: entry} for messages settled without a move, the ids to move)."""
+        states = self._states or {}
+        unread = [i for i in keys if i not in states]
+        read = dict(zip(unread, read_states(self.client, self.account_id, unread, self.concurrency)))
+        ordered = [states.get(i) or read[i] for i in keys]
+        entries, to_move = {}, []
+        for message_id, location in zip(keys, locate(self.client, self.account_id, keys, ordered, self.concurrency)):
+            self.before[message_id] = location.shown
+            entry = self.before_sending(message_id, location)
+            if entry is None:
+                to_move.append(message_id)
+            else:
+                entries[message_id] = entry
+        return entries, to_move
 
-    def failure(self, fail_on_incomplete):
-        """Why the task fails, or None: an error that stopped it, or (when asked) ids not where they should be."""
-        incomplete, total = len(self.incomplete_ids), len(self.results)
-        if self.fatal_error is not None:
-            if not total:
-                return self.fatal_error.message
-            return "%s. %d of %d message(s) are not in %s; see results and incomplete_ids" % (
-                self.fatal_error.message,
-                incomplete,
-                total,
-                self.destination,
-            )
-        if not (incomplete and fail_on_incomplete):
-            return None
-        described = incomplete_counts(self.results, STATUSES, self._complete)
-        return (
-            "%d of %d message(s) were not moved to %s (%s); see incomplete_ids and each result's detail, or set "
-            "fail_on_incomplete: false" % (incomplete, total, self.destination, described)
-        )
+    def predict(self, keys):
+        return {i: move_entry(i, WOULD_MOVE, folder_before=self.before[i]) for i in keys}
 
-    def diff(self):
+    def unrecorded(self, key):
+        return move_entry(key, UNKNOWN, "no outcome was recorded for this id; check it before moving again")
+
+    def result_fields(self):
+        return dict(destination=self.destination, unexpected_items=self.unexpected)
+
+    def diff(self, results):
         """Each message's folder before and after, as Ansible's before/after text."""
         before_lines, after_lines = [], []
-        for entry in self.results:
+        for entry in results:
             before = self.before.get(entry["id"], UNKNOWN)
             if entry["status"] in (MOVED, MOVED_UNCONFIRMED, WOULD_MOVE, ALREADY_THERE):
                 after = self.destination
@@ -349,146 +313,7 @@ class MoveReport:
             "after_header": "folder after",
         }
 
-
-def move_run(client, state, settings, params, check_mode, warn, reader=None):
-    """The run a module uses: its options, the journal and lock of its state store, and its lifeline."""
-    account_id = settings["account_id"]
-    return MoveRun(
-        client,
-        account_id,
-        params["destination"],
-        batch_size=params["batch_size"],
-        concurrency=settings["concurrency"],
-        check_mode=check_mode,
-        warn=warn,
-        settle_timeout=params["settle_timeout"],
-        journal=state.journal(account_id),
-        lock=state.lock(account_id),
-        lifeline=Lifeline(),
-        reader=reader,
-    )
-
-
-class MoveRun:
-    """Moves a list of unique, valid message ids to one folder: locate, then batches through the write engine."""
-
-    def __init__(
-        self,
-        client,
-        account_id,
-        destination,
-        batch_size=MAX_BATCH_SIZE,
-        concurrency=4,
-        check_mode=False,
-        warn=None,
-        settle_timeout=120.0,
-        journal=None,
-        lock=None,
-        lifeline=None,
-        reader=None,
-        clock=None,
-        wall_clock=None,
-        sleep=None,
-    ):
-        self.client = client
-        self.account_id = account_id
-        self.destination = destination
-        self.batch_size = batch_size
-        self.concurrency = concurrency
-        self.check_mode = check_mode
-        self.engine = WriteEngine(
-            client, journal, lock, lifeline, settle_timeout, check_mode, warn, clock, wall_clock, sleep
-        )
-        # MessageStates of ids, in order: the reads that settle an unsure move (a search's, when it found them).
-        self.reader = reader or (lambda message_ids: read_states(client, account_id, message_ids, 1))
-        self.policy = MovePolicy(self, destination, self.reader)
-        self.before = {}
-        self.unexpected = []
-        self.unexpected_lock = threading.Lock()
-
-    def run(self, message_ids=(), find=None):
-        """Move message_ids, or what ``find()`` returns: (ids, {id: MessageState} standing in for the reads).
-
-        ``find`` runs once the account lock is held, so no other run on this machine is mid-move meanwhile.
-        """
-        entries, message_ids, states = {}, list(message_ids), None
-        try:
-            with self.engine.exclusive("nothing was sent. Run again once it has finished"):
-                if find is not None:
-                    message_ids, states = find()
-                self._run_steps(message_ids, states, entries)
-        except CloudflareError as exc:
-            self.engine.stop(exc)
-        results = [entries.get(i) or self._unsent_entry(i) for i in message_ids]
-        return MoveReport(self.destination, results, self.unexpected, self.before, self.engine.fatal, self.check_mode)
-
-    def _unsent_entry(self, message_id):
-        if self.engine.fatal is None:
-            return move_entry(message_id, UNKNOWN, "no outcome was recorded for this id; check it before moving again")
-        return self.policy.unsent(message_id, self.engine.fatal.why_unsent)
-
-    def _run_steps(self, message_ids, states, entries):
-        remaining = self._settle_earlier_moves(message_ids, entries)
-        checked, to_move = self._locate_all(remaining, states)
-        entries.update(checked)
-        if self.check_mode:
-            entries.update((i, move_entry(i, WOULD_MOVE, folder_before=self.before[i])) for i in to_move)
-            return
-        batches = in_batches(to_move, self.batch_size)
-        for batch_entries in run_in_order(
-            functools.partial(self.engine.write_guarded, self.policy), batches, self.concurrency
-        ):
-            entries.update(batch_entries)
-
-    def _settle_earlier_moves(self, message_ids, entries):
-        """The ids still to locate, once a move an earlier run sent to any folder, which may still land, is settled:
-        sent after it, this move could be undone by it."""
-        remaining = message_ids
-        for destination in DESTINATIONS:
-            policy = self.policy if destination == self.destination else MovePolicy(self, destination, self.reader)
-            settled, remaining = self.engine.settle_earlier(policy, remaining)
-            if policy is not self.policy:
-                # Seen where that move put it: located afresh below like any other message.
-                remaining += [key for key, entry in settled.items() if entry["status"] == ALREADY_THERE]
-                settled = {key: entry for key, entry in settled.items() if entry["status"] != ALREADY_THERE}
-            entries.update(settled)
-        remaining = set(remaining)
-        return [i for i in message_ids if i in remaining]
-
-    def _locate_all(self, message_ids, states):
-        """({id: entry} for messages settled without a move, the ids to move)."""
-        states = states or {}
-        unread = [i for i in message_ids if i not in states]
-        read = dict(zip(unread, read_states(self.client, self.account_id, unread, self.concurrency)))
-        ordered = [states.get(i) or read[i] for i in message_ids]
-        entries, to_move = {}, []
-        for message_id, location in zip(
-            message_ids, locate(self.client, self.account_id, message_ids, ordered, self.concurrency)
-        ):
-            self.before[message_id] = location.shown
-            entry = self.policy.before_sending(message_id, location)
-            if entry is None:
-                to_move.append(message_id)
-            else:
-                entries[message_id] = entry
-        return entries, to_move
-
-
-class MovePolicy(WritePolicy):
-    """What the write engine asks of a move to one folder: the request, its answer, and the observer."""
-
-    noun = "move"
-
-    def __init__(self, run, destination, reader):
-        self.run = run
-        self.engine = run.engine
-        self.client = run.client
-        self.destination = destination
-        # Each destination is an operation of its own in the journal, so that a move to another folder that may
-        # still land is told apart from this one.
-        self.operation = "move to %s" % destination
-        self.path = "%s/move" % investigate_path(run.account_id)
-        self._reader = reader
+    # Where a message is -----------------------------------------------------------------------------------
 
     def before_sending(self, message_id, location):
         """The entry of a message that is not sent, or None to move it."""
@@ -512,13 +337,12 @@ class MovePolicy(WritePolicy):
         return move_entry(message_id, UNKNOWN, "not sent: where it is could not be established: %s" % location.error)
 
     def read(self, message_ids):
-        """Locations in order, or Nones when a read error stops the task."""
+        """(Locations in order, None), or (Nones, the error) when a read error stops the task."""
         try:
             states = self._reader(message_ids)
-            return locate(self.client, self.run.account_id, message_ids, states, 1)
+            return locate(self.client, self.account_id, message_ids, states, 1), None
         except CloudflareError as exc:
-            self.engine.stop(exc)
-            return [None] * len(message_ids)
+            return [None] * len(message_ids), exc
 
     # The write engine's questions ----------------------------------------------------------------------------
 
@@ -527,27 +351,25 @@ class MovePolicy(WritePolicy):
 
     def answered(self, keys, response):
         for notice in response.notices:
-            self.engine.warn("Cloudflare: %s" % notice, once_key="notice:" + notice)
+            self.warn("Cloudflare: %s" % notice, once_key="notice:" + notice)
         return self._decide(keys, response.result, "the move answer (HTTP %s)" % response.status, None), []
 
     def failed(self, keys, error):
         if any("integration" in str(e.get("message", "")).lower() for e in error.errors if isinstance(e, dict)):
             # Refused as a whole, and every further move of the task would be: say what the account lacks.
-            self.engine.stop(
-                CloudflareError(
-                    "%s. Hint: moving mail needs the account's mailbox integration (Cloudflare Email Security's API "
-                    "deployment with Microsoft 365 or Google Workspace); connect it in the dashboard, or release "
-                    "quarantined mail with mailsec.cloudflare.email_security_release instead" % error.message,
-                    status=error.status,
-                    errors=error.errors,
-                    method=error.method,
-                    path=error.path,
-                    stops_task=True,
-                )
+            refusal = CloudflareError(
+                "%s. Hint: moving mail needs the account's mailbox integration (Cloudflare Email Security's API "
+                "deployment with Microsoft 365 or Google Workspace); connect it in the dashboard, or release "
+                "quarantined mail with mailsec.cloudflare.email_security_release instead" % error.message,
+                status=error.status,
+                errors=error.errors,
+                method=error.method,
+                path=error.path,
+                stops_task=True,
             )
-            refused = "refused: %s" % self.engine.fatal.message
-            return {key: move_entry(key, NOT_MOVED, refused, self._before(key)) for key in keys}, []
-        self.engine.warn("%s. Reading its %d message(s) back instead of resending it" % (error.message, len(keys)))
+            refused = "refused: %s" % refusal.message
+            return {key: Stop(refusal, move_entry(key, NOT_MOVED, refused, self._before(key))) for key in keys}, []
+        self.warn("%s. Reading its %d message(s) back instead of resending it" % (error.message, len(keys)))
         return self._decide(keys, error.result, "the failed answer (%s)" % error.message, error.message), []
 
     def refused(self, keys, error):
@@ -555,9 +377,10 @@ class MovePolicy(WritePolicy):
 
     def observe(self, keys):
         seen = []
-        for location in self.read(keys):
+        locations, error = self.read(keys)
+        for location in locations:
             if location is None:
-                seen.append(Seen(UNREADABLE, error=self.engine.fatal.message))
+                seen.append(Seen(UNREADABLE, error=error.message, stop=error))
             elif location.kind == Location.MAILBOX and location.folder == self.destination:
                 seen.append(Seen(DONE, location))
             elif location.kind == Location.MAILBOX:
@@ -597,7 +420,7 @@ class MovePolicy(WritePolicy):
                 MOVE_PENDING,
                 "%s and the message was not in %s at the last read, before settle_timeout (%.0f s) had passed: that "
                 "request may still move it. Run the task again with the same state store; it settles this first"
-                % (cause, self.destination, self.engine.settle_timeout),
+                % (cause, self.destination, self.settle_timeout),
                 self._before(key),
             )
             for key in keys
@@ -609,7 +432,7 @@ class MovePolicy(WritePolicy):
                 key,
                 NOT_MOVED,
                 "not in %s %.0f s after each of %d move requests whose answers were lost, so none of them was "
-                "processed: %s" % (self.destination, self.engine.settle_timeout, attempts, error.message),
+                "processed: %s" % (self.destination, self.settle_timeout, attempts, error.message),
                 self._before(key),
             )
             for key in keys
@@ -625,7 +448,7 @@ class MovePolicy(WritePolicy):
         return (
             "%s. Reading its %d message(s) back until they show in %s or settle_timeout (%.0f s) has passed since "
             "it was sent; it is not resent before then"
-            % (error.message, len(keys), self.destination, self.engine.settle_timeout)
+            % (error.message, len(keys), self.destination, self.settle_timeout)
         )
 
     def earlier_warning(self, keys, cause):
@@ -637,7 +460,7 @@ class MovePolicy(WritePolicy):
     # Reading an answer -----------------------------------------------------------------------------------------
 
     def _before(self, key):
-        return self.run.before.get(key)
+        return self.before.get(key)
 
     def _decide(self, keys, result, source, refusal):
         """{id: entry} from an answer's per-recipient items; ids it holds no item for are read back once.
@@ -653,10 +476,11 @@ class MovePolicy(WritePolicy):
             else:
                 unsure.append(key)
         cause = "%s held no item for it" % source
-        for key, location in zip(unsure, self.read(unsure) if unsure else []):
+        locations, error = self.read(unsure) if unsure else ([], None)
+        for key, location in zip(unsure, locations):
             if location is None:
-                entries[key] = self.unknown(
-                    key, "%s, and it could not be read: %s" % (cause, self.engine.fatal.message)
+                entries[key] = Stop(
+                    error, self.unknown(key, "%s, and it could not be read: %s" % (cause, error.message))
                 )
             elif location.kind == Location.MAILBOX and location.folder == self.destination:
                 entries[key] = self.done(key, Seen(DONE, location), cause, earlier=False)
@@ -680,9 +504,9 @@ class MovePolicy(WritePolicy):
             else:
                 unexpected.append(item)
         if unexpected:
-            with self.run.unexpected_lock:
-                self.run.unexpected.extend(unexpected)
-            self.engine.warn(
+            with self._unexpected_lock:
+                self.unexpected.extend(unexpected)
+            self.warn(
                 "%s held %d item(s) that match no requested id or say nothing of success; see unexpected_items"
                 % (source, len(unexpected)),
                 once_key="unexpected",

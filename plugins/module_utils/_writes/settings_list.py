@@ -25,18 +25,15 @@ import ipaddress
 import json
 import re
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, ValidationError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._outcomes import outcome_summary
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import date_time, numbered_pages
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
-    DEFAULT_SETTLE_TIMEOUT,
     DONE,
     NOT_DONE,
     Seen,
-    WriteEngine,
-    WritePolicy,
-    outcome_summary,
+    Stop,
+    TaskPolicy,
 )
 
 COMMENTS_MAX_LENGTH = 1024
@@ -397,52 +394,59 @@ def _batch_body(changes):
     }
 
 
-class SettingsListRun(WritePolicy):
-    """Bring declared entries of one list about, through a CloudflareClient: the settings policy of the write
-    engine, whose keys are the declared entries' identities and whose observer is the list, read again."""
+class SettingsPolicy(TaskPolicy):
+    """Bring declared entries of one list about: the settings change, as the write engine asks it. Its keys are the
+    declared entries' identities; its pre-check reads the list and plans the changes; each request sends one change
+    to its own endpoint, or several in an atomic batch; its observer is the list, read again and planned again.
+    What it reports is per change, not per key: ``results()`` and ``diff()`` once the run is over."""
 
     noun = "change"
+    consequence = "nothing was changed. Run again once it has finished"
+    concurrency = 1
 
-    def __init__(
-        self,
-        client,
-        account_id,
-        kind,
-        check_mode=False,
-        now=None,
-        journal=None,
-        lock=None,
-        lifeline=None,
-        settle_timeout=DEFAULT_SETTLE_TIMEOUT,
-        warn=None,
-        clock=None,
-        sleep=None,
-    ):
-        self.client = client
-        self.account_id = account_id
+    def __init__(self, context, kind, declared, now=None):
+        super(SettingsPolicy, self).__init__(context)
         self.kind = kind
         self.operation = kind.segment
-        self.check_mode = check_mode
         self.now = now or datetime.datetime.now(datetime.timezone.utc)
-        self.settle_timeout = settle_timeout
-        self.engine = WriteEngine(
-            client, journal, lock, lifeline, settle_timeout, check_mode, warn, clock=clock, sleep=sleep
-        )
-        self._declared = []
-        self._sending = []
-
-    def run(self, declared):
-        """(one result per declared entry, in order; the diff); raises CloudflareError when the list cannot be
-        read or a change is refused or of unknown outcome."""
         self._declared = declared
-        with self.engine.exclusive("nothing was changed. Run again once it has finished"):
-            self.engine.settle_earlier(self, [item.key for item in declared])
-            self._refuse_contradictions(declared)
-            changes = self._plan(declared, self._read(declared))
-            sent = [change for change in changes if change.action != UNCHANGED]
-            if sent and not self.check_mode:
-                self._send(sent)
-        return [self._result(change) for change in changes], self._diff(self.kind, changes)
+        self.changes = []
+
+    # The run's steps --------------------------------------------------------------------------------------
+
+    def start(self, keys):
+        return [item.key for item in self._declared]
+
+    def settle_earlier(self, engine, keys):
+        """What an earlier run left unsettled is settled first; the list is read afresh after it, so what it did
+        shows in the plan."""
+        engine.settle_earlier(self, keys)
+        return {}, list(keys)
+
+    def pre_check(self, keys):
+        """Refuse contradictions, read the list and plan: the keys whose entries need a change."""
+        self._refuse_contradictions(self._declared)
+        self.changes = self._plan(self._declared, self._read(self._declared))
+        return {}, list(dict.fromkeys(c.declared.key for c in self.changes if c.action != UNCHANGED))
+
+    def batches(self, keys):
+        """One request for a single change; else atomic batches of at most BATCH_SIZE changes, a declared entry's
+        changes (the deletes of its duplicates) kept in one request."""
+        batches, size = [], 0
+        for key in keys:
+            changes = len(self._changes([key]))
+            if not batches or size + changes > BATCH_SIZE:
+                batches.append([])
+                size = 0
+            batches[-1].append(key)
+            size += changes
+        return batches
+
+    def results(self):
+        return [self._result(change) for change in self.changes]
+
+    def diff(self):
+        return self._diff(self.kind, self.changes)
 
     def _read(self, declared, kind=None):
         kind = kind or self.kind
@@ -512,17 +516,11 @@ class SettingsListRun(WritePolicy):
         differing = {name: value for name, value in wanted.items() if _differs(name, before.get(name), value)}
         return _Change(item, UPDATED if differing else UNCHANGED, current.get("id"), differing or None, before, wanted)
 
-    def _send(self, changes):
-        requests = [changes] if len(changes) == 1 else in_batches(changes, BATCH_SIZE)
-        for request in requests:
-            self._sending = request
-            self.engine.write(self, list(dict.fromkeys(change.declared.key for change in request)))
-
     # The settings policy: what the write engine asks of a change ------------------------------------------
 
     def _changes(self, keys):
         wanted = set(keys)
-        return [change for change in self._sending if change.declared.key in wanted]
+        return [change for change in self.changes if change.declared.key in wanted and change.action != UNCHANGED]
 
     def send(self, keys, on_send):
         changes = self._changes(keys)
@@ -548,20 +546,25 @@ class SettingsListRun(WritePolicy):
         return dict.fromkeys(keys), []
 
     def refused(self, keys, error):
-        raise error
+        return dict.fromkeys(keys, Stop(error))
 
     def failed(self, keys, error):
         # The server answered, so it is done with the request: one read of the list decides.
         missing = [key for key, seen in zip(keys, self.observe(keys)) if seen.state != DONE]
         if missing:
-            raise CloudflareError(
-                "%s; the %s list does not show the change, so it was not sent again. Run the task again: it "
-                "reads the list first and changes only what is still missing" % (error.message, self.kind.name),
-                status=error.status,
-                errors=error.errors,
-                method=error.method,
-                path=error.path,
-            )
+            return dict.fromkeys(
+                keys,
+                Stop(
+                    CloudflareError(
+                        "%s; the %s list does not show the change, so it was not sent again. Run the task again: it "
+                        "reads the list first and changes only what is still missing" % (error.message, self.kind.name),
+                        status=error.status,
+                        errors=error.errors,
+                        method=error.method,
+                        path=error.path,
+                    )
+                ),
+            ), []
         return dict.fromkeys(keys), []
 
     def observe(self, keys):
@@ -577,26 +580,33 @@ class SettingsListRun(WritePolicy):
                 change.entry_id = seen.evidence
 
     def pending(self, keys, cause):
-        raise CloudflareError(
-            "%s, and the %s list did not show the change before settle_timeout (%.0f s) had passed: it may still "
-            "land. Run the task again on this machine; it settles this first"
-            % (cause, self.kind.name, self.settle_timeout),
-            stops_task=True,
+        return dict.fromkeys(
+            keys,
+            Stop(
+                CloudflareError(
+                    "%s, and the %s list did not show the change before settle_timeout (%.0f s) had passed: it may still "
+                    "land. Run the task again on this machine; it settles this first"
+                    % (cause, self.kind.name, self.settle_timeout),
+                    stops_task=True,
+                )
+            ),
         )
 
     def gave_up(self, keys, error, attempts):
-        raise CloudflareError(
-            "%s; the %s list did not show the change %.0f s after each of %d requests whose answers were lost, so "
-            "none of them was processed. Run the task again: it reads the list first and changes only what is "
-            "still missing" % (error.message, self.kind.name, self.settle_timeout, attempts),
-            status=error.status,
-            errors=error.errors,
-            method=error.method,
-            path=error.path,
+        return dict.fromkeys(
+            keys,
+            Stop(
+                CloudflareError(
+                    "%s; the %s list did not show the change %.0f s after each of %d requests whose answers were lost, so "
+                    "none of them was processed. Run the task again: it reads the list first and changes only what is "
+                    "still missing" % (error.message, self.kind.name, self.settle_timeout, attempts),
+                    status=error.status,
+                    errors=error.errors,
+                    method=error.method,
+                    path=error.path,
+                )
+            ),
         )
-
-    def unsent(self, key, why):
-        raise self.engine.fatal
 
     def settling_warning(self, keys, error):
         return (

@@ -17,43 +17,38 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches, run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._outcomes import (
+    ALREADY_SUBMITTED,
+    NOT_FOUND,
+    NOT_SUBMITTED,
+    SUBMISSION,
+    SUBMISSION_PENDING,
+    SUBMITTED,
+    UNKNOWN,
+    WOULD_SUBMIT,
+    submission_entry,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     STATE_NOT_FOUND,
     read_message,
     read_message_part,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import (
-    DEFAULT_SETTLE_TIMEOUT,
     DONE,
     NOT_DONE,
     UNREADABLE,
     Seen,
-    WriteEngine,
     WritePolicy,
-    outcome_summary,
 )
 
 DISPOSITIONS = ("NONE", "BULK", "SPAM", "SPOOF", "SUSPICIOUS", "MALICIOUS")
-SUBMITTED = "submitted"
-ALREADY_SUBMITTED = "already_submitted"
-WOULD_SUBMIT = "would_submit"
-SUBMISSION_PENDING = "submission_pending"
-NOT_FOUND = "not_found"
-NOT_SUBMITTED = "not_submitted"
-UNKNOWN = "unknown"
-STATUSES = (SUBMITTED, ALREADY_SUBMITTED, WOULD_SUBMIT, SUBMISSION_PENDING, NOT_FOUND, NOT_SUBMITTED, UNKNOWN)
-COMPLETE_STATUSES = frozenset([SUBMITTED, ALREADY_SUBMITTED, WOULD_SUBMIT])
 BATCH_SIZE = 100
 
 
 def submissions_path(account_id):
     return "/accounts/%s/email-security/submissions" % account_id
-
-
-def submission_entry(message_id, status, detail=None, submission_id=None, alert_id=None):
-    return {"id": message_id, "status": status, "submission_id": submission_id, "alert_id": alert_id, "detail": detail}
 
 
 def recorded_submission(action_log, disposition):
@@ -66,67 +61,47 @@ def recorded_submission(action_log, disposition):
     return None
 
 
-class SubmissionRun(WritePolicy):
-    """Reclassify messages to one disposition, each at most once, through a CloudflareClient: the submission
-    policy of the write engine."""
+class SubmissionPolicy(WritePolicy):
+    """Reclassify messages to one disposition, each at most once: the submission, as the write engine asks it. Its
+    pre-check reads each message's alert id and action log; its observer is the action log."""
 
     noun = "submission"
+    outcomes = SUBMISSION
+    consequence = "nothing was submitted. Run again once it has finished"
+    # One request at a time: a submission carries up to BATCH_SIZE messages, and the action logs are read in parallel.
+    concurrency = 1
 
-    def __init__(
-        self,
-        client,
-        account_id,
-        disposition,
-        check_mode=False,
-        concurrency=4,
-        journal=None,
-        lock=None,
-        lifeline=None,
-        settle_timeout=DEFAULT_SETTLE_TIMEOUT,
-        warn=None,
-        clock=None,
-        sleep=None,
-    ):
-        self.client = client
-        self.account_id = account_id
+    def __init__(self, context, disposition):
+        super(SubmissionPolicy, self).__init__(context)
         self.disposition = disposition
         # A message submitted as one disposition may still be submitted as another: each is its own intent.
         self.operation = "submission:%s" % disposition
-        self.check_mode = check_mode
-        self.concurrency = concurrency
-        self.settle_timeout = settle_timeout
-        self.engine = WriteEngine(
-            client, journal, lock, lifeline, settle_timeout, check_mode, warn, clock=clock, sleep=sleep
-        )
         self._alert_ids = {}
 
-    @property
-    def fatal(self):
-        return self.engine.fatal
+    # The run's steps --------------------------------------------------------------------------------------
 
-    def run(self, message_ids):
-        """One entry per message id, in order."""
+    def pre_check(self, keys):
         entries = {}
-        try:
-            with self.engine.exclusive("nothing was submitted. Run again once it has finished"):
-                settled, remaining = self.engine.settle_earlier(self, message_ids)
-                entries.update(settled)
-                candidates = self._candidates(remaining, entries)
-                if self.check_mode:
-                    entries.update((i, self._entry(i, WOULD_SUBMIT)) for i in candidates)
-                else:
-                    for batch in in_batches(candidates, BATCH_SIZE):
-                        entries.update(self.engine.write(self, batch))
-        except CloudflareError as exc:
-            self.engine.stop(exc)
-        return [entries.get(i) or self._unsent(i) for i in message_ids]
+        return entries, self._candidates(keys, entries)
+
+    def predict(self, keys):
+        return {i: self._entry(i, WOULD_SUBMIT) for i in keys}
+
+    def batches(self, keys):
+        return in_batches(keys, BATCH_SIZE)
+
+    def unrecorded(self, key):
+        return self.unsent(key, "no outcome was recorded for this id")
+
+    def result_fields(self):
+        return {}
+
+    def diff(self, results):
+        """None: a submission reports to Cloudflare and changes nothing of the message a diff could show."""
+        return None
 
     def _entry(self, message_id, status, detail=None, submission_id=None):
         return submission_entry(message_id, status, detail, submission_id, self._alert_ids.get(message_id))
-
-    def _unsent(self, message_id):
-        why = self.fatal.why_unsent if self.fatal is not None else "no outcome was recorded for this id"
-        return self.unsent(message_id, why)
 
     def _candidates(self, message_ids, entries):
         """The ids still to submit; entries for the others are put into ``entries``."""
@@ -209,9 +184,7 @@ class SubmissionRun(WritePolicy):
         try:
             recorded = recorded_submission(self._action_log(message_id), self.disposition)
         except CloudflareError as exc:
-            if exc.is_fatal:
-                self.engine.stop(exc)
-            return Seen(UNREADABLE, error=exc.message)
+            return Seen(UNREADABLE, error=exc.message, stop=exc if exc.is_fatal else None)
         return Seen(NOT_DONE) if recorded is None else Seen(DONE, recorded)
 
     def done(self, key, seen, cause, earlier):
@@ -252,12 +225,11 @@ class SubmissionRun(WritePolicy):
     def unsent(self, key, why):
         return self._entry(key, NOT_SUBMITTED, "not submitted: %s" % why)
 
+    def unknown(self, key, why):
+        return self._entry(key, UNKNOWN, why)
+
     def earlier_warning(self, keys, cause):
         return (
             "%d message(s) of this task were in flight when an earlier run stopped; reading their action logs "
             "before anything is submitted" % len(keys)
         )
-
-
-def submission_summary(results, requests_sent):
-    return outcome_summary(results, "status", STATUSES, requests_sent)

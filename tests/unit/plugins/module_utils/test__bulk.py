@@ -10,9 +10,9 @@ __metaclass__ = type
 import pytest
 import requests
 
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.write_runs import BulkReleaseRun
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import (
     BulkJobs,
-    BulkReleaseRun,
     intent_key,
     intent_of,
     job_comment,

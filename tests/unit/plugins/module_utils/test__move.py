@@ -9,13 +9,15 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._outcomes import (
     MOVED,
     NOT_IN_MAILBOX,
     QUARANTINED,
-    complete_statuses,
+    move_outcomes,
+)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
+    check_destination,
     last_folder,
-    validate_move_options,
 )
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 
@@ -48,13 +50,13 @@ def test_the_last_successful_move_says_where_a_message_is(log, folder):
 
 
 def test_mail_in_no_mailbox_is_complete_only_for_a_move_out_of_the_inbox():
-    assert {QUARANTINED, NOT_IN_MAILBOX} <= complete_statuses("DeletedItems")
-    assert not {QUARANTINED, NOT_IN_MAILBOX} & complete_statuses("Inbox")
-    assert MOVED in complete_statuses("Inbox")
+    assert {QUARANTINED, NOT_IN_MAILBOX} <= move_outcomes("DeletedItems").complete
+    assert not {QUARANTINED, NOT_IN_MAILBOX} & move_outcomes("Inbox").complete
+    assert MOVED in move_outcomes("Inbox").complete
 
 
 def test_a_purge_needs_confirmation_except_in_check_mode():
     with pytest.raises(ValidationError, match="confirm_purge"):
-        validate_move_options("RecoverableItemsPurges", False, False, 1000, 120)
-    validate_move_options("RecoverableItemsPurges", False, True, 1000, 120)
-    validate_move_options("RecoverableItemsPurges", True, False, 1000, 120)
+        check_destination("RecoverableItemsPurges", False, False)
+    check_destination("RecoverableItemsPurges", False, True)
+    check_destination("RecoverableItemsPurges", True, False)

@@ -9,15 +9,12 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.write_runs import ReleaseRun
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import ApiResponse
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, OutcomeUnknownError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import WriteJournal
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.progress import SILENT
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import (
-    ReleaseEngine,
-    entry_from_item,
-    recipient_lists,
-)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.release import entry_from_item, recipient_lists
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 IDS = ["aaaa-2026-11-24T08:00:00-1", "bbbb-2026-11-24T08:00:00-2", "cccc-2026-11-24T08:00:00-3"]
@@ -83,7 +80,7 @@ def lost():
 def engine(client, time, **options):
     settings = dict(only_quarantined=False, concurrency=1, settle_timeout=30.0, clock=time.clock, sleep=time.sleep)
     settings.update(options)
-    return ReleaseEngine(client, ACCOUNT, **settings)
+    return ReleaseRun(client, ACCOUNT, **settings)
 
 
 def statuses(report):

@@ -12,13 +12,13 @@ import json
 import pytest
 import requests
 
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.write_runs import SettingsListRun
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import WriteJournal
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import (
     ALLOW_POLICY,
     TRUSTED_DOMAIN,
     Declared,
-    SettingsListRun,
     declared_entries,
     join_comments,
     split_comments,

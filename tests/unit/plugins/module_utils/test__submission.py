@@ -9,11 +9,9 @@ __metaclass__ = type
 
 import requests
 
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.write_runs import SubmissionRun
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.local import WriteJournal
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submission import (
-    SubmissionRun,
-    recorded_submission,
-)
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submission import recorded_submission
 
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import FakeClock, real_client
 

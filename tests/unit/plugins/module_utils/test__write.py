@@ -20,10 +20,10 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine i
     NOT_DONE,
     UNREADABLE,
     Seen,
-    WriteEngine,
     WritePolicy,
-    outcome_summary,
 )
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._outcomes import outcome_summary
+from ansible_collections.mailsec.cloudflare.tests.unit.plugins.write_runs import engine_for
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 
@@ -129,7 +129,7 @@ def make(time, tmp_path=None, **options):
     settings = dict(settle_timeout=10.0, clock=time.clock, wall_clock=time.wall_clock, sleep=time.sleep)
     settings.update(options)
     client = settings.pop("client", Client(time))
-    return WriteEngine(client, journal=journal, **settings), journal
+    return engine_for(client, ACCOUNT, journal=journal, **settings), journal
 
 
 def test_an_answered_write_is_sent_once_and_leaves_no_journal_entry(tmp_path):
@@ -241,7 +241,9 @@ def test_check_mode_neither_reads_nor_edits_the_journal_nor_takes_the_lock(tmp_p
     journal.record("test", ["a"], 10.0)
     held = AccountLock(str(tmp_path), ACCOUNT).acquire(0)
     try:
-        engine = WriteEngine(Client(time), journal, AccountLock(str(tmp_path), ACCOUNT), check_mode=True)
+        engine = engine_for(
+            Client(time), ACCOUNT, journal=journal, lock=AccountLock(str(tmp_path), ACCOUNT), check_mode=True
+        )
         policy = Policy(time, [])
         with engine.exclusive("nothing was sent"):
             assert engine.settle_earlier(policy, ["a"]) == ({}, ["a"])
@@ -254,7 +256,7 @@ def test_a_lock_held_longer_than_the_task_may_wait_stops_the_task_saying_what_wa
     time = FakeTime()
     held = AccountLock(str(tmp_path), ACCOUNT).acquire(0)
     try:
-        engine = WriteEngine(
+        engine = engine_for(
             Client(time, deadline=1000.4), lock=AccountLock(str(tmp_path), ACCOUNT), clock=time.clock, sleep=time.sleep
         )
         with pytest.raises(CloudflareError) as raised:
@@ -271,7 +273,7 @@ def test_a_wait_for_the_account_lock_is_said_once_as_it_begins(tmp_path):
     said = tmp_path / "progress"
     held = AccountLock(str(tmp_path), ACCOUNT).acquire(0)
     try:
-        engine = WriteEngine(
+        engine = engine_for(
             Client(time, deadline=1002.0, progress=Progress(str(said), clock=time.clock)),
             lock=AccountLock(str(tmp_path), ACCOUNT),
             clock=time.clock,
@@ -336,7 +338,7 @@ def test_an_unreadable_intent_is_reported_as_such_and_not_waited_for():
 
 def test_warnings_with_a_key_are_given_once():
     given = []
-    engine = WriteEngine(Client(FakeTime()), warn=given.append)
+    engine = engine_for(Client(FakeTime()), ACCOUNT, warn=given.append)
     for dummy in range(3):
         engine.warn("notice", once_key="n")
     engine.warn("other")
@@ -404,7 +406,7 @@ def test_a_lost_account_lock_stops_every_further_request(tmp_path):
 
 def test_no_journal_entry_no_request(tmp_path):
     time = FakeTime()
-    engine = WriteEngine(
+    engine = engine_for(
         Client(time), journal=UnwritableJournal(str(tmp_path), ACCOUNT), clock=time.clock, sleep=time.sleep
     )
     policy = Policy(time, ["ok"])
@@ -419,7 +421,7 @@ def test_no_journal_entry_no_request(tmp_path):
 def test_an_entry_the_store_cannot_remove_is_left_for_the_next_run_and_said_once(tmp_path):
     time = FakeTime()
     warnings = []
-    engine = WriteEngine(
+    engine = engine_for(
         Client(time),
         journal=UnwritableJournal(str(tmp_path), ACCOUNT, record_fails=False),
         clock=time.clock,

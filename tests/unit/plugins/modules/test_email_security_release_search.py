@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.modules import email_security_release
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import (
     ACCOUNT,
@@ -138,7 +139,7 @@ def test_more_quarantined_than_max_messages_fails_before_any_release(api, run_mo
 
 
 def test_items_without_a_valid_id_are_never_released(api, run_module, mocker):
-    warn = mocker.patch.object(email_security_release.CloudflareModule, "warn")
+    warn = mocker.patch.object(CloudflareModule, "warn")
     api.get(SEARCH_URL, json=page([found(IDS[0]), found("../../release"), {"is_quarantined": True}]))
     api.post(RELEASE_URL, json=envelope([released(IDS[0])]))
 
