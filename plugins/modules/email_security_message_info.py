@@ -379,7 +379,7 @@ def main():
     result = report.result(client.requests_sent, read_at)
     for warning in report.warnings(params["limit"]):
         module.warn(warning)
-    failure = report.failure(params["fail_on_not_found"], len(message_ids))
+    failure = report.failure(params["fail_on_not_found"], len(message_ids or ()))
     if failure is not None:
         module.fail_json(msg=failure, **result)
     module.exit_json(**result)

@@ -74,11 +74,7 @@ class _Source:
 
     def __init__(self, sim, path, clock):
         self.client = CloudflareClient(
-            api_token=sim.state.api_token,
-            base_url=sim.base_url,
-            timeout=1.0,
-            retries=2,
-            max_retry_wait=0.2,
+            dict(api_token=sim.state.api_token, base_url=sim.base_url, timeout=1.0, retries=2, max_retry_wait=0.2),
             deadline=time.monotonic() + 60,
         )
         self.feed = QuarantineFeed(

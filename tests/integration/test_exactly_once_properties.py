@@ -98,13 +98,15 @@ def _run_schedule(schedule, store, stats):
     requested = [m.id for m in messages] + unknown
     with Simulator(state) as sim:
         client = CloudflareClient(
-            api_token=state.api_token,
-            base_url=sim.base_url,
-            timeout=TIMEOUT,
-            retries=2,
-            max_retry_wait=1.0,
+            dict(
+                api_token=state.api_token,
+                base_url=sim.base_url,
+                timeout=TIMEOUT,
+                retries=2,
+                max_retry_wait=1.0,
+                concurrency=schedule["concurrency"],
+            ),
             deadline=time.monotonic() + 30,
-            pool_size=schedule["concurrency"],
         )
         engine = ReleaseRun(
             client,

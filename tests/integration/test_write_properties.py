@@ -86,13 +86,15 @@ READ_FAULT = st.one_of(
 
 def _client(sim, state, concurrency=1):
     return CloudflareClient(
-        api_token=state.api_token,
-        base_url=sim.base_url,
-        timeout=TIMEOUT,
-        retries=2,
-        max_retry_wait=0.5,
+        dict(
+            api_token=state.api_token,
+            base_url=sim.base_url,
+            timeout=TIMEOUT,
+            retries=2,
+            max_retry_wait=0.5,
+            concurrency=concurrency,
+        ),
         deadline=time.monotonic() + 30,
-        pool_size=concurrency,
     )
 
 

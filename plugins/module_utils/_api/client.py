@@ -477,36 +477,58 @@ def _not_sent(method, path, why):
     return CloudflareError("%s %s not sent: %s" % (method, path, why), method=method, path=path, stops_task=True)
 
 
-class CloudflareClient:
-    """An authenticated, paced, retrying session against one Cloudflare API base URL."""
+def _session(credentials, pool_size):
+    """A requests session with the credentials' headers, and keep-alive connections for every worker thread;
+    urllib3 retries nothing on its own here."""
+    session = requests.Session()
+    adapter = _TrackingAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "mailsec.cloudflare/%s python-requests/%s" % (
+        COLLECTION_VERSION,
+        requests.__version__,
+    )
+    session.headers["Accept"] = "application/json"
+    if credentials.get("api_token"):
+        session.headers["Authorization"] = "Bearer " + credentials["api_token"]
+    else:
+        session.headers["X-Auth-Email"] = credentials.get("api_email") or ""
+        session.headers["X-Auth-Key"] = credentials.get("api_key") or ""
+    return session
 
-    def __init__(
-        self,
-        api_token=None,
-        api_email=None,
-        api_key=None,
-        base_url=DEFAULT_BASE_URL,
-        timeout=DEFAULT_TIMEOUT,
-        validate_certs=True,
-        ca_path=None,
-        retries=DEFAULT_RETRIES,
-        max_retry_wait=DEFAULT_MAX_RETRY_WAIT,
-        pacer=None,
-        deadline=None,
-        pool_size=4,
-        on_retry=None,
-        sleep=None,
-        progress=None,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.retries = retries
-        self.max_retry_wait = max_retry_wait
+
+# What a client takes of the resolved connection settings besides the credentials, and what it assumes for each left
+# out or null: the defaults of the connection options.
+CLIENT_DEFAULTS = dict(
+    base_url=DEFAULT_BASE_URL,
+    timeout=DEFAULT_TIMEOUT,
+    validate_certs=True,
+    ca_path=None,
+    retries=DEFAULT_RETRIES,
+    max_retry_wait=DEFAULT_MAX_RETRY_WAIT,
+    concurrency=4,
+)
+
+
+class CloudflareClient:
+    """An authenticated, paced, retrying session against one Cloudflare API base URL.
+
+    ``settings``: the resolved connection settings, handed whole: the credentials (``api_token``, or ``api_email``
+    with ``api_key``) and the keys of CLIENT_DEFAULTS (``concurrency`` sizes the connection pool); the rest is ignored.
+    """
+
+    def __init__(self, settings, pacer=None, deadline=None, progress=None, on_retry=None, sleep=None):
+        given = {name: value for name, value in settings.items() if value is not None}
+        options = dict(CLIENT_DEFAULTS, **{name: given[name] for name in CLIENT_DEFAULTS if name in given})
+        self.base_url = options["base_url"].rstrip("/")
+        self.timeout = options["timeout"]
+        self.retries = options["retries"]
+        self.max_retry_wait = options["max_retry_wait"]
         self.pacer = pacer or RequestPacer()
         self.deadline = deadline
         self.requests_sent = 0
         self.retries_done = 0
-        self._secrets = [s for s in (api_token, api_key) if s]
+        self._secrets = [given[name] for name in ("api_token", "api_key") if given.get(name)]
         self._secret_forms = secret_forms(self._secrets)
         self._on_retry = on_retry
         self._retries_said = set()
@@ -525,22 +547,8 @@ class CloudflareClient:
         self._count_lock = threading.Lock()
         # Given with every request: requests would otherwise let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
         # override both ca_path and validate_certs=false. Proxies from the environment still apply.
-        self._verify = (ca_path or True) if validate_certs else False
-        self.session = requests.Session()
-        # Keep-alive connections for every worker thread; urllib3 retries nothing on its own here.
-        adapter = _TrackingAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1), max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.headers["User-Agent"] = "mailsec.cloudflare/%s python-requests/%s" % (
-            COLLECTION_VERSION,
-            requests.__version__,
-        )
-        self.session.headers["Accept"] = "application/json"
-        if api_token:
-            self.session.headers["Authorization"] = "Bearer " + api_token
-        else:
-            self.session.headers["X-Auth-Email"] = api_email or ""
-            self.session.headers["X-Auth-Key"] = api_key or ""
+        self._verify = (options["ca_path"] or True) if options["validate_certs"] else False
+        self.session = _session(given, options["concurrency"])
 
     def redact(self, data):
         """Remove every credential from data that may have come back from a server or proxy."""

@@ -34,19 +34,4 @@ def connect(settings, on_warning, deadline=None, state=None, progress=None):
         budget=(state or LocalState(settings["state_dir"])).budget(credential),
         progress=progress,
     )
-    return CloudflareClient(
-        api_token=settings["api_token"],
-        api_email=settings["api_email"],
-        api_key=settings["api_key"],
-        base_url=settings["base_url"],
-        timeout=settings["timeout"],
-        validate_certs=settings["validate_certs"],
-        ca_path=settings["ca_path"],
-        retries=settings["retries"],
-        max_retry_wait=settings["max_retry_wait"],
-        pacer=pacer,
-        deadline=deadline,
-        pool_size=settings["concurrency"],
-        on_retry=on_warning,
-        progress=progress,
-    )
+    return CloudflareClient(settings, pacer=pacer, deadline=deadline, on_retry=on_warning, progress=progress)

@@ -127,4 +127,4 @@ def real_client(retries=0):
     """A CloudflareClient on the scripted base URL (the ``api`` fixture answers it)."""
     from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.client import CloudflareClient
 
-    return CloudflareClient(api_token=TOKEN, base_url=BASE, retries=retries)
+    return CloudflareClient(dict(api_token=TOKEN, base_url=BASE, retries=retries))

@@ -49,7 +49,7 @@ def job(status="PENDING"):
 
 
 def run_for(clock, journal=None, retries=0):
-    client = CloudflareClient(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=retries)
+    client = CloudflareClient(dict(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=retries))
     jobs = BulkJobs(client, ACCOUNT, clock=clock, sleep=clock.sleep)
     return BulkReleaseRun(
         jobs, SPEC, INTENT, job_comment(INTENT, ticket="INC-1"), OPTIONS, journal=journal, clock=clock
@@ -156,7 +156,9 @@ def test_a_waited_job_says_each_new_status_and_its_counts_at_most_every_10_s(api
     clock = FakeClock()
     said = tmp_path / "progress"
     progress = Progress(str(said), clock=clock)
-    client = CloudflareClient(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=0, progress=progress)
+    client = CloudflareClient(
+        dict(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=0), progress=progress
+    )
     jobs = BulkJobs(client, ACCOUNT, clock=clock, sleep=clock.sleep)
     for processed in (0, 100, 200, 300):
         counts = dict(total_messages_discovered=400, messages_successful=processed)

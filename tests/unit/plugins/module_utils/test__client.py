@@ -28,7 +28,7 @@ PATH = "/accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/x"
 @pytest.fixture
 def client():
     waits = []
-    made = CloudflareClient(api_token="secret-token", base_url=BASE, retries=2, sleep=waits.append)
+    made = CloudflareClient(dict(api_token="secret-token", base_url=BASE, retries=2), sleep=waits.append)
     made.waits = waits
     return made
 
@@ -202,7 +202,9 @@ def _timed(call):
 
 
 def test_a_trickling_read_ends_by_its_timeout(trickling):
-    client = CloudflareClient(api_token="secret-token-000000000000", base_url=trickling.base_url, timeout=1, retries=0)
+    client = CloudflareClient(
+        dict(api_token="secret-token-000000000000", base_url=trickling.base_url, timeout=1, retries=0)
+    )
 
     error, took = _timed(lambda: client.get(PATH))
 
@@ -211,7 +213,9 @@ def test_a_trickling_read_ends_by_its_timeout(trickling):
 
 
 def test_a_trickling_write_ends_by_its_timeout_as_an_unsure_outcome(trickling):
-    client = CloudflareClient(api_token="secret-token-000000000000", base_url=trickling.base_url, timeout=1, retries=0)
+    client = CloudflareClient(
+        dict(api_token="secret-token-000000000000", base_url=trickling.base_url, timeout=1, retries=0)
+    )
 
     error, took = _timed(lambda: client.post(PATH, {"ids": ["a"]}))
 
@@ -224,10 +228,7 @@ def test_retried_trickling_reads_end_by_the_task_deadline(trickling):
     import time
 
     client = CloudflareClient(
-        api_token="secret-token-000000000000",
-        base_url=trickling.base_url,
-        timeout=1.5,
-        retries=10,
+        dict(api_token="secret-token-000000000000", base_url=trickling.base_url, timeout=1.5, retries=10),
         deadline=time.monotonic() + 4,
     )
 

@@ -34,7 +34,7 @@ CAMPAIGN = ["a%03d-2026-11-24T08:%02d:00-%d" % (n, n % 60, n) for n in range(5)]
 
 
 def client():
-    return CloudflareClient(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=0)
+    return CloudflareClient(dict(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=0))
 
 
 def page(items, cursor=None):

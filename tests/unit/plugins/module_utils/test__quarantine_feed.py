@@ -71,7 +71,7 @@ def query_of(call):
 
 
 def feed(tmp_path, clock, backlog=3600, overlap=600, filters=None):
-    client = CloudflareClient(api_token=TOKEN, base_url=BASE, sleep=lambda seconds: None)
+    client = CloudflareClient(dict(api_token=TOKEN, base_url=BASE), sleep=lambda seconds: None)
     checkpoint = Checkpoint(str(tmp_path / "checkpoint.json")).load()
     return QuarantineFeed(client, ACCOUNT, filters or {}, checkpoint, backlog, overlap, clock=clock)
 

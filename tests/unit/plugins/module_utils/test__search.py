@@ -39,7 +39,7 @@ def message(message_id, quarantined=True):
 
 
 def search(max_messages=None):
-    client = CloudflareClient(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=0)
+    client = CloudflareClient(dict(api_token="tok-SECRET-0123456789abcdef", base_url=BASE, retries=0))
     return QuarantineSearch(
         client, ACCOUNT, search_spec({"sender": "x.example", "all_time": True, "poll_timeout": 10}), max_messages
     )
