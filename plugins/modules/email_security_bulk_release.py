@@ -362,95 +362,30 @@ error:
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/bulk
 """
 
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import ValidationError
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.options import (
-    check_write_options,
-    write_argument_spec,
-)
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import (
-    SEARCH_OPTION,
-    QuarantineSearch,
-    search_spec,
-)
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine import Clocks, WriteContext
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import (
-    MESSAGE_RESULTS,
-    RELEASE_JOB,
-    BulkAction,
-    BulkCreatePolicy,
-    BulkJobs,
-    bulk_release,
-    intent_key,
-    job_comment,
-    validate_wait_options,
-)
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import (
-    DESTINATIONS,
-    MailboxSearch,
-    check_destination,
-)
-
-_WRITE_OPTIONS = ("fail_on_incomplete", "settle_timeout")
-
-
-def _checked_action(params, check_mode):
-    """The job's BulkAction, or ValidationError before any request."""
-    if params["action"] == "release":
-        if params["destination"] is not None:
-            raise ValidationError("destination is for action: move; a release job delivers to the recipients' inboxes")
-        return RELEASE_JOB
-    check_destination(params["destination"], params["confirm_purge"], check_mode)
-    return BulkAction("MOVE", params["destination"])
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.write_module import run_bulk_module
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.search import SEARCH_OPTION
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.bulk import MESSAGE_RESULTS
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.move import DESTINATIONS
 
 
 def main():
-    spec = dict(
-        action=dict(type="str", default="release", choices=["release", "move"]),
-        destination=dict(type="str", choices=list(DESTINATIONS)),
-        confirm_purge=dict(type="bool", default=False),
-        search=dict(SEARCH_OPTION, required=True),
-        key=dict(type="str", no_log=False),
-        reason=dict(type="str"),
-        ticket=dict(type="str"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="float", default=1800),
-        poll_interval=dict(type="float", default=5),
-        cancel_on_timeout=dict(type="bool", default=False),
-        message_results=dict(type="str", default="incomplete", choices=list(MESSAGE_RESULTS)),
+    run_bulk_module(
+        dict(
+            action=dict(type="str", default="release", choices=["release", "move"]),
+            destination=dict(type="str", choices=list(DESTINATIONS)),
+            confirm_purge=dict(type="bool", default=False),
+            search=dict(SEARCH_OPTION, required=True),
+            key=dict(type="str", no_log=False),
+            reason=dict(type="str"),
+            ticket=dict(type="str"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="float", default=1800),
+            poll_interval=dict(type="float", default=5),
+            cancel_on_timeout=dict(type="bool", default=False),
+            message_results=dict(type="str", default="incomplete", choices=list(MESSAGE_RESULTS)),
+        ),
+        ("fail_on_incomplete", "settle_timeout"),
     )
-    spec.update(write_argument_spec(_WRITE_OPTIONS))
-    module = CloudflareModule(
-        writes=True, argument_spec=spec, required_if=[("action", "move", ["destination"])], supports_check_mode=True
-    )
-    params = module.params
-    try:
-        check_write_options(params, _WRITE_OPTIONS)
-        search = search_spec(params["search"])
-        validate_wait_options(params["wait_timeout"], params["poll_interval"])
-        action = _checked_action(params, module.check_mode)
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc))
-    settings = module.resolve_settings()
-    account_id = settings["account_id"]
-    intent = intent_key(
-        account_id, search.as_search_params(), params["key"], params["reason"], params["ticket"], action
-    )
-    client = module.client(settings)
-    jobs = BulkJobs(client, account_id, action=action)
-    options = dict(settle_timeout=params["settle_timeout"], clocks=Clocks(sleep=jobs.pause))
-    context = WriteContext(client, account_id, module.state, module.check_mode, module.warn, options)
-    policy = BulkCreatePolicy(context, jobs, search, intent, job_comment(intent, params["reason"], params["ticket"]))
-    counted = MailboxSearch if action.moves else QuarantineSearch
-    try:
-        report = bulk_release(policy, lambda: counted(client, account_id, search).count_capped(), params)
-    finally:
-        client.close()
-    result = report.result(client.requests_sent, with_diff=module._diff)
-    failure = report.failure(params["fail_on_incomplete"], params["wait"])
-    if failure is not None:
-        module.fail_json(msg=failure, **result)
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":
