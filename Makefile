@@ -95,7 +95,7 @@ integration-targets: collection-copy
 	@echo "==> make $@: ansible-test integration: each target against its own simulator"
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test integration --local --python $(PYVER) --color no $(INTEGRATION_TARGETS)
 
-# The property suite drives the release engine in-process: the collection is importable from the copy's parent.
+# The property suites drive the write engine in-process: the collection is importable from the copy's parent.
 # The PostgreSQL backend's tests start a real server: its programs are found or installed first, or the target fails.
 integration: collection-copy
 	@echo "==> make $@: pytest integration tests and the property suites (several minutes; pytest prints a dot per test)"

@@ -166,7 +166,7 @@ class QuarantineSearch:
     def read(self, message_ids):
         """MessageStates for message_ids, in order: by repeating the search when that is cheaper than a GET each.
 
-        Called from the release engine's batch threads, which run in parallel already: reads by id are sequential.
+        Called from the write engine's batch threads, which run in parallel already: reads by id are sequential.
         """
         if not self.pages or len(message_ids) <= self.pages:
             return read_messages(self.client, self.account_id, message_ids, 1)

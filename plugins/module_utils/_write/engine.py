@@ -156,8 +156,9 @@ class WritePolicy:
       attempt is allowed;
     - ``unknown(key, why)``: one key's entry when a fault of ours hid what became of its request.
 
-    Entries are whatever the policy reports per key; the engine never reads them. The messages below may be
-    replaced by a policy's own words.
+    Entries are whatever the policy reports per key; the engine never reads them, except a ``Stop``: the task stops
+    with its error, and its entry stands. The run's steps below default to a write with no pre-check; the messages
+    may be replaced by a policy's own words.
     """
 
     operation = None

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The release engine, in plain Python: plan, pre-check, release in batches, settle, decide statuses.
+"""The release policy of the write engine, in plain Python: pre-check, batches, body form, reading an answer, statuses.
 
 The safety rule this file exists for: a release request that may have been processed is never
 sent again while it could still be processed. Its messages are read back, repeatedly, until

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The release engine driven directly: a scripted client, a fake clock, no HTTP and no Ansible."""
+"""The release policy driven through the write engine: a scripted client, a fake clock, no HTTP and no Ansible."""
 
 from __future__ import absolute_import, division, print_function
 
