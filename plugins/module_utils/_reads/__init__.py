@@ -1,6 +1,0 @@
-# -*- coding: utf-8 -*-
-# Copyright: mailsec.cloudflare contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
-
-"""The reads: messages by id or search, their time windows, message info, the event source's feed."""
