@@ -56,7 +56,8 @@ options:
     type: int
   batch_size:
     description:
-      - How many ids one request carries, from 1 to 1000, the most the API takes in one request.
+      - How many ids one request carries, from 1 to 1000, the most the API takes in one request. The default is that
+        maximum since 1.2.0 (a release's was 100 before).
       - A smaller batch only multiplies the requests; a batch whose answer is lost or unsure is read back by the
         searches of its ids' time windows, a page per 1000 messages, so even a batch of 1000 costs a few requests to
         settle.
