@@ -96,8 +96,9 @@ class CloudflareModule(AnsibleModule):
         # Credentials read from the environment are not module parameters, so Ansible's no_log does
         # not know them: register them for masking like the parameters.
         self._secrets.extend(value for value in (settings["api_token"], settings["api_key"]) if value)
+        # Not registered with ansible-core 2.22's own masking (ansible.module_utils.secrets) as well: it hands each
+        # secret back in the module's raw result (_ansible_new_secrets), which ANSIBLE_DEBUG prints in clear.
         self.no_log_values.update(self._secrets)
-        register_with_ansible(self._secrets)
         for notice in notices:
             self.warn(notice)
         return settings
@@ -172,18 +173,6 @@ class CloudflareModule(AnsibleModule):
         if unreachable and unreachable not in msg:
             msg = "%s%s. %s" % (unreachable[0].upper(), unreachable[1:], msg)
         super(CloudflareModule, self).fail_json(msg=redact(msg, self._secrets), **redact(kwargs, self._secrets))
-
-
-def register_with_ansible(secrets):
-    """Register the credentials with ansible-core's own masking, where the core has it (2.22 and later), so that
-    whatever Ansible itself prints masks them too; True when it does. The collection's masking stays either way: for
-    older cores, and for the forms a server may echo a credential in."""
-    try:
-        from ansible.module_utils.secrets import register_secrets
-    except ImportError:
-        return False
-    register_secrets(secrets)
-    return True
 
 
 def misspelt_options(params, spec):

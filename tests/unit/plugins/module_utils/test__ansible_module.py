@@ -7,13 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import sys
-import types
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import (
     CloudflareModule,
     misspelt_options,
-    register_with_ansible,
 )
 from ansible_collections.mailsec.cloudflare.tests.unit.plugins.conftest import ACCOUNT, BASE, TOKEN
 
@@ -73,16 +70,3 @@ def test_a_misspelt_option_is_named_with_the_nearest_one_and_nothing_is_said_wit
         "unsupported options serch (did you mean search?), zzz"
     )
     assert misspelt_options(None, spec) is None and misspelt_options({"ids": []}, spec) is None
-
-
-def test_credentials_are_registered_with_ansible_cores_masking_where_it_has_one(monkeypatch):
-    registered = []
-    secrets_module = types.ModuleType("ansible.module_utils.secrets")
-    secrets_module.register_secrets = registered.extend
-    monkeypatch.setitem(sys.modules, "ansible.module_utils.secrets", secrets_module)
-
-    assert register_with_ansible(["tok-SECRET-0123456789abcdef", "Dsn-Pass-9"]) is True
-    assert registered == ["tok-SECRET-0123456789abcdef", "Dsn-Pass-9"]
-
-    monkeypatch.setitem(sys.modules, "ansible.module_utils.secrets", None)
-    assert register_with_ansible(["tok-SECRET-0123456789abcdef"]) is False
