@@ -92,7 +92,7 @@ def main(collections_path, tarball):
         process = subprocess.run(
             [ansible_doc, "-t", plugin_type, name], env=env, capture_output=True, text=True, check=False
         )
-        if process.returncode != 0 or "[WARNING]" in process.stderr:
+        if process.returncode != 0 or _own_warnings(process.stderr, collections_path):
             problems.append("ansible-doc -t %s %s: %s" % (plugin_type, name, process.stderr.strip()[:500]))
         else:
             print("ansible-doc -t %s %s: %d lines" % (plugin_type, name, len(process.stdout.splitlines())))
@@ -101,6 +101,18 @@ def main(collections_path, tarball):
         print("PROBLEM: " + problem)
     print("%d file(s) in the tarball, %d problem(s)" % (len(names), len(problems)))
     return 1 if problems else 0
+
+
+def _own_warnings(stderr, collections_path):
+    """The warnings of an ansible-doc run that are not about another collection: ansible-core 2.22's ansible-doc -t
+    role warns of its own internal collection (ansible/_protomatter, which has no MANIFEST.json) whatever it documents."""
+    ours = os.path.abspath(collections_path)
+    return [
+        line
+        for line in stderr.splitlines()
+        if "[WARNING]" in line
+        and not (line.startswith("[WARNING]: Collection at '") and not line.split("'")[1].startswith(ours))
+    ]
 
 
 def _lint_problems(root, env):
