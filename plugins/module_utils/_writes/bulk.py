@@ -397,9 +397,6 @@ class BulkCreatePolicy(TaskPolicy):
         self.changed = bool(keys)
         return dict.fromkeys(keys)
 
-    def batches(self, keys):
-        return [list(keys)] if keys else []
-
     # The bulk create policy: what the write engine asks of a create ----------------------------------------
 
     def send(self, keys, on_send):
