@@ -96,10 +96,12 @@ integration-targets: collection-copy
 	cd $(COLLECTION_ROOT) && $(CURDIR)/$(BIN)/ansible-test integration --local --python $(PYVER) --color no $(INTEGRATION_TARGETS)
 
 # The property suites drive the write engine in-process: the collection is importable from the copy's parent.
-# The PostgreSQL backend's tests start a real server: its programs are found or installed first, or the target fails.
+# The PostgreSQL backend's tests start a real server, and the evidence page's open it in Chromium: their programs are
+# found or installed first, or the target fails.
 integration: collection-copy
 	@echo "==> make $@: pytest integration tests and the property suites (several minutes; pytest prints a dot per test)"
 	@sh tests/tools/need_postgres.sh
+	@sh tests/tools/need_chromium.sh
 	cd $(COLLECTION_ROOT) && PYTHONPATH=$(CURDIR)/$(BUILD_DIR) $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) $(INTEGRATION_TESTS)
 	@$(CURDIR)/$(BIN)/python tests/tools/exactly_once_summary.py $(COLLECTION_ROOT)/tests/output
 

@@ -58,6 +58,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._escaping import markdown_text
+
 _COLUMNS = ("message", "status", "recipient", "outcome", "sender", "subject")
 _CONTEXT = ("sender", "subject")
 _OUTCOMES = (("delivered", "delivered"), ("failed", "failed"), ("undelivered", "not delivered"))
@@ -90,11 +92,13 @@ def _known_columns(rows):
 
 
 def _markdown(columns, rows):
-    def cell(value):
-        return str(value).replace("|", "\\|")
+    # The message id and status are the collection's own words; a recipient, a sender, a subject and a detail come
+    # from the mail (an attacker may write them) and are shown as text.
+    def cells(row):
+        return [str(value) for value in row[:2]] + [markdown_text(value) for value in row[2:]]
 
     lines = ["| %s |" % " | ".join(columns), "|%s|" % "|".join("---" for dummy in columns)]
-    lines.extend("| %s |" % " | ".join(cell(v) for v in row) for row in rows)
+    lines.extend("| %s |" % " | ".join(cells(row)) for row in rows)
     return "\n".join(lines)
 
 

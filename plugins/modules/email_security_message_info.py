@@ -136,17 +136,52 @@ options:
         C(QUARANTINE_RELEASE) (C(GET .../action_log), all pages; it replaces the deprecated C(action_log) a search
         answer may still carry); V(detections) is why it was quarantined (C(GET .../detections)), with findings,
         threat categories, SPF/DKIM/DMARC validation.
-      - A part that cannot be read fails the task, naming the message and the part.
+      - V(preview) is the message as Cloudflare rendered it, a PNG screenshot (C(GET .../investigate/{id}/preview)),
+        for a message with a detection; for a clean one see O(mailbox_preview). V(raw) is the message itself as
+        an EML file (C(GET .../investigate/{id}/raw)), for a message with a detection, and what it says about who
+        sent it and where its links go (RV(messages[].raw)). Both are saved in O(evidence_dir).
+      - A part that cannot be read, or that Cloudflare does not keep for the message (no preview or EML of a message
+        without a detection), is named with the reason in RV(messages[].unavailable) and warned of; it never fails
+        the task.
     type: list
     elements: str
-    choices: [trace, action_log, detections]
+    choices: [trace, action_log, detections, preview, raw]
     default: []
     version_added: 1.1.0
+  evidence_dir:
+    description:
+      - The directory the V(preview) and V(raw) of O(include) are saved in, an absolute path on the host the module
+        runs on. Created with mode C(0700) when missing; each file is created with mode C(0600) and named by its
+        message id (V(.png), V(.eml)), characters other than letters, digits, C(.), C(_) and C(-) written as C(_).
+      - A file is never replaced. The same content found again is left as it is; different content for the same
+        message (a preview rendered again) is saved beside it, named by its own sha256.
+      - In check mode nothing is written; each result says where its file would go.
+      - Required when O(include) has V(preview) or V(raw), unless O(evidence_content=true).
+    type: path
+    version_added: 1.3.0
+  evidence_content:
+    description:
+      - Also return the evidence itself in the result, the screenshot base64-encoded and the EML as text.
+      - They are a person's mail and an attacker's content, and a registered result is shown at higher verbosity
+        and kept in AWX's job events. Leave this off unless a later task needs the bytes.
+    type: bool
+    default: false
+    version_added: 1.3.0
+  mailbox_preview:
+    description:
+      - For a message without a detection (C(final_disposition) V(NONE)), render its V(preview) from the recipient's
+        mailbox (C(POST .../investigate/preview)), as Cloudflare does for an API deployment's delivered mail.
+      - Needs a token with Cloud Email Security Write, and the message still in the recipient's Inbox; Cloudflare
+        logs each such preview as a C(PREVIEW) action on the message. Not sent in check mode.
+      - Without it, such a message's preview is in RV(messages[].unavailable) with the reason.
+    type: bool
+    default: false
+    version_added: 1.3.0
 extends_documentation_fragment:
   - mailsec.cloudflare.connection
   - mailsec.cloudflare.search
   - mailsec.cloudflare.connection.action_group
-  - mailsec.cloudflare.attributes.info_module
+  - mailsec.cloudflare.attributes.info_module_saving_files
 seealso:
   - module: mailsec.cloudflare.email_security_release
 """
@@ -175,6 +210,23 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ item.id }} from {{ item.from }}: {{ 'quarantined' if item.is_quarantined else 'not quarantined' }}"
   loop: "{{ info.messages }}"
+  loop_control:
+    label: "{{ item.id }}"
+
+- name: The evidence an approver looks at, saved in a private directory
+  mailsec.cloudflare.email_security_message_info:
+    message_ids:
+      - 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
+    include: [detections, preview, raw]
+    evidence_dir: "{{ playbook_dir }}/reports/evidence"
+  register: evidence
+
+- name: Who really sent it
+  ansible.builtin.debug:
+    msg: >-
+      {{ item.raw.senders.addresses.from }}: SPF {{ item.raw.authentication.spf }}, DKIM {{ item.raw.authentication.dkim }},
+      DMARC {{ item.raw.authentication.dmarc }}, links to {{ item.raw.links.domains | join(', ') }}
+  loop: "{{ evidence.messages | selectattr('raw', 'defined') }}"
   loop_control:
     label: "{{ item.id }}"
 
@@ -278,6 +330,116 @@ messages:
       type: dict
       returned: when O(include) has V(detections)
       sample: {final_disposition: SPAM, findings: [{name: Sender reputation, detection: SPAM}]}
+    preview:
+      description:
+        - The screenshot of the message Cloudflare rendered, saved as a PNG file.
+      type: dict
+      returned: when O(include) has V(preview) and it could be read
+      version_added: 1.3.0
+      contains:
+        path:
+          description: Where it is saved (or, in check mode, would be); null without O(evidence_dir).
+          type: str
+        saved:
+          description: Whether this task wrote the file (false when the same content was there already, or in check mode).
+          type: bool
+        size:
+          description: Its size in bytes.
+          type: int
+        sha256:
+          description: The sha256 of its bytes, hex.
+          type: str
+        media_type:
+          description: V(image/png).
+          type: str
+        source:
+          description: V(detection) (Cloudflare's copy of a detected message) or V(mailbox) (see O(mailbox_preview)).
+          type: str
+        content:
+          description: The PNG, base64-encoded.
+          type: str
+          returned: when O(evidence_content=true)
+      sample: {path: /srv/reports/evidence/4Njp3P0STMz2c02Q-2024-01-05T10_00_00-12345678.png, saved: true, size: 18211,
+               sha256: 9f2c0d5e6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f, media_type: image/png,
+               source: detection}
+    raw:
+      description:
+        - The message as an EML file, saved, and what it says, read with Python's C(email) package (nothing in it
+          is rendered, fetched or run).
+      type: dict
+      returned: when O(include) has V(raw) and it could be read
+      version_added: 1.3.0
+      contains:
+        path:
+          description: Where it is saved (or, in check mode, would be); null without O(evidence_dir).
+          type: str
+        saved:
+          description: Whether this task wrote the file.
+          type: bool
+        size:
+          description: Its size in bytes.
+          type: int
+        sha256:
+          description: The sha256 of its bytes, hex.
+          type: str
+        media_type:
+          description: V(message/rfc822).
+          type: str
+        senders:
+          description:
+            - C(addresses) and C(domains) of C(from), C(sender), C(reply_to) and C(return_path) (null when the header
+              is absent), the C(From) display name C(from_name), and C(mismatched), the headers whose domain is
+              neither C(From)'s nor a subdomain or parent of it; C(mismatch) is whether there is any.
+          type: dict
+        authentication:
+          description:
+            - C(spf), C(dkim), C(dmarc) and C(arc), the verdicts (such as V(pass), V(fail), V(none)) of the topmost
+              C(Authentication-Results) header, the one the receiving server added, and its C(authserv_id); null
+              where it has none.
+            - C(earlier_results_headers) counts the C(Authentication-Results) headers below it, which a sender can
+              forge, so their verdicts are not taken. C(arc_chain) counts the C(ARC-Seal) headers and C(arc_seal) is
+              the newest one's C(cv).
+          type: dict
+        received:
+          description:
+            - C(hops), how many C(Received) headers, and C(first_external), the receiving server's record of who
+              handed the message over (C(from_host), C(ip), C(by_host), C(at)), or null.
+          type: dict
+        links:
+          description:
+            - C(domains), the domains the text and HTML parts link to (C(href), C(src), C(action) and URLs in the
+              text), in order of first appearance, at most 100; C(distinct_domains) counts them all and
+              C(truncated) says whether there were more than 100; C(count) is how many links.
+          type: dict
+        attachments:
+          description: Each attachment's C(name), C(content_type), C(size) and C(sha256).
+          type: list
+          elements: dict
+        content:
+          description: The EML as text.
+          type: str
+          returned: when O(evidence_content=true)
+      sample:
+        path: /srv/reports/evidence/4Njp3P0STMz2c02Q-2024-01-05T10_00_00-12345678.eml
+        saved: true
+        size: 4211
+        sha256: 0d4c2a7b9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b
+        media_type: message/rfc822
+        senders:
+          addresses: {from: billing@contoso-payments.example, sender: null, reply_to: pay@c0ntoso-payments.example,
+                      return_path: bounce@mailer.example}
+          domains: {from: contoso-payments.example, sender: null, reply_to: c0ntoso-payments.example,
+                    return_path: mailer.example}
+          from_name: Contoso Billing
+          mismatched: [reply_to, return_path]
+          mismatch: true
+        authentication: {spf: pass, dkim: none, dmarc: fail, arc: null, authserv_id: mx.cloudflare.net, arc_chain: 0,
+                         arc_seal: null, earlier_results_headers: 0}
+        received: {hops: 2, first_external: {from_host: mail.mailer.example, ip: 203.0.113.25, by_host: mx.cloudflare.net,
+                                             at: "Mon, 7 Dec 2026 09:00:00 +0000"}}
+        links: {count: 3, domains: [c0ntoso-payments.example], distinct_domains: 1, truncated: false}
+        attachments: [{name: invoice.pdf, content_type: application/pdf, size: 5120,
+                       sha256: 4f1e8a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7}]
     unavailable:
       description:
         - The parts O(include) asked for that could not be read, each with why (the HTTP status and Cloudflare's
@@ -328,6 +490,7 @@ import time
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.ansible_module import CloudflareModule
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.evidence import EVIDENCE_PARTS
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.message_info import (
     DEPRECATED_FLAT_FILTERS,
     DEFAULT_LIMIT,
@@ -354,7 +517,10 @@ def main():
             per_page=dict(type="int", default=DEFAULT_PER_PAGE),
             poll_timeout=dict(type="float", default=DEFAULT_POLL_TIMEOUT),
             fail_on_not_found=dict(type="bool", default=False),
-            include=dict(type="list", elements="str", choices=list(MESSAGE_PARTS), default=[]),
+            include=dict(type="list", elements="str", choices=list(MESSAGE_PARTS + EVIDENCE_PARTS), default=[]),
+            evidence_dir=dict(type="path"),
+            evidence_content=dict(type="bool", default=False),
+            mailbox_preview=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("message_ids", "search")]
         + [(other, name) for name in SEARCH_FILTERS for other in ("message_ids", "search")],
@@ -370,7 +536,9 @@ def main():
     # Whole seconds, rounded down: a reader of read_at only ever thinks the reads older than they are.
     read_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
-        report = find_messages(client, settings["account_id"], params, message_ids, spec, settings["concurrency"])
+        report = find_messages(
+            client, settings["account_id"], params, message_ids, spec, settings["concurrency"], module.check_mode
+        )
     except CloudflareError as exc:
         module.fail_json(msg=exc.message, error=exc.as_dict())
     finally:

@@ -19,6 +19,8 @@ import yaml
 
 from conftest import BIN_DIR, COLLECTION_ROOT, COLLECTIONS_PATH, ansible_env, run_playbook, runner_envvars
 
+from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._escaping import markdown_text
+
 
 def survey_text(ids):
     """Ids as an on-call analyst pastes them into a survey textarea: mixed separators, a blank line."""
@@ -104,7 +106,7 @@ def test_release_job_template_with_survey_ids(sim, tmp_path):
     with open(markdown_reports[0], encoding="utf-8") as source:
         markdown = source.read()
     assert "| Ticket | INC-1042 |" in markdown and "| Requested by | oncall.analyst |" in markdown
-    assert "| %s | released | alice@corp.example | delivered |" % ids[0] in markdown
+    assert "| %s | released | %s | delivered |" % (ids[0], markdown_text("alice@corp.example")) in markdown
     assert sim.state.api_token not in markdown + json.dumps(report)
 
 

@@ -90,7 +90,8 @@ def test_a_real_run_without_a_reason_or_above_the_cap_moves_nothing(campaign_sim
     assert "phish_remediation_reason" in no_reason.output
     assert over_cap.returncode != 0
     assert "5 messages would be moved, more than phish_remediation_max_messages (2)" in over_cap.output
-    assert state.requests(method="POST") == []
+    # The preview's screenshots rendered from the mailbox are POSTs that change no mail; nothing else was sent.
+    assert [r for r in state.requests(method="POST") if r["endpoint"] != "mailbox_preview"] == []
 
 
 def test_a_campaign_above_the_threshold_is_moved_by_one_bulk_job_and_a_run_again_moves_nothing(campaign_sim, tmp_path):
@@ -114,3 +115,36 @@ def test_a_campaign_above_the_threshold_is_moved_by_one_bulk_job_and_a_run_again
     assert sorted(e["id"] for e in state.ledger("submission")) == sorted(campaign_sim.campaign)
     said = " ".join(runs[0].output.split())
     assert "Moved 5 message(s) to DeletedItems; blocked %s; reported 5 as missed" % PHISH_SENDER in said
+
+
+def test_the_preview_shows_each_message_of_the_campaign_as_rendered_from_the_mailbox(campaign_sim, tmp_path):
+    # Issue 40: mail that got through has no detection, so Cloudflare keeps no EML of it and renders its screenshot
+    # from the mailbox (a Write token, while it is in the Inbox).
+    state = campaign_sim.state
+
+    preview = remediate(campaign_sim, tmp_path, "check", options=["--check"])
+
+    assert preview.returncode == 0, preview.output
+    assert state.ledger("move") == []
+    assert sorted(e["id"] for e in state.ledger("mailbox_preview")) == sorted(campaign_sim.campaign)
+    report_path = sorted(glob.glob(str(tmp_path / "reports" / "phish-remediation-INC-4711-*.json")))[-1]
+    report = json.loads(open(report_path, encoding="utf-8").read())
+    evidence = {entry["id"]: entry for entry in report["evidence"]}
+    assert sorted(evidence) == sorted(campaign_sim.campaign)
+    for entry in evidence.values():
+        assert entry["preview"]["source"] == "mailbox"
+        assert open(entry["preview"]["path"], "rb").read().startswith(b"\x89PNG")
+        assert entry["unavailable"]["raw"].startswith("no detection")
+        assert "%s | %s | NONE | evidence unavailable: no detection" % (entry["id"], PHISH_SENDER) in preview.output
+    assert os.path.exists(report_path[: -len(".json")] + ".evidence.html")
+    # Each message costs its detections and one preview: two requests, and no EML read.
+    evidence_requests = [
+        r
+        for r in state.requests()
+        if r["endpoint"] in ("message_part", "mailbox_preview") and "/action_log" not in r["path"]
+    ]
+    assert len(evidence_requests) == 2 * len(campaign_sim.campaign)
+
+    first = remediate(campaign_sim, tmp_path, "first")
+    assert first.returncode == 0, first.output
+    assert state.moves() == dict.fromkeys(campaign_sim.campaign, 1)

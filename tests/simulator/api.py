@@ -23,7 +23,10 @@ _SEARCH = re.compile(r"^/accounts/([^/]+)/email-security/investigate$")
 _MOVE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/move$")
 _MESSAGE_MOVE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)/move$")
 _SUBMISSIONS = re.compile(r"^/accounts/([^/]+)/email-security/submissions$")
-_MESSAGE_PART = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)/(trace|action_log|detections)$")
+_MESSAGE_PART = re.compile(
+    r"^/accounts/([^/]+)/email-security/investigate/([^/]+)/(trace|action_log|detections|preview|raw)$"
+)
+_MAILBOX_PREVIEW = re.compile(r"^/accounts/([^/]+)/email-security/investigate/preview$")
 _BULK = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk$")
 _BULK_JOB = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)$")
 _BULK_CANCEL = re.compile(r"^/accounts/([^/]+)/email-security/investigate/bulk/([^/]+)/cancel$")
@@ -39,6 +42,7 @@ _SETTINGS_ENTRY = re.compile(
 ROUTES = (
     ("release", _RELEASE, "POST"),
     ("move", _MOVE, "POST"),
+    ("mailbox_preview", _MAILBOX_PREVIEW, "POST"),
     ("message_move", _MESSAGE_MOVE, "POST"),
     ("bulk_list", _BULK, "GET"),
     ("bulk_create", _BULK, "POST"),
@@ -63,6 +67,8 @@ WRITE_ENDPOINTS = (
     "release",
     "move",
     "message_move",
+    # The contract lets only a Write token render a preview from the mailbox.
+    "mailbox_preview",
     "bulk_create",
     "bulk_cancel",
     "bulk_delete",
@@ -84,6 +90,10 @@ def _error(code, message, chain=None):
 
 
 RATE_LIMITED = _error(971, "Please wait and consider throttling your request speed")
+# Cloudflare keeps a detection preview and the EML only of a message with a detection; the code is the simulator's.
+NO_DETECTION = _error(1004, "This message has no detection: no preview or raw EML is kept for it")
+# The contract says the mailbox preview works only while the message is in the recipient's Inbox.
+NOT_IN_INBOX = _error(1005, "The message is no longer in the recipient's Inbox: no preview can be rendered from it")
 # The contract says only that moves require an active integration and answer a 4XX; the code is the simulator's.
 NO_INTEGRATION = _error(
     1012, "Requires active integration: this account has no mailbox integration (Microsoft 365 or Google Workspace)"

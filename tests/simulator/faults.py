@@ -46,6 +46,7 @@ ENDPOINTS = (
     "bulk_messages",
     "bulk_delete",
     "message_part",
+    "mailbox_preview",
     "submit",
     "submissions",
     "settings_list",

@@ -63,6 +63,8 @@ class Message:
         # Whether a move ever succeeded, and whether the last one failed: what delivery_status shows.
         self.ever_moved = False
         self.last_move_failed = False
+        # What its EML and screenshot show (see evidence.py): authentication verdicts, Reply-To, links...
+        self.evidence = {}
 
     @property
     def sent_at(self):
@@ -100,6 +102,7 @@ class Message:
         message.move_failing_recipients = [
             r for r in data.get("move_failing_recipients", ()) if r in message.recipients
         ]
+        message.evidence = dict(data.get("evidence") or {})
         if data.get("folder"):
             message.mark_never_quarantined()
             message.auto_move(data["folder"])
@@ -150,6 +153,16 @@ class Message:
         self.folders.update((r, "Inbox") for r in delivered)
         self.delivered_to.extend(delivered)
         self.failed_to.extend(failed)
+
+    @property
+    def has_detection(self):
+        return self.final_disposition != "NONE"
+
+    def previewed_from_mailbox(self):
+        """A preview rendered from the recipients' mailbox, as the action log records it."""
+        if "PREVIEW" not in self.post_delivery_operations:
+            self.post_delivery_operations.append("PREVIEW")
+        self.action_log.append(_action("PREVIEW"))
 
     def submitted(self, submission_id, disposition):
         """A reclassification submission of this message, as its action log records it."""

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import os
 import socket
@@ -20,7 +21,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from . import contract
-from .api import _HEX32, API_PREFIX, NO_INTEGRATION, RATE_LIMITED, ROUTES, WRITE_ENDPOINTS, _error, envelope
+from .api import (
+    _HEX32,
+    API_PREFIX,
+    NO_DETECTION,
+    NO_INTEGRATION,
+    NOT_IN_INBOX,
+    RATE_LIMITED,
+    ROUTES,
+    WRITE_ENDPOINTS,
+    _error,
+    envelope,
+)
+from .evidence import raw_eml, screenshot_png
 from .faults import fault_error, reshape
 from .messages import generate_messages
 from .settings import Refused
@@ -215,6 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._bulk(endpoint, route, url, raw_body)
         if endpoint == "message_part":
             return self._message_part(route, url)
+        if endpoint == "mailbox_preview":
+            return self._mailbox_preview(raw_body)
         if endpoint in ("submit", "submissions"):
             return self._submissions(endpoint, url, raw_body)
         if endpoint.startswith("settings_"):
@@ -351,6 +366,12 @@ class _Handler(BaseHTTPRequestHandler):
         if message is None:
             return 404, envelope(errors=[_error(1002, "Message not found")]), {}
         part = route.group(3)
+        if part in ("preview", "raw") and not message.has_detection:
+            return 404, envelope(errors=[NO_DETECTION]), {}
+        if part == "preview":
+            return 200, envelope({"screenshot": base64.b64encode(screenshot_png(message)).decode("ascii")}), {}
+        if part == "raw":
+            return 200, envelope({"raw": raw_eml(message)}), {}
         if part == "trace":
             return 200, envelope(message.trace()), {}
         if part == "detections":
@@ -358,6 +379,19 @@ class _Handler(BaseHTTPRequestHandler):
         return _collection_page(
             [dict(entry) for entry in message.action_log], parse_qs(url.query), self.state.max_per_page
         )
+
+    def _mailbox_preview(self, raw_body):
+        """POST investigate/preview: rendered from the recipients' mailbox, only while the message is in the Inbox."""
+        message = self.state.messages.get(json.loads(raw_body.decode("utf-8"))["id"])
+        if message is None:
+            return 404, envelope(errors=[_error(1002, "Message not found")]), {}
+        if not self.state.mailbox_integration:
+            return 400, envelope(errors=[NO_INTEGRATION]), {}
+        if message.folder() != "Inbox":
+            return 400, envelope(errors=[NOT_IN_INBOX]), {}
+        message.previewed_from_mailbox()
+        self.state.record("mailbox_preview", id=message.id)
+        return 200, envelope({"screenshot": base64.b64encode(screenshot_png(message)).decode("ascii")}), {}
 
     def _search(self, url):
         query = parse_qs(url.query)

@@ -7,7 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
+import email
+import email.policy
 import json
 import os
 import signal
@@ -907,3 +910,45 @@ def test_the_help_names_the_account_id_and_the_credentials_it_accepts():
     for value in (DEFAULT_ACCOUNT_ID, DEFAULT_TOKEN, DEFAULT_READ_ONLY_TOKEN, DEFAULT_KEY, DEFAULT_EMAIL):
         assert value in flat
     assert "--ids-file" in flat and "--id-skew" in flat and "--search-page-limit" in flat
+
+
+def test_a_detection_has_a_real_png_preview_and_an_eml_that_says_what_the_message_was_given(sim):
+    message = sim.state.messages["BBBB2222-2026-11-24T09:00:00-2"]
+    message.evidence = {"dmarc": "fail", "reply_to": "pay@elsewhere.example", "links": ["https://lookalike.example/x"]}
+
+    preview = requests.get(url(sim, "/%s/preview" % message.id), headers=AUTH, timeout=10)
+    raw = requests.get(url(sim, "/%s/raw" % message.id), headers=AUTH, timeout=10)
+
+    png = base64.b64decode(preview.json()["result"]["screenshot"])
+    assert preview.status_code == 200 and png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 200
+    eml = email.message_from_string(raw.json()["result"]["raw"], policy=email.policy.default)
+    assert "dmarc=fail" in eml["Authentication-Results"] and eml["Reply-To"] == "pay@elsewhere.example"
+    assert "https://lookalike.example/x" in eml.get_body(("plain",)).get_content()
+    assert sim.state.ledger("contract_violation") == []
+
+
+def test_a_message_without_detection_has_no_preview_nor_eml(sim):
+    for part in ("preview", "raw"):
+        answer = requests.get(url(sim, "/CCCC3333-2026-11-24T10:00:00-3/%s" % part), headers=AUTH, timeout=10)
+        assert answer.status_code == 404 and answer.json()["errors"][0]["code"] == 1004
+
+
+def test_the_mailbox_preview_needs_a_write_token_and_the_message_in_the_inbox(sim):
+    clean = "CCCC3333-2026-11-24T10:00:00-3"
+    read_only = {"Authorization": "Bearer " + DEFAULT_READ_ONLY_TOKEN}
+
+    refused = requests.post(url(sim, "/preview"), json={"id": clean}, headers=read_only, timeout=10)
+    rendered = requests.post(url(sim, "/preview"), json={"id": clean}, headers=AUTH, timeout=10)
+    sim.state.messages[clean].move("JunkEmail")
+    moved = requests.post(url(sim, "/preview"), json={"id": clean}, headers=AUTH, timeout=10)
+    quarantined = requests.post(
+        url(sim, "/preview"), json={"id": "AAAA1111-2026-11-24T08:00:00-1"}, headers=AUTH, timeout=10
+    )
+
+    assert refused.status_code == 403
+    assert rendered.status_code == 200
+    assert base64.b64decode(rendered.json()["result"]["screenshot"]).startswith(b"\x89PNG")
+    assert (moved.status_code, moved.json()["errors"][0]["code"]) == (400, 1005)
+    assert quarantined.status_code == 400
+    assert [e["id"] for e in sim.state.ledger("mailbox_preview")] == [clean]
+    assert "PREVIEW" in sim.state.messages[clean].post_delivery_operations

@@ -12,6 +12,13 @@ __metaclass__ = type
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import unique_message_ids
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import run_in_order
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.evidence import (
+    EVIDENCE_PARTS,
+    EvidenceFiles,
+    EvidenceReader,
+    EvidenceUnavailable,
+    check_evidence_options,
+)
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.id_windows import read_states
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.messages import (
     SEARCH_FILTERS,
@@ -55,6 +62,7 @@ def validate_info_options(params):
     check_range("limit", params["limit"], 1)
     check_range("per_page", params["per_page"], 1, 1000)
     check_range("poll_timeout", params["poll_timeout"], 0)
+    check_evidence_options(params.get("include") or [], params.get("evidence_dir"), params.get("evidence_content"))
     if params.get("search") is not None:
         return message_ids, search_spec(params["search"])
     filters = {name: params[name] for name in SEARCH_FILTERS if params.get(name) is not None}
@@ -127,30 +135,39 @@ class InfoReport:
         )
 
 
-def find_messages(client, account_id, params, message_ids, spec, concurrency):
+def find_messages(client, account_id, params, message_ids, spec, concurrency, check_mode=False):
     """Read message_ids, or search by ``spec``, then the parts ``include`` asks for; raise CloudflareError for what
     stops the task. A part that cannot be read stops nothing (see PartReader)."""
     report = _find(client, account_id, params, message_ids, spec, concurrency)
     include = params.get("include") or []
     if include and report.messages:
-        parts = PartReader(client, account_id, include)
+        evidence = EvidenceReader(
+            client,
+            account_id,
+            EvidenceFiles(params.get("evidence_dir"), check_mode),
+            return_content=params.get("evidence_content"),
+            mailbox_preview=params.get("mailbox_preview"),
+            check_mode=check_mode,
+        )
+        parts = PartReader(client, account_id, include, evidence)
         run_in_order(parts.add_to, report.messages, concurrency)
         report.unavailable_parts = parts.unavailable
     return report
 
 
 class PartReader:
-    """Puts the trace, action log or detections into each message, each under its own name.
+    """Puts the trace, action log, detections, preview or raw EML into each message, each under its own name.
 
     They only enrich what the task reports, so one that cannot be read is noted in the message's ``unavailable``
     (part: why) and counted, never a stop. After an error every further request would meet (credentials,
     permission, rate limit, task_timeout), no more parts are read.
     """
 
-    def __init__(self, client, account_id, include):
+    def __init__(self, client, account_id, include, evidence):
         self._client = client
         self._account_id = account_id
         self._include = include
+        self._evidence = evidence
         self._stopped_by = None
         self.unavailable = 0
 
@@ -159,14 +176,21 @@ class PartReader:
             why = self._stopped_by
             if why is None:
                 try:
-                    message[part] = read_message_part(self._client, self._account_id, message["id"], part)
+                    message[part] = self._read(message, part)
                     continue
+                except EvidenceUnavailable as exc:
+                    why = str(exc)
                 except CloudflareError as exc:
                     why = exc.message
                     if exc.is_fatal:
                         self._stopped_by = "not read after an earlier failure: %s" % why
             message.setdefault("unavailable", {})[part] = why
             self.unavailable += 1
+
+    def _read(self, message, part):
+        if part in EVIDENCE_PARTS:
+            return self._evidence.read(message, part)
+        return read_message_part(self._client, self._account_id, message["id"], part)
 
 
 def _find(client, account_id, params, message_ids, spec, concurrency):

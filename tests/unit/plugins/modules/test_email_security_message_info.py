@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import calendar
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -310,3 +311,24 @@ def test_a_message_a_search_serves_on_two_pages_is_returned_once(api, run_module
     outcome = run_module(MAIN, args(sender="a@sender.example", start="2026-11-01T00:00:00Z"))
 
     assert outcome.result["ids"] == ["m1", "m2", "m3"] and outcome.result["summary"]["found"] == 3
+
+
+def test_evidence_without_a_directory_is_refused_before_any_request(api, run_module):
+    # The api fixture fails the test on any request.
+    outcome = run_module(MAIN, args(message_ids=["m1"], include=["preview"]))
+
+    assert outcome.failed and "set evidence_dir" in outcome.result["msg"]
+
+
+def test_check_mode_reads_the_evidence_and_writes_no_file(api, run_module, tmp_path):
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+    api.get("%s/m1" % SEARCH_URL, json=envelope(raw("m1", final_disposition="SPAM")))
+    api.get("%s/m1/preview" % SEARCH_URL, json=envelope({"screenshot": base64.b64encode(png).decode()}))
+
+    outcome = run_module(
+        MAIN, args(message_ids=["m1"], include=["preview"], evidence_dir=str(tmp_path / "e")), check_mode=True
+    )
+
+    preview = outcome.result["messages"][0]["preview"]
+    assert not outcome.failed and preview["saved"] is False and preview["path"] == str(tmp_path / "e" / "m1.png")
+    assert not (tmp_path / "e").exists()

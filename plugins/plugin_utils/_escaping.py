@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailsec.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Text from a message (a subject, a sender, a finding) made inert for the medium it is shown in.
+
+It comes from the sender, possibly an attacker: a report or a notice shows it as text, never as a link, an image,
+markup or a terminal's control sequence.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+# The characters that make Markdown (CommonMark, GitHub's tables, autolinks and math) more than text anywhere in a
+# line: each backslash-escaped is literal. What means something only at a line's start (#, -, +, =) never is one
+# here: the text is one line, always after a table's pipe or a list item's words.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()!|<>&~:@$])")
+# GitHub links www.<domain> without a scheme; an escaped dot after www keeps it text.
+_WWW = re.compile(r"(?i)\b(www)\.")
+
+
+def plain(value, limit=None):
+    """One line of text, without control or bidirectional characters (which could rewrite a terminal or a log)."""
+    text = _CONTROL.sub(" ", "" if value is None else str(value)).strip()
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def markdown_text(value):
+    """Text that Markdown (CommonMark, GitHub's tables and autolinks) shows as it is: never a link, an image,
+    HTML, emphasis or a table cell's end."""
+    escaped = _WWW.sub(r"\1\\.", _MARKDOWN_SPECIAL.sub(r"\\\1", plain(value)))
+    # GitHub links an address after its escapes are read (cmark-gfm's autolink runs on the parsed text): an empty
+    # comment after the @ splits that text, shows nothing, and the address still copies whole.
+    return escaped.replace("\\@", "\\@<!-- -->")
