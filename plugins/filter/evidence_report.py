@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 name: evidence_report
-short_description: Lay out messages' evidence for the person who approves: job output lines, Markdown or an HTML page
+short_description: Lay out messages' evidence for the person who approves, as job output lines, Markdown or an HTML page
 version_added: 1.3.0
 author:
   - mailsec.cloudflare maintainers (@mailsec)
