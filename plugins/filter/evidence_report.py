@@ -17,7 +17,7 @@ author:
 description:
   - Takes the RV(mailsec.cloudflare.email_security_message_info#module:messages) read with
     O(mailsec.cloudflare.email_security_message_info#module:include) V(detections), V(preview) and V(raw), and lays
-    out what each says: the verdict and findings, SPF, DKIM and DMARC, the senders whose domains differ, the link
+    out what each says, the verdict and findings, SPF, DKIM and DMARC, the senders whose domains differ, the link
     domains, the attachments and the screenshot.
   - Every field comes from the message, that is, possibly from an attacker, and is shown as text only. V(lines)
     have no control characters; V(markdown) escapes every character Markdown gives a meaning; V(html) is one
