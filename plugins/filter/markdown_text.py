@@ -16,10 +16,12 @@ author:
   - mailsec.cloudflare maintainers (@mailsec)
 description:
   - A subject, a sender's name or a finding comes from the sender, possibly an attacker. Put into Markdown as it is,
-    V([Reset your password](https://evil.example)) becomes a live link in the report, V(<img src=x>) an image and a
-    V(|) the end of a table cell.
-  - Returns the text on one line, control characters removed, with every ASCII punctuation character
-    backslash-escaped, which CommonMark and GitHub Flavored Markdown then show as the character itself.
+    a subject written as a Markdown link becomes a live link in the report, V(<img src=x>) an image and a V(|) the
+    end of a table cell.
+  - Returns the text on one line, control characters removed, with each character that makes Markdown more than
+    text backslash-escaped (and the dot of V(www.), which GitHub links without a scheme), which CommonMark and GitHub
+    Flavored Markdown then show as the character itself; an address gets an empty comment after its V(@), so that
+    GitHub does not make it a link.
 positional: _input
 options:
   _input:
