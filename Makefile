@@ -102,6 +102,7 @@ integration: collection-copy
 	@echo "==> make $@: pytest integration tests and the property suites (several minutes; pytest prints a dot per test)"
 	@sh tests/tools/need_postgres.sh
 	@sh tests/tools/need_chromium.sh
+	@$(BIN)/python tests/tools/community_general.py $(BUILD_DIR)
 	cd $(COLLECTION_ROOT) && PYTHONPATH=$(CURDIR)/$(BUILD_DIR) $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) $(INTEGRATION_TESTS)
 	@$(CURDIR)/$(BIN)/python tests/tools/exactly_once_summary.py $(COLLECTION_ROOT)/tests/output
 

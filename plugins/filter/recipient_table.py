@@ -27,7 +27,8 @@ options:
   messages:
     description:
       - Messages as M(mailsec.cloudflare.email_security_message_info) returns them, to add sender and subject.
-      - The sender and subject columns are left out when no message given has them.
+      - The sender and subject columns are left out when no message given has them, and the ray id column (each
+        result's C(cf_ray), Cloudflare's ray id of the answer that released it) when no result has one.
     type: list
     elements: dict
     default: []
@@ -60,8 +61,9 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._escaping import markdown_text
 
-_COLUMNS = ("message", "status", "recipient", "outcome", "sender", "subject")
-_CONTEXT = ("sender", "subject")
+_COLUMNS = ("message", "status", "recipient", "outcome", "sender", "subject", "ray id")
+# Shown only when some row has them: the message read, and Cloudflare's ray id of the write's answer.
+_CONTEXT = ("sender", "subject", "ray id")
 _OUTCOMES = (("delivered", "delivered"), ("failed", "failed"), ("undelivered", "not delivered"))
 
 
@@ -69,7 +71,7 @@ def _entry_rows(entry, message):
     if not isinstance(entry, dict) or "id" not in entry:
         raise AnsibleFilterError("recipient_table expects the results list of email_security_release")
     head = (entry["id"], entry.get("status", ""))
-    context = (message.get("from") or "", message.get("subject") or "")
+    context = (message.get("from") or "", message.get("subject") or "", entry.get("cf_ray") or "")
     recipients = [(address, label) for key, label in _OUTCOMES for address in entry.get(key) or []]
     if not recipients:
         return [head + ("-", entry.get("detail") or "-") + context]
@@ -86,7 +88,8 @@ def _entry_id(entry):
 
 
 def _known_columns(rows):
-    """The columns to show: sender and subject only when some row has them (unknown for every message otherwise)."""
+    """The columns to show: sender, subject and ray id only when some row has them (unknown for every message
+    otherwise)."""
     shown = [i for i, name in enumerate(_COLUMNS) if name not in _CONTEXT or any(row[i] for row in rows)]
     return tuple(_COLUMNS[i] for i in shown), [tuple(row[i] for i in shown) for row in rows]
 

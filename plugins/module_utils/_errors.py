@@ -27,7 +27,7 @@ _REFUSED_STATUSES = frozenset([401, 403, 405, 429])
 class CloudflareError(Exception):
     """A failed API call: what Cloudflare said, never what we sent in headers."""
 
-    def __init__(self, message, status=None, errors=None, method=None, path=None, stops_task=False):
+    def __init__(self, message, status=None, errors=None, method=None, path=None, stops_task=False, cf_ray=None):
         super(CloudflareError, self).__init__(message)
         self.message = message
         self.status = status
@@ -35,6 +35,8 @@ class CloudflareError(Exception):
         self.method = method
         self.path = path
         self._stops_task = stops_task
+        # The ray id of Cloudflare's answer, the key its audit logs are found by; None when nothing answered.
+        self.cf_ray = cf_ray
 
     @property
     def codes(self):
@@ -65,7 +67,13 @@ class CloudflareError(Exception):
         return self
 
     def as_dict(self):
-        return {"status": self.status, "errors": self.errors, "method": self.method, "path": self.path}
+        return {
+            "status": self.status,
+            "errors": self.errors,
+            "method": self.method,
+            "path": self.path,
+            "cf_ray": self.cf_ray,
+        }
 
     @property
     def why_unsent(self):

@@ -203,6 +203,16 @@ results:
       description: The policy's id, or null for one not created (check mode, or nothing to delete).
       type: str
       returned: always
+    cf_ray:
+      description:
+        - The ray id of Cloudflare's answer to the request that wrote it (its C(cf-ray) header), by which an auditor
+          finds the write in Cloudflare's Audit Logs v2 (C(raw_cf_ray_id)). The reads that settle a write do not
+          replace it.
+        - Null when no answer decided it (check mode, a pre-check, a request not sent or whose answer was lost).
+      type: str
+      returned: always
+      sample: 8f1c2d3e4a5b6c7d-SJC
+      version_added: 1.3.0
     before:
       description: The policy's managed fields before the task, or null when there was none.
       type: dict
@@ -246,6 +256,7 @@ error:
     errors: [{code: 1001, message: "pattern '10.0.0.1' is not a valid IP pattern"}]
     method: POST
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/settings/allow_policies
+    cf_ray: 8f1c2d3e4a5b6c7d-SJC
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import ALLOW_POLICY

@@ -208,6 +208,15 @@ created:
   description: Whether this run created the job.
   returned: always
   type: bool
+cf_ray:
+  description:
+    - The ray id of Cloudflare's answer to this run's create (its C(cf-ray) header), by which an auditor finds the
+      job's creation in Cloudflare's Audit Logs v2 (C(raw_cf_ray_id)); null when this run created no job or its
+      answer was lost (an adopted job).
+  returned: always
+  type: str
+  sample: 8f1c2d3e4a5b6c7d-SJC
+  version_added: 1.3.0
 adopted:
   description: Whether this run found the job of its intent (made by an earlier run, or by a create whose answer was lost).
   returned: always
@@ -355,11 +364,19 @@ error:
       description: The API path of the failed request.
       type: str
       returned: always
+    cf_ray:
+      description:
+        - The ray id of Cloudflare's answer (its C(cf-ray) header), by which Cloudflare's audit logs find the request;
+          null when no answer came.
+      type: str
+      returned: always
+      version_added: 1.3.0
   sample:
     status: 403
     errors: [{code: 10000, message: Authentication error}]
     method: POST
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/bulk
+    cf_ray: 8f1c2d3e4a5b6c7d-SJC
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.write_module import run_bulk_module

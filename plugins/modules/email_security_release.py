@@ -248,6 +248,16 @@ results:
       type: str
       returned: always
       sample: 4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678
+    cf_ray:
+      description:
+        - The ray id of Cloudflare's answer to the request that wrote it (its C(cf-ray) header), by which an auditor
+          finds the write in Cloudflare's Audit Logs v2 (C(raw_cf_ray_id)). The reads that settle a write do not
+          replace it.
+        - Null when no answer decided it (check mode, a pre-check, a request not sent or whose answer was lost).
+      type: str
+      returned: always
+      sample: 8f1c2d3e4a5b6c7d-SJC
+      version_added: 1.3.0
     status:
       description:
         - V(released) every recipient delivered, as the release answer lists them.
@@ -480,11 +490,19 @@ error:
       description: The API path of the failed request.
       type: str
       returned: always
+    cf_ray:
+      description:
+        - The ray id of Cloudflare's answer (its C(cf-ray) header), by which Cloudflare's audit logs find the request;
+          null when no answer came.
+      type: str
+      returned: always
+      version_added: 1.3.0
   sample:
     status: 403
     errors: [{code: 10000, message: Authentication error}]
     method: POST
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/investigate/release
+    cf_ray: 8f1c2d3e4a5b6c7d-SJC
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import requested_message_ids

@@ -97,6 +97,16 @@ results:
       description: The investigate id.
       type: str
       returned: always
+    cf_ray:
+      description:
+        - The ray id of Cloudflare's answer to the request that wrote it (its C(cf-ray) header), by which an auditor
+          finds the write in Cloudflare's Audit Logs v2 (C(raw_cf_ray_id)). The reads that settle a write do not
+          replace it.
+        - Null when no answer decided it (check mode, a pre-check, a request not sent or whose answer was lost).
+      type: str
+      returned: always
+      sample: 8f1c2d3e4a5b6c7d-SJC
+      version_added: 1.3.0
     status:
       description:
         - V(submitted) (this run's submission is in the message's action log, or Cloudflare accepted it),
@@ -170,11 +180,19 @@ error:
       description: The API path of the failed request.
       type: str
       returned: always
+    cf_ray:
+      description:
+        - The ray id of Cloudflare's answer (its C(cf-ray) header), by which Cloudflare's audit logs find the request;
+          null when no answer came.
+      type: str
+      returned: always
+      version_added: 1.3.0
   sample:
     status: 403
     errors: [{code: 10000, message: Authentication error}]
     method: POST
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/submissions
+    cf_ray: 8f1c2d3e4a5b6c7d-SJC
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.ids import requested_message_ids

@@ -86,6 +86,7 @@ error:
     errors: [{code: 10000, message: Authentication error}]
     method: GET
     path: /accounts/023e105f4ecef8ad9ca31a8372d0c353/email-security/settings/trusted_domains
+    cf_ray: 8f1c2d3e4a5b6c7d-SJC
 """
 
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.settings_list import TRUSTED_DOMAIN

@@ -32,10 +32,47 @@ def plain(value, limit=None):
     return text
 
 
+def _markdown_escaped(text):
+    return _WWW.sub(r"\1\\.", _MARKDOWN_SPECIAL.sub(r"\\\1", plain(text)))
+
+
 def markdown_text(value):
     """Text that Markdown (CommonMark, GitHub's tables and autolinks) shows as it is: never a link, an image,
     HTML, emphasis or a table cell's end."""
-    escaped = _WWW.sub(r"\1\\.", _MARKDOWN_SPECIAL.sub(r"\\\1", plain(value)))
     # GitHub links an address after its escapes are read (cmark-gfm's autolink runs on the parsed text): an empty
     # comment after the @ splits that text, shows nothing, and the address still copies whole.
-    return escaped.replace("\\@", "\\@<!-- -->")
+    return _markdown_escaped(value).replace("\\@", "\\@<!-- -->")
+
+
+_SCHEME = re.compile(r"(?i)\b(h)tt(ps?)(?=:)")
+_HOST = re.compile(r"(?i)\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]\b")
+_SERVICENOW_TAG = re.compile(r"(?i)\[(/?code)\]")
+
+
+def defanged(value):
+    """One line of text in which no URL or domain is live: http becomes hxxp and each domain's dots [.], as security
+    teams write what a phish links to, so that no client makes a link of it."""
+    text = _SCHEME.sub(r"\1xx\2", plain(value))
+    return _HOST.sub(lambda match: match.group(0).replace(".", "[.]"), text)
+
+
+def _maybe_defanged(value, defang):
+    return defanged(value) if defang else plain(value)
+
+
+def slack_text(value, defang=True):
+    """Text for Slack's mrkdwn: &, < and > escaped as Slack requires (so no <link|label>, <!channel> or mention is
+    made), and (``defang``, for words from the mail) no live URL or domain."""
+    return _maybe_defanged(value, defang).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def teams_text(value, defang=True):
+    """Text for a Teams card's Markdown: Markdown escaped, and (``defang``) no live URL or domain."""
+    # A defanged address has no domain left to link, and a card shows no HTML comment: the escapes are enough.
+    return _markdown_escaped(_maybe_defanged(value, defang))
+
+
+def servicenow_text(value, defang=True):
+    """Text for a ServiceNow journal field (a work note): no [code] tag, which would render HTML, and (``defang``)
+    no live URL or domain."""
+    return _SERVICENOW_TAG.sub(r"[ \1 ]", _maybe_defanged(value, defang))

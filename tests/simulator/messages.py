@@ -252,7 +252,7 @@ class Message:
             "edf_hash": None,
             "postfix_id": self.postfix_id,
             "from": self.sender,
-            "from_name": (self.sender or "").split("@", 1)[0],
+            "from_name": self.evidence.get("from_name") or (self.sender or "").split("@", 1)[0],
             "to": list(self.recipients),
             "client_recipients": list(self.recipients),
             "subject": self.subject,

@@ -24,6 +24,7 @@ REPOSITORY = "https://github.com/mailsec/cloudflare/blob/main/"
 GUIDES = {
     "awx": "docs/awx.md",
     "eda": "docs/eda.md",
+    "notices": "docs/notices.md",
     "performance": "docs/performance.md",
     "design": "docs/design.md",
 }

@@ -112,6 +112,11 @@ class ApiResponse:
         return self.envelope.get("result")
 
     @property
+    def cf_ray(self):
+        """The ray id Cloudflare gives every answer: an auditor finds the request by it in the audit logs."""
+        return self.headers.get("cf-ray")
+
+    @property
     def notices(self):
         """``messages[]`` of a successful answer: things Cloudflare wants the user to read."""
         return [_text_of(m) for m in self.envelope.get("messages") or [] if m is not None]
@@ -222,7 +227,7 @@ def _hint(status, codes):
     return None
 
 
-def error_from_response(method, path, status, envelope):
+def error_from_response(method, path, status, envelope, cf_ray=None):
     errors = envelope.get("errors") if isinstance(envelope, dict) else None
     errors = errors if isinstance(errors, list) else []
     message = "%s %s failed: HTTP %s" % (method, path, status)
@@ -231,7 +236,7 @@ def error_from_response(method, path, status, envelope):
     hint = _hint(status, [e.get("code") for e in errors if isinstance(e, dict)])
     if hint:
         message += ". Hint: " + hint
-    return CloudflareError(message, status=status, errors=errors, method=method, path=path)
+    return CloudflareError(message, status=status, errors=errors, method=method, path=path, cf_ray=cf_ray)
 
 
 # Where the request of this thread got to on the wire: a failure before any byte was written
@@ -596,16 +601,17 @@ class CloudflareClient:
             self.pacer.observe(response.headers)
             self.unreachable = None
             envelope = self._envelope(response)
+            ray = response.headers.get("cf-ray")
             if response.status_code == 429:
                 self._after_rate_limit(response, envelope, method, path, backoff)
             elif _is_clean_success(response.status_code, envelope):
                 return ApiResponse(response.status_code, envelope, response.headers)
             elif write:
-                raise self._write_failure(method, path, response.status_code, envelope)
+                raise self._write_failure(method, path, response.status_code, envelope, ray)
             elif _read_may_succeed_later(response.status_code, envelope):
                 self._after_server_failure(method, path, response.status_code, envelope, backoff)
             else:
-                raise error_from_response(method, path, response.status_code, envelope or {})
+                raise error_from_response(method, path, response.status_code, envelope or {}, ray)
 
     def _send_by_deadline(self, method, url, params, body):
         """One attempt, ended by its deadline (timeout, or task_timeout when sooner) however the server answers."""
@@ -665,9 +671,9 @@ class CloudflareClient:
             failure.amend(" (the answer was not a Cloudflare JSON envelope)")
         self._retry_or_raise(backoff, failure, None, what)
 
-    def _write_failure(self, method, path, status, envelope):
+    def _write_failure(self, method, path, status, envelope, cf_ray):
         """The error for a write that did not end in a clean success: refused, or of unknown outcome."""
-        failure = error_from_response(method, path, status, envelope or {})
+        failure = error_from_response(method, path, status, envelope or {}, cf_ray)
         return (
             failure
             if failure.refused_before_processing
@@ -706,6 +712,7 @@ class CloudflareClient:
             errors=failure.errors,
             method=method,
             path=path,
+            cf_ray=failure.cf_ray,
         )
 
     def _timeouts(self):

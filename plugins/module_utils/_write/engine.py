@@ -298,6 +298,15 @@ def _settle_intervals():
         interval = min(interval * 2, _SETTLE_MAX_INTERVAL)
 
 
+def _stamped(outcomes, cf_ray):
+    """The outcomes, each entry (a Stop's too) naming ``cf_ray`` unless it names one already."""
+    for outcome in outcomes.values():
+        entry = outcome.entry if isinstance(outcome, Stop) else outcome
+        if isinstance(entry, dict):
+            entry.setdefault("cf_ray", cf_ray)
+    return outcomes
+
+
 class WriteEngine:
     """Journal, lock, lifeline, send once, settle an unsure outcome by observing: for every write of one account.
 
@@ -331,6 +340,9 @@ class WriteEngine:
         except CloudflareError as exc:
             self.stop(exc)
         results = [entries[key] if key in entries else self._unsent(policy, key) for key in keys]
+        # Every result names the ray id of the answer that decided it: None where no answer did (a pre-check, check
+        # mode, a request never sent or never answered).
+        _stamped(dict(zip(keys, results)), None)
         return WriteOutcome(keys, results, self.fatal)
 
     def _run_steps(self, policy, keys, entries):
@@ -465,9 +477,10 @@ class WriteEngine:
                 departure.settled()
                 if exc.is_fatal:
                     self.stop(exc)
-                return self._take(decided, policy.refused(pending, exc))
+                return self._take(decided, _stamped(policy.refused(pending, exc), exc.cf_ray))
             outcomes, pending = policy.answered(pending, response)
-            self._take(decided, outcomes)
+            # A policy may hand back what it made of the answer instead (the bulk create: the job and its ray id).
+            self._take(decided, _stamped(outcomes, getattr(response, "cf_ray", None)))
             departure.settled()
         return decided
 
@@ -493,13 +506,14 @@ class WriteEngine:
         if error.answered and not policy.settles_answered_failures:
             outcomes, resend = policy.failed(keys, error)
             departure.settled()
-            return outcomes, resend
+            return _stamped(outcomes, error.cf_ray), resend
         self.warn(policy.settling_warning(keys, error))
         settled = self.observe_until(policy, keys, departure.sent_at + self.settle_timeout)
-        outcomes = self._outcomes(policy, settled, policy.lost_cause(error), earlier=False)
+        # The reads that settle the write do not replace its ray id: the write's answer, when there was one.
+        outcomes = _stamped(self._outcomes(policy, settled, policy.lost_cause(error), earlier=False), error.cf_ray)
         departure.settled([k for k in keys if k not in settled.pending])
         if settled.not_done and (error.answered or attempts > self.client.retries):
-            self._take(outcomes, policy.gave_up(settled.not_done, error, attempts))
+            self._take(outcomes, _stamped(policy.gave_up(settled.not_done, error, attempts), error.cf_ray))
             return outcomes, []
         return outcomes, settled.not_done
 

@@ -204,8 +204,10 @@ class BulkJobs:
         return max(matching, key=lambda job: str(job.get("created_at") or "")) if matching else None
 
     def create(self, search_params, comment, on_send=None):
+        """The job created, and the ray id of Cloudflare's answer."""
         body = self.action.body(search_params, comment)
-        return _job(self.client.post(bulk_path(self.account_id), body, on_send=on_send).result, "POST")
+        response = self.client.post(bulk_path(self.account_id), body, on_send=on_send)
+        return _job(response.result, "POST"), response.cf_ray
 
     def cancel(self, job_id):
         return _job(self.client.post(bulk_path(self.account_id, job_id, "cancel"), None).result, "POST")
@@ -357,6 +359,8 @@ class BulkCreatePolicy(TaskPolicy):
         self.intent = intent
         self.comment = comment
         self.created = False
+        # The ray id of the answer to this run's create: the key of the job's creation in Cloudflare's audit logs.
+        self.cf_ray = None
         self.adopted = False
         self.changed = False
         self._earlier = None
@@ -403,8 +407,9 @@ class BulkCreatePolicy(TaskPolicy):
         return self.jobs.create(self.spec.as_search_params(), self.comment, on_send=on_send)
 
     def answered(self, keys, response):
+        job, self.cf_ray = response
         self.created = self.changed = True
-        return {self.marker: response}, []
+        return {self.marker: job}, []
 
     def refused(self, keys, error):
         return {self.marker: Stop(error)}
@@ -503,6 +508,7 @@ class BulkReport:
             job_id=(self.job or {}).get("job_id"),
             intent=policy.intent,
             created=policy.created,
+            cf_ray=policy.cf_ray,
             adopted=policy.adopted,
             results=self.results,
             incomplete_ids=self.incomplete_ids,

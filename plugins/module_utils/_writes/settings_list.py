@@ -379,6 +379,8 @@ class _Change:
         self.body = body
         self.before = before
         self.after = after
+        # The ray id of the answer that made the change; None when no request was answered for it.
+        self.cf_ray = None
 
 
 def _batch_body(changes):
@@ -541,6 +543,7 @@ class SettingsPolicy(TaskPolicy):
         else:
             posted = {changes[0].declared.identity: result.get("id")}
         for change in changes:
+            change.cf_ray = response.cf_ray
             if change.action == CREATED:
                 change.entry_id = posted.get(change.declared.identity)
         return dict.fromkeys(keys), []
@@ -630,6 +633,7 @@ class SettingsPolicy(TaskPolicy):
             "state": declared.state,
             "action": _WOULD[change.action] if self.check_mode else change.action,
             "id": change.entry_id,
+            "cf_ray": change.cf_ray,
             "before": change.before,
             "after": after,
             "expires_at": expires.strftime(_EXPIRY_FORMAT) if expires else None,

@@ -57,7 +57,8 @@ class ScriptedClient:
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return ApiResponse(200, {"success": True, "errors": [], "messages": [], "result": answer}, {})
+        ray = {"cf-ray": "%016x-SJC" % len(self.posted)}
+        return ApiResponse(200, {"success": True, "errors": [], "messages": [], "result": answer}, ray)
 
     def get(self, path, params=None):
         message_id = path.rsplit("/", 1)[1]
@@ -97,6 +98,21 @@ def test_an_answer_with_recipient_lists_decides_every_status():
     assert statuses(report) == ["released", "released_unconfirmed"]
     assert client.posted == [IDS[:2]]
     assert [message_id for message_id, dummy in client.read] == [IDS[1]]
+
+
+def test_every_result_names_the_ray_id_of_the_answer_that_wrote_it_and_none_where_no_answer_did():
+    time = FakeTime()
+    refusal = CloudflareError("POST release failed: HTTP 400", status=400, cf_ray="00000000000000bb-SJC")
+    client = ScriptedClient(time, [[item(IDS[0])], lost(), refusal], {IDS[1]: [False]})
+
+    report = engine(client, time, batch_size=1).run(IDS)
+
+    # The second answer was lost: its message was settled by a read, which has no say in the ray id.
+    assert [(e["status"], e["cf_ray"]) for e in report.results] == [
+        ("released", "0000000000000001-SJC"),
+        ("released_unconfirmed", None),
+        ("not_released", "00000000000000bb-SJC"),
+    ]
 
 
 def test_a_lost_answer_is_read_until_the_message_leaves_quarantine():
