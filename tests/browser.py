@@ -23,6 +23,19 @@ import tempfile
 import time
 
 
+# JavaScript a test evaluates in a page: each image's natural size, whether it loaded, and its alt text.
+IMAGES = "Array.from(document.images).map(i => [i.naturalWidth, i.naturalHeight, i.complete, i.alt])"
+# Each image drawn on a canvas: how many distinct colours it has (one would be a blank image).
+IMAGE_COLOURS = """Array.from(document.images).map(image => {
+    const canvas = document.createElement('canvas');
+    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+    const context = canvas.getContext('2d'); context.drawImage(image, 0, 0);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const seen = new Set();
+    for (let i = 0; i < pixels.length; i += 4) seen.add(pixels[i] << 16 | pixels[i + 1] << 8 | pixels[i + 2]);
+    return seen.size; })"""
+
+
 def chromium_program():
     """The chromium program; RuntimeError naming what is missing."""
     for candidate in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium"):

@@ -22,7 +22,7 @@ import cmarkgfm
 from conftest import moment
 from test_awx import artifacts_text, run_job, stats_data
 
-from tests.browser import Browser
+from tests.browser import IMAGE_COLOURS, IMAGES, Browser
 from tests.simulator import Message
 
 PHISH_SUBJECT = "[Reset your password](https://evil.example) <img src=x onerror=alert(1)> | urgent"
@@ -178,16 +178,8 @@ def test_the_evidence_page_opens_in_a_browser_with_nothing_run_or_loaded(sim, tm
                 "title": "document.title",
                 "scripts": "document.scripts.length",
                 "links": "document.links.length",
-                "images": "Array.from(document.images).map(i => [i.naturalWidth, i.naturalHeight, i.complete])",
-                # Each screenshot drawn on a canvas: how many distinct colours it has (one would be a blank image).
-                "colours": """Array.from(document.images).map(image => {
-                    const canvas = document.createElement('canvas');
-                    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-                    const context = canvas.getContext('2d'); context.drawImage(image, 0, 0);
-                    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-                    const seen = new Set();
-                    for (let i = 0; i < pixels.length; i += 4) seen.add(pixels[i] << 16 | pixels[i + 1] << 8 | pixels[i + 2]);
-                    return seen.size; })""",
+                "images": IMAGES,
+                "colours": IMAGE_COLOURS,
                 "text": "document.body.innerText",
             },
         )
@@ -205,7 +197,7 @@ def test_the_evidence_page_opens_in_a_browser_with_nothing_run_or_loaded(sim, tm
     assert visit.evaluated["title"].startswith("Evidence for the release of 3 message(s)")
     assert visit.evaluated["scripts"] == 0 and visit.evaluated["links"] == 0
     assert len(visit.evaluated["images"]) == 2
-    assert all(width > 0 and height > 0 and complete for width, height, complete in visit.evaluated["images"])
+    assert all(width > 0 and height > 0 and complete for width, height, complete, dummy in visit.evaluated["images"])
     assert all(colours > 2 for colours in visit.evaluated["colours"])
     text = visit.evaluated["text"]
     assert PHISH_SUBJECT in text and "DMARC fail" in text and "no detection" in text

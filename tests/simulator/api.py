@@ -23,6 +23,8 @@ _SEARCH = re.compile(r"^/accounts/([^/]+)/email-security/investigate$")
 _MOVE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/move$")
 _MESSAGE_MOVE = re.compile(r"^/accounts/([^/]+)/email-security/investigate/([^/]+)/move$")
 _SUBMISSIONS = re.compile(r"^/accounts/([^/]+)/email-security/submissions$")
+_MONTHLY_REPORT = re.compile(r"^/accounts/([^/]+)/email-security/analytics/monthly_report$")
+_PHISHGUARD = re.compile(r"^/accounts/([^/]+)/email-security/phishguard/reports$")
 _MESSAGE_PART = re.compile(
     r"^/accounts/([^/]+)/email-security/investigate/([^/]+)/(trace|action_log|detections|preview|raw)$"
 )
@@ -55,6 +57,8 @@ ROUTES = (
     ("message_part", _MESSAGE_PART, "GET"),
     ("submit", _SUBMISSIONS, "POST"),
     ("submissions", _SUBMISSIONS, "GET"),
+    ("monthly_report", _MONTHLY_REPORT, "GET"),
+    ("phishguard_reports", _PHISHGUARD, "GET"),
     ("settings_list", _SETTINGS, "GET"),
     ("settings_create", _SETTINGS, "POST"),
     ("settings_batch", _SETTINGS_BATCH, "POST"),

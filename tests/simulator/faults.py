@@ -49,6 +49,8 @@ ENDPOINTS = (
     "mailbox_preview",
     "submit",
     "submissions",
+    "monthly_report",
+    "phishguard_reports",
     "settings_list",
     "settings_create",
     "settings_batch",

@@ -235,6 +235,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._mailbox_preview(raw_body)
         if endpoint in ("submit", "submissions"):
             return self._submissions(endpoint, url, raw_body)
+        if endpoint == "monthly_report":
+            return 200, envelope(self.state.monthly_report()), {}
+        if endpoint == "phishguard_reports":
+            query = parse_qs(url.query)
+            return _collection_page(self.state.listed_phishguard_reports(query), query, self.state.max_per_page)
         if endpoint.startswith("settings_"):
             return self._settings(endpoint, route, url, raw_body)
         return self._search(url)

@@ -21,6 +21,7 @@ from .faults import Fault
 from .ledger import Ledger
 from .messages import Message, generate_messages, rebase_dates
 from .quota import Quota
+from .reports import listed, monthly_report, new_submission, phishguard_listed
 from .settings import settings_lists
 
 
@@ -76,6 +77,10 @@ class SimulatorState:
         self.quota = Quota(lambda seconds: self.record("lockout", seconds=seconds))
         self.bulk = BulkJobs()
         self.submissions = []
+        # When a submission made now is reviewed, and how: {"after": seconds, "decision": accepted | rejected}, or
+        # None for never (it stays unreviewed, as a fresh one is).
+        self.submission_review = None
+        self.phishguard_reports = []
         self.settings = settings_lists(self.record)
         # Messages quarantined later, on a schedule: [(time.time() when due, Message)], soonest first.
         self.arrivals = []
@@ -169,6 +174,7 @@ class SimulatorState:
                 "search_page_limit",
                 "search_page_overlap",
                 "mailbox_integration",
+                "submission_review",
             ):
                 if name in settings:
                     setattr(self, name, settings[name])
@@ -306,21 +312,19 @@ class SimulatorState:
                     results.append({"id": submission_id, "accepted": False, "error": "no message has this alert_id"})
                     continue
                 disposition = item["expected_disposition"]
+                review = self.submission_review or {}
                 self.submissions.append(
-                    {
-                        "submission_id": submission_id,
-                        "requested_at": _utc_text(),
-                        "original_postfix_id": message.postfix_id,
-                        "original_disposition": message.final_disposition
-                        if message.final_disposition in SUBMISSION_DISPOSITIONS
-                        else None,
-                        "requested_disposition": disposition,
-                        "subject": message.subject,
+                    new_submission(
+                        submission_id,
+                        _utc_text(),
+                        message.postfix_id,
+                        message.final_disposition if message.final_disposition in SUBMISSION_DISPOSITIONS else None,
+                        disposition,
+                        message.subject,
                         # The list's type filter takes TEAM or USER; its answers say Team or User.
-                        "type": "Team",
-                        "status": "unreviewed",
-                        "customer_status": "unreviewed",
-                    }
+                        review_at=time.time() + review["after"] if review else None,
+                        decision=review.get("decision"),
+                    )
                 )
                 message.submitted(submission_id, disposition)
                 self.record("submission", id=message.id, submission_id=submission_id, disposition=disposition)
@@ -328,18 +332,21 @@ class SimulatorState:
         return results
 
     def listed_submissions(self, query):
-        def first(name):
-            return query.get(name, [None])[0]
-
         with self.lock:
-            return [
-                dict(entry)
-                for entry in self.submissions
-                if all(
-                    first(name) is None or str(entry.get(name)).upper() == first(name).upper()
-                    for name in ("submission_id", "requested_disposition", "type")
-                )
-            ]
+            return listed(self.submissions, query)
+
+    def add_submissions(self, entries):
+        """Submissions made before (see reports.new_submission), such as the history a report reads."""
+        with self.lock:
+            self.submissions.extend(entries)
+
+    def monthly_report(self):
+        with self.lock:
+            return monthly_report(list(self.messages.values()))
+
+    def listed_phishguard_reports(self, query):
+        with self.lock:
+            return phishguard_listed(self.phishguard_reports, query)
 
     # Bulk jobs: progress is brought up to date whenever a job is read or created.
 

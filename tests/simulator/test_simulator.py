@@ -37,6 +37,8 @@ from . import (
     load_state,
 )
 
+from .reports import new_submission
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 AUTH = {"Authorization": "Bearer " + DEFAULT_TOKEN}
 
@@ -952,3 +954,65 @@ def test_the_mailbox_preview_needs_a_write_token_and_the_message_in_the_inbox(si
     assert quarantined.status_code == 400
     assert [e["id"] for e in sim.state.ledger("mailbox_preview")] == [clean]
     assert "PREVIEW" in sim.state.messages[clean].post_delivery_operations
+
+
+def test_a_submission_is_pending_until_its_review_then_accepted_or_rejected(sim):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    requested = (now - datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    sim.state.add_submissions(
+        [
+            new_submission("s-accepted", requested, "AAAA1111", "SPAM", "NONE", "a", review_at=0, decision="accepted"),
+            new_submission("s-rejected", requested, "BBBB2222", "BULK", "NONE", "b", review_at=0, decision="rejected"),
+            new_submission(
+                "s-later",
+                requested,
+                "CCCC3333",
+                "SPAM",
+                "NONE",
+                "c",
+                kind="User",
+                review_at=time.time() + 3600,
+                decision="accepted",
+            ),
+        ]
+    )
+
+    listed = requests.get(
+        "%s/accounts/%s/email-security/submissions" % (sim.base_url, DEFAULT_ACCOUNT_ID), headers=AUTH, timeout=10
+    ).json()["result"]
+    users = requests.get(
+        "%s/accounts/%s/email-security/submissions?type=USER" % (sim.base_url, DEFAULT_ACCOUNT_ID),
+        headers=AUTH,
+        timeout=10,
+    ).json()["result"]
+
+    by_id = {item["submission_id"]: item for item in listed}
+    assert (by_id["s-accepted"]["outcome"], by_id["s-accepted"]["outcome_disposition"]) == ("Accepted", "NONE")
+    assert (by_id["s-rejected"]["outcome"], by_id["s-rejected"]["outcome_disposition"]) == ("Rejected", "BULK")
+    assert by_id["s-later"]["status"] == "unreviewed" and "outcome" not in by_id["s-later"]
+    assert [item["submission_id"] for item in users] == ["s-later"]
+    assert sim.state.ledger("contract_violation") == []
+
+
+def test_the_monthly_report_counts_the_messages_held_by_month_and_disposition(sim):
+    answer = requests.get(
+        "%s/accounts/%s/email-security/analytics/monthly_report" % (sim.base_url, DEFAULT_ACCOUNT_ID),
+        headers=AUTH,
+        timeout=10,
+    ).json()["result"]["by_month"]
+
+    assert len(answer) == 12
+    this_month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+    held = {}
+    for message in sim.state.messages.values():
+        if message.sent_at.strftime("%Y-%m") == this_month:
+            held[message.final_disposition] = held.get(message.final_disposition, 0) + 1
+    assert {row["disposition"]: row["total"] for row in answer[this_month]} == held
+    assert sim.state.ledger("contract_violation") == []
+
+
+def test_phishguard_reports_are_listed_by_window_and_empty_by_default(sim):
+    url = "%s/accounts/%s/email-security/phishguard/reports" % (sim.base_url, DEFAULT_ACCOUNT_ID)
+
+    assert requests.get(url, headers=AUTH, timeout=10).json()["result"] == []
+    assert sim.state.ledger("contract_violation") == []

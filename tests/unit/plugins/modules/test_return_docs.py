@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from ansible_collections.mailsec.cloudflare.plugins.modules import (
+    email_security_analytics_info,
+    email_security_submission_info,
     email_security_allow_policy,
     email_security_allow_policy_info,
     email_security_bulk_job_info,
@@ -364,3 +366,28 @@ def test_every_key_of_a_move_result_is_documented(api, run_module):
     assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
     assert absent_always_keys(outcome.result, docs) == []
     assert set(outcome.result["summary"]) == set(docs["summary"]["contains"])
+
+
+def test_every_key_of_a_submission_info_and_an_analytics_info_result_is_documented(api, run_module):
+    api.get(
+        "%s/accounts/%s/email-security/submissions" % (BASE, ACCOUNT),
+        json=dict(
+            envelope([{"submission_id": "s1", "requested_at": "2026-11-24T10:05:00Z", "original_postfix_id": "P1"}]),
+            result_info={"count": 1, "page": 1, "per_page": 100, "total_count": 1},
+        ),
+    )
+    api.get(
+        "%s/accounts/%s/email-security/analytics/monthly_report" % (BASE, ACCOUNT),
+        json=envelope({"by_month": {"2026-11": [{"disposition": "SPAM", "total": 3}]}}),
+    )
+    connection = dict(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE)
+
+    for module, args in (
+        (email_security_submission_info, dict(connection, message_ids=["P1-2026-11-24T10:00:00-1"])),
+        (email_security_analytics_info, connection),
+    ):
+        outcome = run_module(module.main, args)
+        docs = documented(module)
+        assert not outcome.failed, outcome.result
+        assert [key for key in undocumented_keys(outcome.result, docs) if key.split(".")[0] not in ANSIBLE_KEYS] == []
+        assert absent_always_keys(outcome.result, docs) == []
