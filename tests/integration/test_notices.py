@@ -258,3 +258,19 @@ def test_a_phish_remediation_tells_the_ticket_and_the_channel_once_and_every_mov
     first_report = json.loads(open(reports[0], encoding="utf-8").read())
     assert {r["cf_ray"] for r in first_report["results"]} == move_rays and all(ray in note for ray in move_rays)
     assert {n["status"] for n in report["notices"]} == {"already sent"}
+
+
+def test_a_preview_tells_the_ticket_and_the_channel_that_it_awaits_approval_and_mails_nobody(
+    sim, tmp_path, receiver, smtp
+):
+    ids = _incident(sim)
+
+    runner = _tell(sim, tmp_path, receiver, smtp, ids, cmdline="--check")
+
+    assert runner.status == "successful", runner.stdout.read()
+    assert sim.state.deliveries() == {}
+    note = receiver.tickets[TICKET]["work_notes"][0]
+    assert "3 message(s) would be released (check mode, nothing changed)" in note
+    assert len(receiver.webhook_posts) == 1 and smtp.messages == []
+    # The preview's notices are their own: the real run that follows tells the ticket and the channel again.
+    assert {n["notice"] for n in _report(tmp_path)["notices"]} == {"ticket", "channel"}
