@@ -10,18 +10,14 @@ __metaclass__ = type
 import importlib.util
 import os
 
-PLUGIN_PATH = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "extensions",
-    "eda",
-    "plugins",
-    "event_source",
-    "email_security_quarantine.py",
+PLUGINS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "extensions", "eda", "plugins", "event_source"
 )
+PLUGIN_PATH = os.path.join(PLUGINS_DIR, "email_security_quarantine.py")
 
 
-def load_event_source_plugin():
-    spec = importlib.util.spec_from_file_location("email_security_quarantine", PLUGIN_PATH)
+def load_event_source_plugin(name="email_security_quarantine"):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(PLUGINS_DIR, name + ".py"))
     plugin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plugin)
     return plugin

@@ -134,13 +134,13 @@ class Checkpoint:
             self._journal = None
 
 
-class QuarantineFeed:
-    """Polls the Investigate search for quarantined messages not emitted before."""
+class WindowFeed:
+    """What a feed polled in a window that moves forward keeps: where the window is (the checkpoint), how far it
+    reaches back (``overlap``), its clock."""
 
-    def __init__(self, client, account_id, filters, checkpoint, backlog, overlap, clock=None):
+    def __init__(self, client, account_id, checkpoint, backlog, overlap, clock=None):
         self.client = client
         self.account_id = account_id
-        self.filters = filters
         self.checkpoint = checkpoint
         self.overlap = datetime.timedelta(seconds=overlap)
         self._clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
@@ -148,6 +148,14 @@ class QuarantineFeed:
         if checkpoint.since is None:
             # First start: a bounded backlog, not the whole of Cloudflare's default window.
             checkpoint.since = self._clock() - datetime.timedelta(seconds=backlog)
+
+
+class QuarantineFeed(WindowFeed):
+    """Polls the Investigate search for quarantined messages not emitted before."""
+
+    def __init__(self, client, account_id, filters, checkpoint, backlog, overlap, clock=None):
+        super(QuarantineFeed, self).__init__(client, account_id, checkpoint, backlog, overlap, clock)
+        self.filters = filters
 
     def poll(self):
         """The quarantined messages of this poll's window not emitted yet, oldest first. The window moves on
@@ -172,20 +180,27 @@ class QuarantineFeed:
 
     def done(self):
         """Move the window on past the last poll, and forget the ids no later search can return."""
-        self.checkpoint.since = self._polled_at
-        # The next search starts at since - overlap; ids are kept one overlap longer still, in case the search
-        # dates a message a little differently from its sent_date.
-        forget_before = self._polled_at - 2 * self.overlap
-        self.checkpoint.emitted = {
-            message_id: sent
-            for message_id, sent in self.checkpoint.emitted.items()
-            if _sent_at(sent) is None or _sent_at(sent) >= forget_before
-        }
-        self.checkpoint.save()
+        move_window(self.checkpoint, self._polled_at, self.overlap, _sent_at)
 
     def emitting(self, message):
         """Record the message as emitted, in the checkpoint on disk, before its event leaves."""
         self.checkpoint.record(message["id"], message.get("sent_date") or "")
+
+
+def move_window(checkpoint, polled_at, overlap, moment_of):
+    """Start the next window at ``polled_at`` and forget the ids no later poll can return, then save.
+
+    The next poll starts at since - overlap; ids are kept one overlap longer still, in case the server dates an
+    item a little differently from the date kept with it (``moment_of`` reads that date).
+    """
+    checkpoint.since = polled_at
+    forget_before = polled_at - 2 * overlap
+    checkpoint.emitted = {
+        key: dated
+        for key, dated in checkpoint.emitted.items()
+        if moment_of(dated) is None or moment_of(dated) >= forget_before
+    }
+    checkpoint.save()
 
 
 def _server_time(headers):
@@ -221,20 +236,58 @@ def stops_the_source(error):
 
 
 _CONNECTION_ARGS = frozenset(o.name for o in OPTIONS) - {"task_timeout", "concurrency"}
-_FEED_ARGS = frozenset(FEED_FILTERS) | {"checkpoint", "poll_interval", "backlog", "overlap"}
+_TIMING_ARGS = frozenset({"checkpoint", "poll_interval", "backlog", "overlap"})
 
 
-def _checkpoint(state, settings, named):
-    """The checkpoint: in the state database under its name, or a file (``checkpoint`` is then its path)."""
-    default = "eda-quarantine-%s" % settings["account_id"]
+def open_checkpoint(state, settings, named, default):
+    """The checkpoint: in the state database under its name, or a file (``checkpoint`` is then its path); named
+    ``<default>-<account id>`` when not given."""
+    default = "%s-%s" % (default, settings["account_id"])
     if state.backend == "postgresql":
         return state.checkpoint(named or default)
     path = named or os.path.join(settings["state_dir"], default + ".json")
     return Checkpoint(os.path.abspath(os.path.expanduser(path)))
 
 
-class QuarantineSource:
-    """The event source's arguments made into a feed, a client and the events it emits."""
+class SourceSetup:
+    """What every event source of the collection starts from, made from its arguments before any request: its
+    timing, the connection, the state store, the checkpoint and a client."""
+
+    def __init__(self, args, environ, warn, own_args, checkpoint_name, check_own=lambda args: None):
+        """Raise SourceError naming the argument or variable to fix. ``check_own(args)`` checks the source's own
+        arguments (``own_args``) once the names are known good; what it returns is ``own``."""
+        args = dict(args or {})
+        unknown = sorted(set(args) - _CONNECTION_ARGS - _TIMING_ARGS - own_args)
+        try:
+            if unknown:
+                raise ValidationError(
+                    "unknown argument(s) %s; the source takes %s"
+                    % (", ".join(unknown), ", ".join(sorted(_CONNECTION_ARGS | _TIMING_ARGS | own_args)))
+                )
+            self.own = check_own(args)
+            self.poll_interval = seconds_arg(args, "poll_interval", 60, 5)
+            self.backlog = seconds_arg(args, "backlog", 3600, 0)
+            self.overlap = seconds_arg(args, "overlap", 600, 0)
+            notices = []
+            # One poll at a time, so the source holds back no more than one request of the shared budget.
+            self.settings = resolve_connection(dict(args, concurrency=1), environ, notices)
+            self.state = open_state(self.settings)
+            self.checkpoint = open_checkpoint(self.state, self.settings, args.get("checkpoint"), checkpoint_name).load()
+        except (ValidationError, StateStoreError) as exc:
+            raise SourceError(str(exc)) from None
+        for notice in notices:
+            warn(notice)
+        try:
+            self.client = connect(self.settings, warn, state=self.state)
+        except OSError as exc:
+            raise SourceError(
+                "state_dir %s cannot hold the shared request budget (%s); set state_dir or "
+                "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (self.settings["state_dir"], exc)
+            ) from None
+
+
+class EventSource:
+    """A feed, the client it reads with and the state it keeps, as an event source runs them (see source_loop)."""
 
     def __init__(self, feed, client, poll_interval, state):
         self.feed = feed
@@ -242,39 +295,26 @@ class QuarantineSource:
         self.poll_interval = poll_interval
         self.state = state
 
+    def close(self):
+        self.feed.checkpoint.close()
+        self.client.close()
+        self.state.close()
+
+
+class QuarantineSource(EventSource):
+    """The quarantine source's arguments made into a feed, a client and the events it emits."""
+
     @classmethod
     def from_args(cls, args, environ, warn):
         """Raise SourceError naming the argument or variable to fix, before any request."""
-        args = dict(args or {})
-        unknown = sorted(set(args) - _CONNECTION_ARGS - _FEED_ARGS)
         try:
-            if unknown:
-                raise ValidationError(
-                    "unknown argument(s) %s; the source takes %s"
-                    % (", ".join(unknown), ", ".join(sorted(_CONNECTION_ARGS | _FEED_ARGS)))
-                )
-            filters = feed_filters(args)
-            poll_interval = seconds_arg(args, "poll_interval", 60, 5)
-            backlog = seconds_arg(args, "backlog", 3600, 0)
-            overlap = seconds_arg(args, "overlap", 600, 0)
-            notices = []
-            # One poll at a time, so the source holds back no more than one request of the shared budget.
-            settings = resolve_connection(dict(args, concurrency=1), environ, notices)
-            state = open_state(settings)
-            checkpoint = _checkpoint(state, settings, args.get("checkpoint")).load()
-        except (ValidationError, StateStoreError) as exc:
+            setup = SourceSetup(args, environ, warn, frozenset(FEED_FILTERS), "eda-quarantine", feed_filters)
+        except SourceError as exc:
             raise SourceError("mailsec.cloudflare.email_security_quarantine: %s" % exc) from None
-        for notice in notices:
-            warn(notice)
-        try:
-            client = connect(settings, warn, state=state)
-        except OSError as exc:
-            raise SourceError(
-                "state_dir %s cannot hold the shared request budget (%s); set state_dir or "
-                "MAILSEC_CLOUDFLARE_STATE_DIR to a writable directory" % (settings["state_dir"], exc)
-            ) from None
-        feed = QuarantineFeed(client, settings["account_id"], filters, checkpoint, backlog, overlap)
-        return cls(feed, client, poll_interval, state)
+        feed = QuarantineFeed(
+            setup.client, setup.settings["account_id"], setup.own, setup.checkpoint, setup.backlog, setup.overlap
+        )
+        return cls(feed, setup.client, setup.poll_interval, setup.state)
 
     def event(self, message):
         """The event of one message: no credential, even one a server or proxy echoed into the answer."""
@@ -286,8 +326,3 @@ class QuarantineSource:
             "account_id": self.feed.account_id,
         }
         return self.client.redact(event)
-
-    def close(self):
-        self.feed.checkpoint.close()
-        self.client.close()
-        self.state.close()

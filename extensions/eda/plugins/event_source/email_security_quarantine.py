@@ -159,49 +159,26 @@ import sys
 
 
 def _import_feed():
-    """The collection's feed module. ansible-rulebook loads this file by path, so the ``ansible_collections``
+    """The collection's feed and source loop. ansible-rulebook loads this file by path, so the ``ansible_collections``
     directory the collection is installed in may not be on sys.path yet: it is four levels above this file's
     collection (<path>/ansible_collections/mailsec/cloudflare/extensions/eda/plugins/event_source/)."""
     try:
-        from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads import quarantine_feed
+        from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads import quarantine_feed, source_loop
     except ImportError:
         here = os.path.dirname(os.path.abspath(__file__))
         sys.path.append(os.path.abspath(os.path.join(here, *([os.pardir] * 7))))
-        from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads import quarantine_feed
-    return quarantine_feed
+        from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads import quarantine_feed, source_loop
+    return quarantine_feed, source_loop
 
 
-_feed = _import_feed()
+_feed, _loop = _import_feed()
 logger = logging.getLogger(__name__)
 
 
 async def main(queue, args):
     """Poll, and put one event per newly quarantined message on the queue, until cancelled."""
     source = _feed.QuarantineSource.from_args(args, os.environ, logger.warning)
-    try:
-        while True:
-            try:
-                messages = await asyncio.to_thread(source.feed.poll)
-            except _feed.CloudflareError as exc:
-                if _feed.stops_the_source(exc):
-                    raise _feed.SourceError(exc.message) from None
-                delay = _feed.retry_delay(exc, source.poll_interval)
-                logger.warning(
-                    "polling for quarantined messages failed, trying again in %.0f s: %s", delay, exc.message
-                )
-                await asyncio.sleep(delay)
-                continue
-            try:
-                for message in messages:
-                    await asyncio.to_thread(source.feed.emitting, message)
-                    await queue.put(source.event(message))
-                await asyncio.to_thread(source.feed.done)
-            except _feed.CloudflareError as exc:
-                # The checkpoint cannot be written (its state database is gone): no event leaves unrecorded.
-                raise _feed.SourceError(exc.message) from None
-            await asyncio.sleep(source.poll_interval)
-    finally:
-        source.close()
+    await _loop.serve(queue, source, "quarantined messages", logger.warning)
 
 
 if __name__ == "__main__":
