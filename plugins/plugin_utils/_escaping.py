@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import html
 import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
@@ -30,6 +31,15 @@ def plain(value, limit=None):
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+# The policy of every page the collection writes for a person: no script, nothing loaded but its own embedded images.
+PAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+def html_text(value):
+    """Text for an HTML page: one line, every character HTML gives a meaning escaped (quotes too, for attributes)."""
+    return html.escape(plain(value), quote=True)
 
 
 def _markdown_escaped(text):

@@ -17,14 +17,17 @@ __metaclass__ = type
 
 import base64
 import hashlib
-import html
 import os
 
-from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._escaping import markdown_text, plain
+from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._escaping import (
+    PAGE_CSP,
+    html_text,
+    markdown_text,
+    plain,
+)
 
 _VERDICTS = ("spf", "dkim", "dmarc")
 _LINE_DOMAINS = 3
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def _verdicts(authentication):
@@ -140,10 +143,6 @@ def _markdown_raw(raw):
     return lines
 
 
-def _e(value):
-    return html.escape(plain(value), quote=True)
-
-
 def _screenshot(preview):
     """The screenshot as a data URI, only when its file still holds what was read (same sha256)."""
     path = preview.get("path")
@@ -160,7 +159,7 @@ def _screenshot(preview):
 
 
 def _row(name, value, css=None):
-    return "<tr><th>%s</th><td%s>%s</td></tr>" % (_e(name), ' class="%s"' % css if css else "", value)
+    return "<tr><th>%s</th><td%s>%s</td></tr>" % (html_text(name), ' class="%s"' % css if css else "", value)
 
 
 def _verdict_cells(authentication):
@@ -168,7 +167,7 @@ def _verdict_cells(authentication):
     for name in _VERDICTS + ("arc",):
         verdict = authentication.get(name)
         css = "pass" if verdict == "pass" else "fail" if verdict in ("fail", "softfail", "permerror") else "none"
-        cells.append('<span class="%s">%s %s</span>' % (css, _e(name.upper()), _e(verdict or "none")))
+        cells.append('<span class="%s">%s %s</span>' % (css, html_text(name.upper()), html_text(verdict or "none")))
     return " ".join(cells)
 
 
@@ -177,11 +176,11 @@ def _html_senders(parts):
     mismatched = senders.get("mismatched") or []
     rows = [
         _row("authentication", _verdict_cells(parts["authentication"])),
-        _row("senders", _e(_mismatch(senders)), "fail" if senders.get("mismatch") else "pass"),
+        _row("senders", html_text(_mismatch(senders)), "fail" if senders.get("mismatch") else "pass"),
     ]
     for key in ("sender", "reply_to", "return_path"):
         address = parts["addresses"].get(key) or "-"
-        rows.append(_row(key.replace("_", "-"), _e(address), "fail" if key in mismatched else None))
+        rows.append(_row(key.replace("_", "-"), html_text(address), "fail" if key in mismatched else None))
     return rows
 
 
@@ -189,15 +188,15 @@ def _html_received_and_links(parts):
     received, links = parts["received"], parts["links"]
     hop = received.get("first_external") or {}
     entered = "%s hop(s); entered from %s [%s]" % (received.get("hops", 0), hop.get("from_host"), hop.get("ip"))
-    domains = "".join("<li><code>%s</code></li>" % _e(domain) for domain in links.get("domains") or [])
+    domains = "".join("<li><code>%s</code></li>" % html_text(domain) for domain in links.get("domains") or [])
     more = " (first 100 of %d)" % links.get("distinct_domains") if links.get("truncated") else ""
     attachments = "".join(
         "<li><code>%s</code> %s, %s bytes, sha256 <code>%s</code></li>"
-        % tuple(_e(attachment.get(key)) for key in ("name", "content_type", "size", "sha256"))
+        % tuple(html_text(attachment.get(key)) for key in ("name", "content_type", "size", "sha256"))
         for attachment in parts["attachments"]
     )
     return [
-        _row("received", _e(entered)),
+        _row("received", html_text(entered)),
         _row("link domains%s" % more, "<ul>%s</ul>" % domains if domains else "none"),
         _row("attachments", "<ul>%s</ul>" % attachments if attachments else "none"),
     ]
@@ -208,24 +207,24 @@ def _html_raw(raw):
     return (
         _html_senders(parts)
         + _html_received_and_links(parts)
-        + [_row("EML", "sha256 <code>%s</code>, %s bytes" % (_e(raw.get("sha256")), _e(raw.get("size"))))]
+        + [_row("EML", "sha256 <code>%s</code>, %s bytes" % (html_text(raw.get("sha256")), html_text(raw.get("size"))))]
     )
 
 
 def _html_message(message):
     rows = [
-        _row("message", "<code>%s</code>" % _e(message.get("id"))),
-        _row("from", _e(message.get("from"))),
-        _row("verdict", _e(_verdict(message))),
+        _row("message", "<code>%s</code>" % html_text(message.get("id"))),
+        _row("from", html_text(message.get("from"))),
+        _row("verdict", html_text(_verdict(message))),
     ]
-    findings = "".join("<li>%s</li>" % _e(finding) for finding in _findings(message))
+    findings = "".join("<li>%s</li>" % html_text(finding) for finding in _findings(message))
     if findings:
         rows.append(_row("findings", "<ul>%s</ul>" % findings))
     raw = message.get("raw")
     if isinstance(raw, dict):
         rows += _html_raw(raw)
     for part, why in sorted((message.get("unavailable") or {}).items()):
-        rows.append(_row("%s unavailable" % part, _e(why), "none"))
+        rows.append(_row("%s unavailable" % part, html_text(why), "none"))
     figure = ""
     preview = message.get("preview")
     if isinstance(preview, dict):
@@ -234,12 +233,12 @@ def _html_message(message):
             figure = (
                 '<figure><img src="%s" alt="screenshot of the message as Cloudflare rendered it">'
                 "<figcaption>Cloudflare's rendering (%s), sha256 <code>%s</code></figcaption></figure>"
-                % (source, _e(preview.get("source")), _e(preview.get("sha256")))
+                % (source, html_text(preview.get("source")), html_text(preview.get("sha256")))
             )
         else:
-            figure = '<p class="none">screenshot %s</p>' % _e(why)
+            figure = '<p class="none">screenshot %s</p>' % html_text(why)
     return "<section><h2>%s</h2><table>%s</table>%s</section>" % (
-        _e(message.get("subject") or "(no subject)"),
+        html_text(message.get("subject") or "(no subject)"),
         "".join(rows),
         figure,
     )
@@ -258,7 +257,9 @@ span{margin-right:1em}figure{margin:1em 0}img{border:1px solid #999;max-width:10
 def evidence_page(messages, title, context=None):
     """A self-contained HTML page of the messages' evidence: no script, no remote resource, every field escaped."""
     facts = "".join(
-        "<li>%s: %s</li>" % (_e(name), _e(value)) for name, value in sorted((context or {}).items()) if value
+        "<li>%s: %s</li>" % (html_text(name), html_text(value))
+        for name, value in sorted((context or {}).items())
+        if value
     )
     return (
         "<!DOCTYPE html>\n"
@@ -270,10 +271,10 @@ def evidence_page(messages, title, context=None):
         "<p>Each message as Cloudflare rendered it (a screenshot), and what its headers and parts say. The "
         "message's own HTML is never shown, and no link in it is live.</p>%s</body></html>\n"
         % (
-            _CSP,
-            _e(title),
+            PAGE_CSP,
+            html_text(title),
             _STYLE,
-            _e(title),
+            html_text(title),
             facts,
             len(messages),
             "".join(_html_message(message) for message in messages),

@@ -15,12 +15,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import html
 import io
 
-from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._escaping import plain
+from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._escaping import PAGE_CSP, html_text
 
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1d1d1f;max-width:70em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}
@@ -96,7 +94,7 @@ def outcomes_chart(months):
 
 
 def _e(value):
-    return html.escape(plain(value if value is not None else "-"), quote=True)
+    return html_text(value if value is not None else "-")
 
 
 def _table(headers, rows):
@@ -175,5 +173,5 @@ def page(data, title):
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="%s"><meta name="referrer" content="no-referrer">'
         "<title>%s</title><style>%s</style></head><body>%s</body></html>\n"
-        % (_CSP, _e(title), _STYLE, "".join(sections))
+        % (PAGE_CSP, _e(title), _STYLE, "".join(sections))
     )
