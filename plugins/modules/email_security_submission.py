@@ -38,6 +38,15 @@ options:
     type: str
     choices: [NONE, BULK, SPAM, SPOOF, SUSPICIOUS, MALICIOUS]
     default: NONE
+  escalated_submission_ids:
+    description:
+      - Escalates employees' reports to Cloudflare with this submission, as the security team does in the dashboard.
+        Maps an investigate id of O(message_ids) to the submission id of the user report (PhishNet, a report-phish
+        button) about that message, which Cloudflare then lists as escalated, naming this submission.
+      - Only the messages submitted by this task escalate; one whose action log shows it submitted already is not
+        submitted again, so its report is not escalated by this task.
+    type: dict
+    version_added: 1.3.0
 extends_documentation_fragment:
   - mailsec.cloudflare.write
   - mailsec.cloudflare.write.outcome
@@ -84,6 +93,13 @@ EXAMPLES = r"""
   mailsec.cloudflare.email_security_submission:
     message_ids: [4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678]
     expected_disposition: BULK
+
+- name: Escalate an employee's report of phish to Cloudflare with the team's submission
+  mailsec.cloudflare.email_security_submission:
+    message_ids: [4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678]
+    expected_disposition: MALICIOUS
+    escalated_submission_ids:
+      4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678: 5c1a7e2f9d3b4a60
 """
 
 RETURN = r"""
@@ -121,6 +137,13 @@ results:
       description: The submission's id, when the message's action log shows it.
       type: str
       returned: always
+    escalated_submission_id:
+      description:
+        - The user report the task was asked to escalate with this message's submission (O(escalated_submission_ids)),
+          or null. It was escalated when the status is V(submitted).
+      type: str
+      returned: always
+      version_added: 1.3.0
     alert_id:
       description: The alert id that was (or would be) reclassified.
       type: str
@@ -200,15 +223,19 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._module.write_m
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._writes.submission import (
     DISPOSITIONS,
     SubmissionPolicy,
+    escalations,
 )
 
 
 def _request(params, check_mode):
     """What the task asks for, or ValidationError: before any request."""
+    message_ids, repeated = requested_message_ids(params["message_ids"])
+    escalated = escalations(params["escalated_submission_ids"], message_ids)
     return Requested(
-        *requested_message_ids(params["message_ids"]),
+        message_ids,
+        repeated,
         "submitted",
-        lambda context: (SubmissionPolicy(context, params["expected_disposition"]), None),
+        lambda context: (SubmissionPolicy(context, params["expected_disposition"], escalated), None),
     )
 
 
@@ -217,6 +244,7 @@ def main():
         dict(
             message_ids=dict(type="list", elements="raw", required=True, aliases=["ids"]),
             expected_disposition=dict(type="str", default="NONE", choices=list(DISPOSITIONS)),
+            escalated_submission_ids=dict(type="dict"),
         ),
         ("fail_on_incomplete", "settle_timeout"),
         _request,

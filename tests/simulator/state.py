@@ -311,6 +311,10 @@ class SimulatorState:
                 if message is None:
                     results.append({"id": submission_id, "accepted": False, "error": "no message has this alert_id"})
                     continue
+                escalated, refusal = self._escalated_report(item.get("escalated_submission_id"))
+                if refusal:
+                    results.append({"id": submission_id, "accepted": False, "error": refusal})
+                    continue
                 disposition = item["expected_disposition"]
                 review = self.submission_review or {}
                 self.submissions.append(
@@ -328,8 +332,33 @@ class SimulatorState:
                 )
                 message.submitted(submission_id, disposition)
                 self.record("submission", id=message.id, submission_id=submission_id, disposition=disposition)
+                if escalated is not None:
+                    escalated.update(
+                        status="escalated",
+                        customer_status="escalated",
+                        escalated_submission_id=submission_id,
+                        escalated_at=_utc_text(),
+                        escalated_as=disposition,
+                    )
+                    self.record("escalation", id=escalated["submission_id"], submission_id=submission_id)
                 results.append({"id": submission_id, "accepted": True, "error": None})
         return results
+
+    def _escalated_report(self, user_submission_id):
+        """(the user report a reclassification escalates, or None; why it is refused, or None). A report is escalated
+        once, and only an employee's report can be."""
+        if user_submission_id is None:
+            return None, None
+        for entry in self.submissions:
+            if entry["submission_id"] == user_submission_id and str(entry.get("type")).upper() == "USER":
+                if entry.get("escalated_submission_id"):
+                    return None, "user submission %s was escalated already" % user_submission_id
+                return entry, None
+        return None, "no user submission has the id %s" % user_submission_id
+
+    def escalations(self):
+        """User submission id -> how many team submissions escalated it."""
+        return self.ledger_book.per_id("escalation")
 
     def listed_submissions(self, query):
         with self.lock:

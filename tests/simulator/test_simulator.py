@@ -646,6 +646,35 @@ def test_a_reclassification_is_recorded_listed_and_logged_on_its_message(sim):
     assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []
 
 
+def test_an_escalation_marks_the_employees_report_escalated_once(sim):
+    message_id = "BBBB2222-2026-11-24T09:00:00-2"
+    message = sim.state.messages[message_id]
+    sim.state.add_submissions(
+        [new_submission("user-1", "2026-11-24T09:30:00Z", "BBBB2222", None, "MALICIOUS", message.subject, kind="User")]
+    )
+    submissions = url(sim).replace("/investigate", "/submissions")
+
+    def escalate(user_submission_id):
+        item = {"alert_id": message.alert_id, "expected_disposition": "MALICIOUS"}
+        item["escalated_submission_id"] = user_submission_id
+        body = {"type": "reclassification", "messages": [item]}
+        return requests.post(submissions, json=body, headers=AUTH, timeout=10).json()["result"]["results"][0]
+
+    first, again, unknown = escalate("user-1"), escalate("user-1"), escalate("user-9")
+    listed = requests.get(
+        submissions, params={"type": "USER", "start": "2026-11-24T00:00:00Z"}, headers=AUTH, timeout=10
+    ).json()["result"]
+
+    assert first["accepted"] is True
+    assert again == {"id": again["id"], "accepted": False, "error": "user submission user-1 was escalated already"}
+    assert unknown["accepted"] is False and "no user submission has the id user-9" in unknown["error"]
+    assert [(s["status"], s["escalated_submission_id"], s["escalated_as"]) for s in listed] == [
+        ("escalated", first["id"], "MALICIOUS")
+    ]
+    assert sim.state.escalations() == {"user-1": 1}
+    assert sim.state.ledger("response_violation") == [] and sim.state.ledger("contract_violation") == []
+
+
 def settings_url(sim, segment, tail=""):
     return "%s/accounts/%s/email-security/settings/%s%s" % (sim.base_url, DEFAULT_ACCOUNT_ID, segment, tail)
 

@@ -17,8 +17,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._api.concurrency import in_batches, run_in_order
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._errors import CloudflareError, ValidationError
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._outcomes import (
     ALREADY_SUBMITTED,
     NOT_FOUND,
@@ -45,10 +47,29 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._write.engine i
 
 DISPOSITIONS = ("NONE", "BULK", "SPAM", "SPOOF", "SUSPICIOUS", "MALICIOUS")
 BATCH_SIZE = 100
+_SUBMISSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 def submissions_path(account_id):
     return "/accounts/%s/email-security/submissions" % account_id
+
+
+def escalations(escalated_submission_ids, message_ids):
+    """{investigate id: user submission id} from the task's escalated_submission_ids, or ValidationError naming the
+    entry to fix: each key one of ``message_ids``, each value a submission id."""
+    escalated = {}
+    for message_id, submission_id in (escalated_submission_ids or {}).items():
+        if message_id not in message_ids:
+            raise ValidationError(
+                "escalated_submission_ids names %r, which is not one of message_ids; nothing was sent" % message_id
+            )
+        if not isinstance(submission_id, str) or not _SUBMISSION_ID.match(submission_id):
+            raise ValidationError(
+                "escalated_submission_ids[%r] must be a user submission's id (letters, digits, '.', '_', ':' or '-'), "
+                "not %r; nothing was sent" % (message_id, submission_id)
+            )
+        escalated[message_id] = submission_id
+    return escalated
 
 
 def recorded_submission(action_log, disposition):
@@ -71,9 +92,10 @@ class SubmissionPolicy(WritePolicy):
     # One request at a time: a submission carries up to BATCH_SIZE messages, and the action logs are read in parallel.
     concurrency = 1
 
-    def __init__(self, context, disposition):
+    def __init__(self, context, disposition, escalated=None):
         super(SubmissionPolicy, self).__init__(context)
         self.disposition = disposition
+        self.escalated = escalated or {}
         # A message submitted as one disposition may still be submitted as another: each is its own intent.
         self.operation = "submission:%s" % disposition
         self._alert_ids = {}
@@ -101,7 +123,9 @@ class SubmissionPolicy(WritePolicy):
         return None
 
     def _entry(self, message_id, status, detail=None, submission_id=None):
-        return submission_entry(message_id, status, detail, submission_id, self._alert_ids.get(message_id))
+        entry = submission_entry(message_id, status, detail, submission_id, self._alert_ids.get(message_id))
+        entry["escalated_submission_id"] = self.escalated.get(message_id)
+        return entry
 
     def _candidates(self, message_ids, entries):
         """The ids still to submit; entries for the others are put into ``entries``."""
@@ -118,10 +142,10 @@ class SubmissionPolicy(WritePolicy):
         """The entry of a message that needs no submission, or None (its alert id noted) when it does."""
         state = read_message(self.client, self.account_id, message_id)
         if state.state == STATE_NOT_FOUND:
-            return submission_entry(message_id, NOT_FOUND, state.error)
+            return self._entry(message_id, NOT_FOUND, state.error)
         alert_id = (state.message or {}).get("alert_id")
         if not isinstance(alert_id, str) or not alert_id:
-            return submission_entry(message_id, NOT_SUBMITTED, "the message has no alert_id to reclassify")
+            return self._entry(message_id, NOT_SUBMITTED, "the message has no alert_id to reclassify")
         self._alert_ids[message_id] = alert_id
         recorded = recorded_submission(self._action_log(message_id), self.disposition)
         if recorded is not None:
@@ -141,9 +165,15 @@ class SubmissionPolicy(WritePolicy):
     def send(self, keys, on_send):
         body = {
             "type": "reclassification",
-            "messages": [{"alert_id": self._alert_ids[i], "expected_disposition": self.disposition} for i in keys],
+            "messages": [self._reclassification(i) for i in keys],
         }
         return self.client.post(submissions_path(self.account_id), body, on_send=on_send)
+
+    def _reclassification(self, message_id):
+        item = {"alert_id": self._alert_ids[message_id], "expected_disposition": self.disposition}
+        if message_id in self.escalated:
+            item["escalated_submission_id"] = self.escalated[message_id]
+        return item
 
     def answered(self, keys, response):
         results = (response.result or {}).get("results") if isinstance(response.result, dict) else None

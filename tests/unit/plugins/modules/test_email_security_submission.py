@@ -74,6 +74,27 @@ def test_each_message_is_submitted_once_with_its_alert_id(api, run_module):
     assert result["summary"]["requests_sent"] == 7
 
 
+def test_an_employees_report_is_escalated_with_its_messages_submission_once(api, run_module):
+    look_up(api, IDS[0])
+    look_up(api, IDS[1], ("sub-2", "MALICIOUS"))
+    api.post(SUBMISSIONS, status=202, json=accepted(1))
+    api.get("%s/%s/action_log" % (INVESTIGATE, IDS[0]), json=log(("sub-1", "MALICIOUS")))
+
+    outcome = run_module(
+        MAIN,
+        args(expected_disposition="MALICIOUS", escalated_submission_ids={IDS[0]: "user-7", IDS[1]: "user-8"}),
+    )
+
+    assert json.loads(api.calls[4].request.body)["messages"] == [
+        {"alert_id": IDS[0] + "-alert", "expected_disposition": "MALICIOUS", "escalated_submission_id": "user-7"}
+    ]
+    # The second message was submitted before: its report is not escalated by this task, as its status says.
+    assert [(r["status"], r["escalated_submission_id"]) for r in outcome.result["results"]] == [
+        ("submitted", "user-7"),
+        ("already_submitted", "user-8"),
+    ]
+
+
 def test_a_rerun_submits_nothing_again(api, run_module):
     look_up(api, IDS[0], ("sub-1", "NONE"))
     look_up(api, IDS[1], ("sub-2", "NONE"))
@@ -142,6 +163,9 @@ def test_unknown_messages_and_messages_without_an_alert_are_not_submitted(api, r
         (dict(message_ids=[]), "message_ids is empty"),
         (dict(message_ids=["bad/id"]), "invalid id"),
         (dict(expected_disposition="CLEAN"), "expected_disposition"),
+        (dict(escalated_submission_ids={"m9-2026-11-24T09:00:00-9": "u1"}), "not one of message_ids"),
+        (dict(escalated_submission_ids={IDS[0]: "u1/../x"}), "must be a user submission's id"),
+        (dict(escalated_submission_ids={IDS[0]: 7}), "must be a user submission's id"),
     ],
 )
 def test_bad_input_is_refused_before_any_request(api, run_module, extra, message):
