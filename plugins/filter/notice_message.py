@@ -36,9 +36,12 @@ options:
       - V(servicenow), a work note (text); V(slack), a Slack incoming webhook's payload; V(teams), a Teams
         Workflows webhook's payload (an Adaptive Card); V(email), the requester's C(subject) and C(body);
         V(recipient), one affected recipient's C(subject), C(body) and C(count) (see O(recipient));
-        V(recipients), the list of affected recipients.
+        V(recipients), the list of affected recipients; V(reporter), the answer to an employee who reported a message
+        (P(mailsec.cloudflare.user_report_triage#role)), its C(subject) and C(body), from the run's C(decision)
+        (V(malicious), V(false_alarm) or V(no_action)), C(why), C(put_back), C(destination) and C(reported) (the
+        reported message's C(from), C(subject), C(sent_date) and the report's C(submission_id)).
     type: str
-    choices: [servicenow, slack, teams, email, recipient, recipients]
+    choices: [servicenow, slack, teams, email, recipient, recipients, reporter]
     required: true
   recipient:
     description: With O(medium=recipient), whose e-mail to write.
@@ -66,6 +69,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._notices import (
     affected_recipients,
     recipient_email,
+    reporter_email,
     requester_email,
     slack_message,
     teams_message,
@@ -78,6 +82,7 @@ _WRITERS = {
     "teams": teams_message,
     "email": requester_email,
     "recipients": affected_recipients,
+    "reporter": reporter_email,
 }
 
 
@@ -92,7 +97,10 @@ def notice_message(run, medium, recipient=None):
         raise AnsibleFilterError(
             "notice_message medium must be one of %s, got %r" % (", ".join(sorted(_WRITERS) + ["recipient"]), medium)
         )
-    return _WRITERS[medium](run)
+    try:
+        return _WRITERS[medium](run)
+    except ValueError as exc:
+        raise AnsibleFilterError("notice_message: %s" % exc) from None
 
 
 class FilterModule(object):

@@ -23,7 +23,7 @@ from ansible_collections.mailsec.cloudflare.plugins.plugin_utils._escaping impor
     teams_text,
 )
 
-MEDIA = ("servicenow", "slack", "teams", "email", "recipient")
+MEDIA = ("servicenow", "slack", "teams", "email", "recipient", "reporter")
 # The most message rows a work note or a channel message lists; the report has them all.
 _MAX_ROWS = 50
 _DEFANG_NOTE = "Addresses and links from the mail are written with [.] and hxxp so that nothing in them is live."
@@ -176,6 +176,53 @@ def recipient_email(run, recipient):
     ]
     subject = "%d message(s) to you %s (%s)" % (len(theirs), run["verb"], plain(run.get("ticket")) or "no ticket")
     return {"subject": subject, "body": "\n".join(lines) + "\n", "count": len(theirs)}
+
+
+# What the reporter is told of each decision: the collection's own words.
+_OUTCOMES = {
+    "malicious": "It was phishing. It has been taken out of every mailbox it reached (moved to %(destination)s), "
+    "its sender is blocked, and Cloudflare has been told.",
+    "false_alarm": "It is safe: %(why)s. Nothing needed to be done.",
+    "put_back": "It is safe: %(why)s. Cloudflare Email Security had held it or moved it out of your Inbox by "
+    "mistake; it is back in your Inbox now.",
+    "no_action": "The security team looked at it and decided that nothing needs to be done.",
+}
+_SUBJECTS = {
+    "malicious": "it was phishing and has been removed",
+    "false_alarm": "it is safe",
+    "put_back": "it is safe and back in your Inbox",
+    "no_action": "the security team has looked at it",
+}
+
+
+def reporter_email(run):
+    """The answer to an employee who reported a message: what was decided and done, once the decision is final."""
+    decision = "put_back" if run.get("decision") == "false_alarm" and run.get("put_back") else run.get("decision")
+    if decision not in _OUTCOMES:
+        raise ValueError("a reporter is answered once a report is decided, not while it is %r" % decision)
+    reported = run.get("reported") or {}
+    outcome = _OUTCOMES[decision] % {
+        "destination": plain(run.get("destination")) or "Deleted Items",
+        "why": defanged(run.get("why")) or "the security team found nothing wrong with it",
+    }
+    lines = [
+        "Hello,",
+        "",
+        'You reported a message from %s, "%s"%s.'
+        % (
+            defanged(reported.get("from")) or "an unknown sender",
+            defanged(reported.get("subject")),
+            ", received %s" % plain(reported.get("sent_date")) if reported.get("sent_date") else "",
+        ),
+        "",
+        outcome,
+        "",
+        "Thank you for reporting it.",
+        "Reference: user report %s" % plain(reported.get("submission_id")),
+        "",
+        _DEFANG_NOTE,
+    ]
+    return {"subject": "Your report of a suspicious message: %s" % _SUBJECTS[decision], "body": "\n".join(lines) + "\n"}
 
 
 def affected_recipients(run):

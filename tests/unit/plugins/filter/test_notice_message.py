@@ -105,3 +105,45 @@ def test_an_unknown_medium_or_a_missing_recipient_is_refused():
         notice_message(run(), "fax")
     with pytest.raises(AnsibleFilterError, match="recipient"):
         notice_message(run(), "recipient")
+
+
+def reporter_run(decision, **extra):
+    base = dict(
+        runbook="user_report_triage",
+        decision=decision,
+        why="Cloudflare judged it BULK and its sender passed DMARC",
+        put_back=False,
+        destination="DeletedItems",
+        reporter="dave@corp.example",
+        reported={
+            "from": "x@evil.example",
+            "subject": HOSTILE,
+            "sent_date": "2026-12-07T10:00:00Z",
+            "submission_id": "u1",
+        },
+        results=[],
+    )
+    base.update(extra)
+    return base
+
+
+@pytest.mark.parametrize(
+    "decision, extra, subject, says",
+    [
+        ("malicious", {}, "it was phishing and has been removed", "moved to DeletedItems"),
+        ("false_alarm", {}, "it is safe", "It is safe: Cloudflare judged it BULK and its sender passed DMARC."),
+        ("false_alarm", {"put_back": True}, "it is safe and back in your Inbox", "it is back in your Inbox now"),
+        ("no_action", {}, "the security team has looked at it", "decided that nothing needs to be done"),
+    ],
+)
+def test_the_reporter_is_told_the_outcome_with_the_mails_words_defanged(decision, extra, subject, says):
+    letter = notice_message(reporter_run(decision, **extra), "reporter")
+
+    assert letter["subject"] == "Your report of a suspicious message: " + subject
+    assert says in letter["body"] and "Reference: user report u1" in letter["body"]
+    assert "x@evil[.]example" in letter["body"] and "evil.example" not in letter["body"]
+
+
+def test_a_reporter_is_not_told_while_a_person_decides():
+    with pytest.raises(AnsibleFilterError, match="once a report is decided"):
+        notice_message(reporter_run("needs_person"), "reporter")
