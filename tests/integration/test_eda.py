@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ast
+import contextlib
 import glob
 import http.server
 import json
@@ -213,8 +214,13 @@ class _Controller(http.server.BaseHTTPRequestHandler):
         route, query = self._route(), parse_qs(urlsplit(self.path).query)
         if route == "config/":
             return self._answer({"version": "4.6.0"})
-        if route == "unified_job_templates/":
-            found = [self._template(*t) for t in TEMPLATES if t[2] == query["name"][0]]
+        if route in ("unified_job_templates/", "workflow_job_templates/", "job_templates/"):
+            kinds = {"workflow_job_templates/": "workflow_job_template", "job_templates/": "job_template"}
+            found = [
+                self._template(*t)
+                for t in self.server.templates
+                if t[2] == query["name"][0] and t[1] == kinds.get(route, t[1])
+            ]
             return self._answer({"count": len(found), "next": None, "results": found})
         if route == "organizations/":
             return self._answer({"count": 1, "next": None, "results": [{"id": 1, "name": query["name"][0]}]})
@@ -224,7 +230,10 @@ class _Controller(http.server.BaseHTTPRequestHandler):
         if route in ("workflow_jobs/", "jobs/"):
             ids = query["id__in"][0].split(",")
             return self._answer(
-                {"count": len(ids), "results": [{"id": int(i), "status": self._status(i)} for i in ids]}
+                {
+                    "count": len(ids),
+                    "results": [{"id": int(i), "status": self._status(i), "created": self._created(i)} for i in ids],
+                }
             )
         return self._answer({"detail": "not found"}, 404)
 
@@ -241,6 +250,9 @@ class _Controller(http.server.BaseHTTPRequestHandler):
             "ask_variables_on_launch": True,
         }
 
+    def _created(self, job):
+        return self.server.created.get(int(job), "")
+
     def _status(self, job):
         run = self.server.runs.get(int(job))
         if run is None or run.poll() is not None:
@@ -256,6 +268,7 @@ class _Controller(http.server.BaseHTTPRequestHandler):
             return self._answer(label, 201)
         self.server.launches.append(body)
         job = 100 + len(self.server.launches)
+        self.server.created[job] = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
         kind = "workflow_jobs" if "workflow_job_templates/" in self.path else "jobs"
         if kind == "jobs":
             # As the controller would: the job template's playbook, with the launch's variables.
@@ -271,13 +284,30 @@ TEMPLATES = [
 ]
 
 
+@contextlib.contextmanager
+def controller_server(api, root, templates, run_job, job_seconds=120):
+    """The stand-in controller on 127.0.0.1 and an ephemeral port, serving ``templates`` under ``api`` and running
+    each launched job with ``run_job(job, extra_vars)``; stopped, its jobs waited for, when the test ends."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
+    server.api = api
+    server.url = "http://127.0.0.1:%d%s" % (server.server_address[1], root)
+    server.seen, server.launches, server.labels, server.runs, server.created = [], [], [], {}, {}
+    server.templates = templates
+    server.run_job = run_job
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        for run in server.runs.values():
+            run.wait(job_seconds)
+
+
 @pytest.fixture(params=sorted(CONTROLLER_APIS))
 def controller(request, quiet_sim, tmp_path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
-    server.api, root = CONTROLLER_APIS[request.param]
-    server.url = "http://127.0.0.1:%d%s" % (server.server_address[1], root)
-    server.seen, server.launches, server.labels, server.runs = [], [], [], {}
-
     def run_job(job, extra_vars):
         playbook = os.path.join(COLLECTION_ROOT, "playbooks", "eda_release.yml")
         log = open(tmp_path / ("job-%d.log" % job), "w", encoding="utf-8")
@@ -288,15 +318,9 @@ def controller(request, quiet_sim, tmp_path):
             stderr=subprocess.STDOUT,
         )
 
-    server.run_job = run_job
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-    for run in server.runs.values():
-        run.wait(120)
+    api, root = CONTROLLER_APIS[request.param]
+    with controller_server(api, root, TEMPLATES, run_job) as server:
+        yield server
 
 
 def test_other_mail_asks_for_approval_through_a_workflow(quiet_sim, controller, tmp_path):

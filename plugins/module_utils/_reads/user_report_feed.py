@@ -32,7 +32,7 @@ from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.quaranti
     WindowFeed,
     move_window,
 )
-from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.checkpoint_format import utc_text
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.checkpoint_format import utc_moment, utc_text
 
 PAGE_SIZE = 100
 # How far before a report the reported message is looked for: mail is reported days, not months, after it came.
@@ -69,7 +69,7 @@ class UserReportFeed(WindowFeed):
         postfix = report.get("original_postfix_id")
         if not postfix:
             return dict(message_id=None, message=None, unresolved="the report names no message (no postfix id)")
-        requested = _moment(report.get("requested_at")) or self._clock()
+        requested = utc_moment(report.get("requested_at")) or self._clock()
         params = search_params(
             dict(query=postfix, start=utc_text(requested - MESSAGE_LOOKBACK), end=utc_text(requested)),
             per_page=PAGE_SIZE,
@@ -89,19 +89,12 @@ class UserReportFeed(WindowFeed):
 
     def done(self):
         """Move the window on past the last poll, and forget the reports no later poll can list."""
-        move_window(self.checkpoint, self._polled_at, self.overlap, _moment)
+        move_window(self.checkpoint, self._polled_at, self.overlap, utc_moment)
 
     def emitting(self, event):
         """Record the report as emitted, in the checkpoint, before its event leaves."""
         report = event["report"]
         self.checkpoint.record(report["submission_id"], report.get("requested_at") or "")
-
-
-def _moment(text):
-    try:
-        return datetime.datetime.strptime(str(text)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
 
 
 class UserReportSource(EventSource):

@@ -23,6 +23,15 @@ def utc_text(moment):
     return moment.astimezone(datetime.timezone.utc).strftime(_TIME_FORMAT)
 
 
+def utc_moment(text):
+    """The UTC moment a text such as ``2026-12-07T10:00:00Z`` (or with fractions or an offset, taken as UTC) names,
+    or None."""
+    try:
+        return datetime.datetime.strptime(str(text)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
 def read_checkpoint_state(where, data):
     """(since, emitted) of a saved checkpoint; ValidationError naming where it is when this version cannot read it."""
     try:
