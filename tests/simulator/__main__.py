@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import datetime
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import time
 from .api import DEFAULT_ACCOUNT_ID, DEFAULT_EMAIL, DEFAULT_KEY, DEFAULT_READ_ONLY_TOKEN, DEFAULT_TOKEN
 from .quota import CLOUDFLARE_QUOTA, CLOUDFLARE_WINDOW
 from .server import Simulator, load_state
+from .user_reports import triage_scenario
 
 
 def write_atomically(path, text):
@@ -114,6 +116,14 @@ def main(argv=None):
     parser.add_argument(
         "--no-mailbox-integration", action="store_true", help="refuse every move with a 4XX, as an account without one"
     )
+    parser.add_argument(
+        "--user-reports",
+        type=float,
+        metavar="SECONDS",
+        help="add the user-report triage scenario (docs/eda.md, section 2b): a phish campaign that got through, "
+        "reported by three of its five recipients, a newsletter reported as phish, and a partner's invoice moved to "
+        "Junk Email and reported as not phish; the reports arrive SECONDS after start, 3 s apart",
+    )
     options = parser.parse_args(argv)
 
     state = load_state(
@@ -128,6 +138,12 @@ def main(argv=None):
         options.id_skew,
     )
     state.mailbox_integration = not options.no_mailbox_integration
+    if options.user_reports is not None:
+        messages, reports = triage_scenario(
+            datetime.datetime.now(datetime.timezone.utc), first_report_after=options.user_reports
+        )
+        state.add_messages(messages)
+        state.add_submissions(reports)
     state.configure(
         {
             "latency": options.latency,

@@ -395,6 +395,37 @@ def test_command_line_prints_its_address_and_stops_on_sigterm(tmp_path):
             process.wait()
 
 
+def test_command_line_serves_the_user_report_scenario_as_its_reports_arrive(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.simulator", "--port", "0", "--user-reports", "5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base_url = process.stdout.readline().strip().split()[-1]
+        submissions = base_url + "/accounts/%s/email-security/submissions" % DEFAULT_ACCOUNT_ID
+
+        def reported():
+            listed = requests.get(submissions, headers=AUTH, params={"type": "USER"}, timeout=10).json()["result"]
+            return [(s["requested_by"], s["original_postfix_id"], s["requested_disposition"]) for s in listed]
+
+        assert reported() == []
+        time.sleep(18)
+        assert sorted(reported()) == [
+            ("Dave@corp.example", "PAYROLL000000000", "MALICIOUS"),
+            ("erin@corp.example", "PAYROLL000000001", "MALICIOUS"),
+            ("frank@corp.example", "PAYROLL000000002", "MALICIOUS"),
+            ("ivan@corp.example", "NEWSLTR000000001", "MALICIOUS"),
+            ("judy@corp.example", "NWINVOICE0000001", "NONE"),
+        ]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 # The contract, in both directions -------------------------------------------------------------------------------
 
 
