@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import collections
 import datetime
+import glob
 import json
 import os
 import subprocess
@@ -289,6 +290,10 @@ def test_each_report_once_its_cost_and_a_person_deciding_what_no_rule_does(triag
     )
     assert state.moves() == {} and state.ledger("submission") == [] and smtp.messages == []
     assert not (tmp_path / "reports" / "user-report-report-dave.json").exists()
+    assert not (tmp_path / "reports" / "user-report-report-dave.evidence").exists()
+    previewed = glob.glob(str(tmp_path / "reports" / "user-report-report-dave.runbooks" / "phish-remediation-*.json"))
+    with open(previewed[0], encoding="utf-8") as source:
+        assert [r["status"] for r in json.load(source)["results"]] == ["would_move"] * 5
 
     costs = {}
     for report in reports:
