@@ -18,6 +18,7 @@ import datetime
 import glob
 import json
 import os
+import re
 import subprocess
 import socket
 import threading
@@ -209,6 +210,9 @@ def test_reports_lead_to_one_remediation_no_action_and_one_message_back_each_rep
         assert set(state.messages[message_id].folders.values()) == {"DeletedItems"}
     blocked = list(state.settings["block_senders"].entries.values())
     assert [e["pattern"] for e in blocked] == [CAMPAIGN_SENDER]
+    expires = re.search(r"expires_at=(\S+?)\]", blocked[0]["comments"]).group(1)
+    lasts = datetime.datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc) - now
+    assert datetime.timedelta(days=30) <= lasts <= datetime.timedelta(days=30, minutes=10), blocked[0]["comments"]
     assert state.escalations() == {first_report: 1}
     submissions = state.ledger("submission")
     assert sorted(e["id"] for e in submissions) == sorted(campaign)
