@@ -255,7 +255,8 @@ def _triage(sim, tmp_path, smtp, controller, name, report, message_id, options=(
     """One triage job run by hand (or by an approval workflow's node): its run, and the requests it sent."""
     env = _job_env(sim, tmp_path, smtp)
     env.update(CONTROLLER_HOST=controller.url, CONTROLLER_OAUTH_TOKEN=CONTROLLER_TOKEN)
-    variables = dict(_template_vars(tmp_path), report=report, message_id=message_id, ticket="CHG-2001", **extra)
+    variables = dict(_template_vars(tmp_path), report=report, message_id=message_id, ticket="CHG-2001")
+    variables.update(extra)
     (tmp_path / name).mkdir()
     before = len(sim.state.requests())
     run = run_playbook(PLAYBOOK, tmp_path / name, env, variables, options)
@@ -341,8 +342,11 @@ def test_each_report_once_its_cost_and_a_person_deciding_what_no_rule_does(triag
     )
     costs["report-kim (after approval)"] = sent
     assert state.deliveries() == {stranger.id: 1}
-    # Launched again by hand with another decision, the person's first one stands; nobody is answered twice.
-    late, dummy = _triage(triage_sim, tmp_path, smtp, controller, "kim-late", kim, stranger.id, decision="malicious")
+    # Launched again by hand with another decision, under another standing change, the person's first decision
+    # stands and nobody is answered twice.
+    late, dummy = _triage(
+        triage_sim, tmp_path, smtp, controller, "kim-late", kim, stranger.id, decision="malicious", ticket="CHG-2002"
+    )
     assert state.deliveries() == {stranger.id: 1} and stranger.id not in state.moves()
     record = _record(tmp_path, "report-kim")
     assert (record["decision"], record["decided_by"], record["put_back"]) == ("false_alarm", "person", True)
