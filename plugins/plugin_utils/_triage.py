@@ -101,7 +101,7 @@ def decide(report, message, rules, earlier=None, person="", campaign_size=None, 
     if isinstance(earlier, dict) and earlier.get("decision") in FINAL:
         return _recorded(base, earlier)
     if person:
-        decided = dict(base, decision=person, why="decided by a person", decided_by="person")
+        decided = dict(base, decision=person, why="the security team checked it", decided_by="person")
     else:
         decision, why = _by_rules(report, message, rules)
         decided = _capped(dict(base, decision=decision, why=why, decided_by="rules"), rules, campaign_size)

@@ -354,6 +354,10 @@ def test_each_report_once_its_cost_and_a_person_deciding_what_no_rule_does(triag
     assert [subject for subject, dummy in letters["kim@corp.example"]] == [
         "Your report of a suspicious message: it is safe and back in your Inbox"
     ]
+    assert (
+        "It is safe: the security team checked it. Cloudflare Email Security had held it"
+        in letters["kim@corp.example"][0][1]
+    )
     assert all(len(told) == 1 for told in letters.values()) and len(letters) == 6
     everything = "".join(run.output for run in (preview, asked, again, decided, late))
     assert state.api_token not in everything and SMTP_PASSWORD not in everything and CONTROLLER_TOKEN not in everything

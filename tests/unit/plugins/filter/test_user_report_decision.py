@@ -122,7 +122,12 @@ def test_a_campaign_above_the_cap_goes_to_a_person():
 
 
 def test_a_final_decision_stands_over_the_rules_and_a_later_person():
-    earlier = {"decision": "false_alarm", "why": "decided by a person", "decided_by": "person", "campaign": None}
+    earlier = {
+        "decision": "false_alarm",
+        "why": "the security team checked it",
+        "decided_by": "person",
+        "campaign": None,
+    }
 
     decided = decide(REPORT, message(verdict="MALICIOUS"), RULES, earlier=earlier, person="malicious", now=NOW)
 
@@ -135,6 +140,7 @@ def test_a_person_decides_a_report_waiting_for_one():
     decided = decide(REPORT, message(verdict="SPAM", is_quarantined=True), RULES, earlier=earlier, person="false_alarm")
 
     assert (decided["decision"], decided["decided_by"], decided["put_back"]) == ("false_alarm", "person", True)
+    assert decided["why"] == "the security team checked it"
 
 
 @pytest.mark.parametrize(
