@@ -255,6 +255,9 @@ class _Controller(http.server.BaseHTTPRequestHandler):
 
     def _status(self, job):
         run = self.server.runs.get(int(job))
+        if run is None and self.server.awaiting_approval:
+            # A workflow waiting at its approval node, as the controller shows it until someone decides.
+            return "running"
         if run is None or run.poll() is not None:
             return "successful" if run is None or run.returncode == 0 else "failed"
         return "running"
@@ -294,6 +297,7 @@ def controller_server(api, root, templates, run_job, job_seconds=120):
     server.seen, server.launches, server.labels, server.runs, server.created = [], [], [], {}, {}
     server.templates = templates
     server.run_job = run_job
+    server.awaiting_approval = False
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
@@ -375,6 +379,35 @@ def test_other_mail_asks_for_approval_through_a_workflow(quiet_sim, controller, 
     assert len(uuid_labels) == 1 and uuid_labels[0]["id"] in controller.launches[0]["labels"], controller.labels
     assert state.deliveries() == {}
     assert state.api_token not in output and controller_token not in output
+
+
+def test_a_workflow_waiting_for_its_approver_does_not_hold_back_the_next_messages_workflow(
+    quiet_sim, controller, tmp_path
+):
+    """Run one after the other, each launch would wait for the workflow before it to end, hours later at its
+    approval node; and an activation restarted meanwhile would lose the launches still queued, whose messages the
+    source recorded as emitted."""
+    controller.awaiting_approval = True
+    strangers = ["STRANGER0000031-2026-11-25T12:00:00-00050031", "STRANGER0000032-2026-11-25T12:00:00-00050032"]
+    quiet_sim.state.schedule_arrivals(
+        [arrival(strangers[0], "a@unknown.example", 6), arrival(strangers[1], "b@unknown.example", 6)]
+    )
+    variables = {
+        "approved_senders": [APPROVED],
+        "approved_domains": [],
+        "approval_workflow": "Release quarantined mail",
+        "organization": "Default",
+        "poll_interval": POLL_SECONDS,
+        "backlog": 0,
+    }
+    options = ["--controller-url", controller.url, "--controller-token", "controller-token-0123456789abcdef"]
+    rulebook = Rulebook(quiet_sim, tmp_path, "mailsec.cloudflare.approve_other_releases", variables, "held", options)
+    try:
+        wait_until(lambda: len(controller.launches) == 2, 60, rulebook)
+    finally:
+        rulebook.stop()
+
+    assert sorted(launch["extra_vars"]["message_ids"] for launch in controller.launches) == strangers
 
 
 def test_on_the_controller_approved_mail_is_released_by_a_labelled_job_and_a_replayed_launch_releases_nothing(
