@@ -279,6 +279,15 @@ class _Controller(http.server.BaseHTTPRequestHandler):
         return self._answer({"id": job, "url": self.server.api + "%s/%d/" % (kind, job), "status": "pending"}, 201)
 
 
+# The approval rulebook's variables, as an activation gives them.
+APPROVAL_VARIABLES = {
+    "approved_senders": [APPROVED],
+    "approved_domains": [],
+    "approval_workflow": "Release quarantined mail",
+    "organization": "Default",
+    "poll_interval": POLL_SECONDS,
+    "backlog": 0,
+}
 # The controller's API root, and the --controller-url ansible-rulebook is given for it.
 CONTROLLER_APIS = {"gateway": ("/api/controller/v2/", "/api/controller/"), "direct": ("/api/v2/", "")}
 TEMPLATES = [
@@ -337,14 +346,7 @@ def test_other_mail_asks_for_approval_through_a_workflow(quiet_sim, controller, 
             arrival("STRANGERMAL0013-2026-11-25T12:00:00-00050013", "x@unknown.example", 6, "MALICIOUS"),
         ]
     )
-    variables = {
-        "approved_senders": [APPROVED],
-        "approved_domains": [],
-        "approval_workflow": "Release quarantined mail",
-        "organization": "Default",
-        "poll_interval": POLL_SECONDS,
-        "backlog": 0,
-    }
+    variables = APPROVAL_VARIABLES
     controller_token = "controller-token-0123456789abcdef"
     rulebook = Rulebook(
         quiet_sim,
@@ -392,14 +394,7 @@ def test_a_workflow_waiting_for_its_approver_does_not_hold_back_the_next_message
     quiet_sim.state.schedule_arrivals(
         [arrival(strangers[0], "a@unknown.example", 6), arrival(strangers[1], "b@unknown.example", 6)]
     )
-    variables = {
-        "approved_senders": [APPROVED],
-        "approved_domains": [],
-        "approval_workflow": "Release quarantined mail",
-        "organization": "Default",
-        "poll_interval": POLL_SECONDS,
-        "backlog": 0,
-    }
+    variables = APPROVAL_VARIABLES
     options = ["--controller-url", controller.url, "--controller-token", "controller-token-0123456789abcdef"]
     rulebook = Rulebook(quiet_sim, tmp_path, "mailsec.cloudflare.approve_other_releases", variables, "held", options)
     try:
