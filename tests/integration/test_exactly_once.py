@@ -195,8 +195,10 @@ def test_a_run_killed_mid_flight_can_be_run_again_at_once(sim, tmp_path, kill_ev
     kill_while_a_release_is_in_flight(sim, first, delivered_at_least=4, kill_everything=kill_everything)
     # A slower server from now on: an orphaned module still holds the account lock while the second run starts,
     # however long ansible-playbook takes to start on a loaded machine (it took longer than the orphan's last
-    # requests at 0.08 s each under CI's full load, and the second run found the lock free).
-    sim.state.configure({"latency": 0.4})
+    # requests at 0.08 s each under CI's full load, and at 0.4 s each under a heavier one, and the second run found
+    # the lock free); at 1 s the orphan's remaining requests outlast it by far. With every process killed there is
+    # no orphan to wait for.
+    sim.state.configure({"latency": 0.4 if kill_everything else 1.0})
 
     second = run_playbook(
         release_playbook(tmp_path, args, name="second"), tmp_path, env, {"result_file": str(tmp_path / "second.json")}
