@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.mailsec.cloudflare.plugins.module_utils._reads.eml import domain_of
 from ansible_collections.mailsec.cloudflare.plugins.module_utils._state.checkpoint_format import utc_moment, utc_text
 
 MALICIOUS = "malicious"
@@ -40,15 +41,11 @@ def verdict_of(message):
     return str(detections.get("final_disposition") or message.get("final_disposition") or "NONE").upper()
 
 
-def _domain(address):
-    return address.rsplit("@", 1)[-1] if "@" in address else ""
-
-
 def _trusted(sender, rules):
     """Why the sender is trusted, or None."""
     if sender in [str(s).strip().lower() for s in rules.get("trusted_senders") or []]:
         return "its sender %s is trusted" % sender
-    domain = _domain(sender)
+    domain = domain_of(sender) or ""
     for trusted in (str(d).strip().lower().lstrip(".") for d in rules.get("trusted_domains") or []):
         if trusted and (domain == trusted or domain.endswith("." + trusted)):
             return "its sender's domain %s is trusted" % domain

@@ -63,7 +63,8 @@ def _address(message, name):
     return address or None
 
 
-def _domain(address):
+def domain_of(address):
+    """The address's domain, lower case and without a trailing dot, or None."""
     if not address or "@" not in address:
         return None
     return address.rsplit("@", 1)[1].strip(".").lower() or None
@@ -77,7 +78,7 @@ def _aligned(domain, other):
 def _senders(message):
     """Each sender header's address and domain, and the headers whose domain differs from From's."""
     addresses = {key: _address(message, name) for key, name in SENDER_HEADERS}
-    domains = {key: _domain(address) for key, address in addresses.items()}
+    domains = {key: domain_of(address) for key, address in addresses.items()}
     from_domain = domains["from"]
     mismatched = [
         key
