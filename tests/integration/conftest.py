@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -158,6 +159,36 @@ def run_playbook(playbook, tmp_path, env, extra_vars=None, options=(), timeout=3
     return PlaybookRun(process, extra.get("result_file"))
 
 
+def run_playbook_acting_on(playbook, tmp_path, env, extra_vars, printed, act, timeout=300):
+    """Run ansible-playbook as run_playbook does, calling ``act`` once as soon as a line it prints holds ``printed``."""
+    extra = dict(extra_vars or {})
+    process = subprocess.Popen(
+        playbook_command(playbook, tmp_path, extra), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = [], []
+
+    def watch_stdout():
+        acted = False
+        for line in process.stdout:
+            out.append(line)
+            if not acted and printed in line:
+                acted = True
+                act()
+
+    readers = [threading.Thread(target=watch_stdout), threading.Thread(target=lambda: err.extend(process.stderr))]
+    for reader in readers:
+        reader.start()
+    try:
+        process.wait(timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for reader in readers:
+            reader.join()
+    completed = subprocess.CompletedProcess(process.args, process.returncode, "".join(out), "".join(err))
+    return PlaybookRun(completed, extra.get("result_file"))
+
+
 def start_playbook(playbook, tmp_path, env, extra_vars=None):
     """Start ansible-playbook in a session of its own and return at once, for tests that kill it."""
     return subprocess.Popen(
@@ -258,11 +289,14 @@ def wait_for(condition, seconds):
     return False
 
 
-def kill_while_a_release_is_in_flight(sim, process, delivered_at_least, kill_everything=True):
-    """SIGKILL a started playbook (and, if asked, every process under it) while the server holds a release."""
+def kill_while_a_release_is_in_flight(sim, process, delivered_at_least, kill_everything=True, hold=3.0):
+    """SIGKILL a started playbook (and, if asked, every process under it) while the server holds a release.
+
+    The release is held for ``hold`` seconds, or until the test calls sim.state.let_go().
+    """
     assert wait_for(lambda: len(sim.state.deliveries()) >= delivered_at_least, 120)
-    # The next release request is held by the server for 3 s: the kill lands while it is in flight.
-    sim.state.inject("slow_before", "release", count=1, delay=3.0)
+    # The next release request is held by the server: the kill lands while it is in flight.
+    sim.state.inject("slow_before", "release", count=1, delay=hold)
     assert wait_for(lambda: sim.state.faults[-1].remaining == 0, 10)
     for pid in [process.pid] + _descendants(process.pid) if kill_everything else [process.pid]:
         os.kill(pid, signal.SIGKILL)

@@ -21,6 +21,7 @@ from conftest import (
     kill_while_a_release_is_in_flight,
     release_playbook,
     run_playbook,
+    run_playbook_acting_on,
     start_playbook,
 )
 from tests.simulator import Simulator, generate_messages, load_state
@@ -190,19 +191,26 @@ def test_a_run_killed_mid_flight_can_be_run_again_at_once(sim, tmp_path, kill_ev
     sim.state.configure({"latency": 0.08})
     args = {"message_ids": ids, "batch_size": 2, "concurrency": 1, "settle_timeout": 15, "fail_on_incomplete": False}
     env = ansible_env(sim, tmp_path)
+    result_file = {"result_file": str(tmp_path / "second.json")}
     first = start_playbook(release_playbook(tmp_path, args, name="first"), tmp_path, env)
 
-    kill_while_a_release_is_in_flight(sim, first, delivered_at_least=4, kill_everything=kill_everything)
-    # A slower server from now on: an orphaned module still holds the account lock while the second run starts,
-    # however long ansible-playbook takes to start on a loaded machine (it took longer than the orphan's last
-    # requests at 0.08 s each under CI's full load, and at 0.4 s each under a heavier one, and the second run found
-    # the lock free); at 1 s the orphan's remaining requests outlast it by far. With every process killed there is
-    # no orphan to wait for.
-    sim.state.configure({"latency": 0.4 if kill_everything else 1.0})
-
-    second = run_playbook(
-        release_playbook(tmp_path, args, name="second"), tmp_path, env, {"result_file": str(tmp_path / "second.json")}
-    )
+    if kill_everything:
+        kill_while_a_release_is_in_flight(sim, first, delivered_at_least=4)
+        sim.state.configure({"latency": 0.4})
+        second = run_playbook(release_playbook(tmp_path, args, name="second"), tmp_path, env, result_file)
+    else:
+        # The orphaned module holds the account lock for as long as the server holds its release: until the second
+        # run says it waits for that lock, however long ansible-playbook takes to start on a loaded machine. Then
+        # the orphan has its answer, finds its ansible-playbook gone, stops and lets go of the lock.
+        kill_while_a_release_is_in_flight(sim, first, delivered_at_least=4, kill_everything=False, hold=120)
+        second = run_playbook_acting_on(
+            release_playbook(tmp_path, args, name="second"),
+            tmp_path,
+            env,
+            result_file,
+            printed="waiting for another run writing to this account on this machine",
+            act=sim.state.let_go,
+        )
     output = second.output
 
     assert second.returncode == 0, output

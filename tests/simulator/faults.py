@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+
 from .api import _error
 
 # Before processing: rate_limit, status, drop_before, echo_headers, slow_before (then processed and answered).
@@ -89,6 +91,8 @@ class Fault:
         self.delay = delay
         self.shape = shape
         self.message = message
+        # A slow_before request is held for delay seconds, or until the test lets it go (SimulatorState.let_go).
+        self.let_go = threading.Event()
 
 
 def fault_error(fault):

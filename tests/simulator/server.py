@@ -107,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if fault is not None and fault.kind == "slow_before":
             # The client may give up meanwhile; the request is processed all the same, later.
-            time.sleep(fault.delay)
+            fault.let_go.wait(fault.delay)
 
         status, body, headers = self._process(method, endpoint, route, url, raw_body, entry)
         headers.update(quota_headers)

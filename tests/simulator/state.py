@@ -151,6 +151,12 @@ class SimulatorState:
         with self.lock:
             self.faults.append(Fault(kind, endpoint, count, **options))
 
+    def let_go(self):
+        """Answer every request a slow_before fault holds now, instead of at the end of its delay."""
+        with self.lock:
+            for fault in self.faults:
+                fault.let_go.set()
+
     def lock_out(self, seconds):
         """Start a lockout now, as one caused by another client of the same token would."""
         self.quota.lock_out(seconds)
